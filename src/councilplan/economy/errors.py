@@ -1,0 +1,46 @@
+"""Errors a user can act on: what was wrong and where (file, row, id, field)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a problem is: the file or table, the 1-based data row, the id and the field."""
+
+    source: str | None = None
+    row: int | None = None
+    id: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.source:
+            parts.append(str(self.source))
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.id is not None:
+            parts.append(f"id {self.id!r}")
+        if self.field is not None:
+            parts.append(f"field {self.field!r}")
+        return ", ".join(parts)
+
+
+class EconomyError(ValueError):
+    """Input that cannot make a valid economy. ``where`` says which file, row, id, field."""
+
+    def __init__(self, message: str, where: Where | None = None):
+        self.message = message
+        self.where = where or Where()
+        located = str(self.where)
+        super().__init__(f"{located}: {message}" if located else message)
+
+
+class NotProductiveError(EconomyError):
+    """The economy cannot produce a net surplus; ``cycle`` names the products at fault."""
+
+    def __init__(self, message: str, cycle: list[str], spectral_radius: float, where=None):
+        super().__init__(message, where)
+        self.cycle = cycle
+        self.spectral_radius = spectral_radius
