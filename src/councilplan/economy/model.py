@@ -17,27 +17,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from councilplan.economy.errors import EconomyError, Where
 
 
 def _ids(values: Iterable[object], what: str, source: str | None) -> np.ndarray:
-    ids = np.asarray([str(v) for v in values], dtype=object)
-    seen: dict[str, int] = {}
-    for row, value in enumerate(ids):
-        if value == "" or value != value.strip():
-            raise EconomyError(
-                f"{what} id {value!r} is empty or has surrounding spaces",
-                Where(source, row=row + 1, id=value, field="id"),
-            )
-        if value in seen:
-            raise EconomyError(
-                f"duplicate {what} id {value!r} (first at row {seen[value] + 1})",
-                Where(source, row=row + 1, id=value, field="id"),
-            )
-        seen[value] = row
-    return ids
+    ids = pd.Index([str(v) for v in values], dtype=object)
+    if len(ids) == 0:
+        return np.empty(0, dtype=object)
+    bad = np.flatnonzero((ids.str.len() == 0) | (ids.str.strip() != ids))
+    if bad.size:
+        row = int(bad[0])
+        raise EconomyError(
+            f"{what} id {ids[row]!r} is empty or has surrounding spaces",
+            Where(source, row=row + 1, id=ids[row], field="id"),
+        )
+    if not ids.is_unique:
+        row = int(np.flatnonzero(ids.duplicated())[0])
+        first = int(np.flatnonzero(ids == ids[row])[0])
+        raise EconomyError(
+            f"duplicate {what} id {ids[row]!r} (first at row {first + 1})",
+            Where(source, row=row + 1, id=ids[row], field="id"),
+        )
+    return ids.to_numpy(dtype=object)
 
 
 def _texts(values: Sequence[object] | None, n: int, default: str) -> np.ndarray:
@@ -280,7 +284,7 @@ def make_economy(
         for row, pid in enumerate(made):
             if str(pid) not in index:
                 raise EconomyError(
-                    f"technique {technique_ids[row]!r} makes unknown product {pid!r}",
+                    f"technique {technique_ids[row]!r} makes unknown product {str(pid)!r}",
                     Where(source, row=row + 1, id=technique_ids[row], field="product"),
                 )
             positions[row] = index[str(pid)]
@@ -308,11 +312,23 @@ def make_economy(
 
     a = sp.csc_array(inputs, dtype=np.float64)
     if a.shape != (n, t):
-        raise EconomyError(f"inputs: expected shape {(n, t)} (products x techniques), got {a.shape}")
+        raise EconomyError(
+            f"inputs: expected shape {(n, t)} (products x techniques), got {a.shape}"
+        )
     a.sum_duplicates()
     a.eliminate_zeros()
     a.sort_indices()
-    a = sp.csc_array((a.data, a.indices.astype(np.int32), a.indptr.astype(np.int64)), shape=(n, t))
+    # One index dtype for both arrays (int32 while it fits): SciPy would otherwise upcast on
+    # every product, doubling the memory traffic of the solvers.
+    index_dtype = np.int32 if max(a.nnz, n, t) < np.iinfo(np.int32).max else np.int64
+    a = sp.csc_array(
+        (
+            a.data,
+            a.indices.astype(index_dtype, copy=False),
+            a.indptr.astype(index_dtype, copy=False),
+        ),
+        shape=(n, t),
+    )
     bad = np.flatnonzero(~np.isfinite(a.data))
     if bad.size:
         i, j = _sparse_position(a, int(bad[0]))
@@ -323,7 +339,9 @@ def make_economy(
     byproducts = frozenset(str(b) for b in byproducts)
     unknown = sorted(byproducts - set(product_ids))
     if unknown:
-        raise EconomyError(f"by-products {unknown} are not products", Where(source, field="byproducts"))
+        raise EconomyError(
+            f"by-products {unknown} are not products", Where(source, field="byproducts")
+        )
     negative = np.flatnonzero(a.data < 0)
     if negative.size:
         allowed = np.isin(product_ids[a.indices[negative]], list(byproducts))
@@ -340,7 +358,9 @@ def make_economy(
     if lab.ndim == 1:
         lab = lab.reshape(1, -1)
     if lab.shape != (k, t):
-        raise EconomyError(f"labour: expected shape {(k, t)} (labour kinds x techniques), got {lab.shape}")
+        raise EconomyError(
+            f"labour: expected shape {(k, t)} (labour kinds x techniques), got {lab.shape}"
+        )
     _check_matrix(lab, labour_ids, technique_ids, "labour", source)
 
     if resource_use is None:
@@ -348,7 +368,9 @@ def make_economy(
     else:
         res = np.asarray(
             resource_use.toarray() if sp.issparse(resource_use) else resource_use, dtype=np.float64
-        ).reshape(r, -1)
+        )
+        if res.ndim == 1:
+            res = res.reshape(1, -1) if r == 1 else res.reshape(r, t)
     if res.shape != (r, t):
         raise EconomyError(f"resource_use: expected shape {(r, t)}, got {res.shape}")
     _check_matrix(res, resource_ids, technique_ids, "resource use", source)
@@ -360,7 +382,7 @@ def make_economy(
     res_lim = _vector(resource_limits, r, "resource_limits", np.inf)
     _check_limits(res_lim, resource_ids, "limit of resource", source)
 
-    orphans = np.setdiff1d(np.arange(n), made)
+    orphans = np.flatnonzero(np.bincount(made, minlength=n) == 0)
     if orphans.size:
         shown = ", ".join(repr(p) for p in product_ids[orphans[:10]])
         more = f" and {orphans.size - 10} more" if orphans.size > 10 else ""
