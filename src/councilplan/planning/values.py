@@ -21,13 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from councilplan.economy.model import Economy
 
-#: Economies up to this many products are solved directly (sparse LU).
-DIRECT_LIMIT = 2000
+#: Economies up to this many products are solved directly by "auto"; above it the LU
+#: factors of a sparse input matrix fill in and an iterative solve is far faster.
+DIRECT_LIMIT = 500
+#: A direct solve up to this many products factors a dense matrix (LAPACK), beyond it a
+#: sparse one (SuperLU).
+DENSE_LIMIT = 3000
 #: Non-zeros per thread below which threading costs more than it saves.
 _THREAD_GRAIN = 200_000
 
@@ -97,7 +102,8 @@ def labour_values(
             product has several, the one with the least embodied labour (all kinds in hours,
             weighted equally).
         method: "auto" (direct up to ``DIRECT_LIMIT`` products, else iterative), "direct"
-            or "iterative".
+            (LU factors: exact to rounding, but slow and memory-hungry for large sparse
+            economies) or "iterative" (BiCGSTAB to the residual ``tol``).
         tol: the relative residual the iterative solve must reach.
         progress: called with the iteration number as the solve proceeds.
     """
@@ -215,8 +221,13 @@ class LeontiefSystem:
         if self.method == "direct":
             if self._lu is None:
                 eye = sp.identity(self.n, format="csc", dtype=np.float64)
-                self._lu = spla.splu(sp.csc_array(eye - self._at), permc_spec="COLAMD")
-            values = self._lu.solve(labour)
+                matrix = sp.csc_array(eye - self._at)
+                if self.n <= DENSE_LIMIT:
+                    factors = scipy.linalg.lu_factor(matrix.toarray())
+                    self._lu = lambda b: scipy.linalg.lu_solve(factors, b)
+                else:
+                    self._lu = spla.splu(matrix, permc_spec="COLAMD").solve
+            values = self._lu(labour)
             return values, self.residual(values, labour), 0
         return self._solve_iterative(labour, norm, tol, x0, progress)
 
