@@ -1,0 +1,373 @@
+"""BEA input-output tables -> Economy: hand-checked small tables and the real 2017 tables."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from councilplan.economy.bea import (
+    LABOUR_KIND,
+    load_bea_supply_use,
+    load_bea_use_make,
+    write_bea_needs,
+)
+from councilplan.economy.errors import EconomyError
+
+SUMMARY_USE = "BEA_Summary_Use_2017_PRO_BeforeRedef.csv"
+SUMMARY_MAKE = "BEA_Summary_Make_2017_BeforeRedef.csv"
+DETAIL_USE = "BEA_Detail_Use_SUT_2017_17sch.csv"
+DETAIL_SUPPLY = "BEA_Detail_Supply_2017_17sch.csv"
+
+
+def labour_values(economy) -> np.ndarray:
+    from councilplan.planning.values import labour_values as solve
+
+    return solve(economy).values
+
+
+# -- small tables written by the test ------------------------------------------------------
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="") as f:
+        out = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC)
+        out.writerow([""] + header)
+        for row in rows:
+            out.writerow([str(row[0])] + list(row[1:]))
+    return path
+
+
+def summary_tables(directory: Path, u, v, comp, final) -> tuple[Path, Path]:
+    """Write a summary-layout use and make table for industries i*, commodities c*."""
+    u, v, final = np.asarray(u), np.asarray(v), np.asarray(final)
+    n_com, n_ind = u.shape
+    coms = [f"c{i}" for i in range(n_com)]
+    inds = [f"i{j}" for j in range(n_ind)]
+    q, g = v.sum(axis=0), v.sum(axis=1)
+    fd_codes = [f"F0{k}0" for k in range(final.shape[1])]
+    header = inds + ["Total Intermediate"] + fd_codes + ["Total Final Uses (GDP)"]
+    header += ["Total Commodity Output"]
+    rows = []
+    for i, c in enumerate(coms):
+        tf = final[i].sum()
+        rows.append([c, *u[i], u[i].sum(), *final[i], tf, q[i]])
+    blanks = [0] * (len(fd_codes) + 3)
+    rows.append(["Total Intermediate", *u.sum(axis=0), *blanks])
+    rows.append(["V001", *comp, *blanks])
+    rows.append(["Total Industry Output", *g, *blanks])
+    use = write_csv(directory / "use.csv", header, rows)
+    make_rows = [[ind, *v[j], g[j]] for j, ind in enumerate(inds)]
+    make_rows.append(["Total Commodity Output", *q, q.sum()])
+    make = write_csv(directory / "make.csv", coms + ["Total Industry Output"], make_rows)
+    return use, make
+
+
+def edit_cell(src: Path, dst: Path, row: str, column: str, value: str) -> Path:
+    with src.open(newline="") as f:
+        lines = list(csv.reader(f))
+    j = lines[0].index(column)
+    (i,) = [k for k, line in enumerate(lines) if line[0] == row]
+    lines[i][j] = value
+    with dst.open("w", newline="") as f:
+        csv.writer(f).writerows(lines)
+    return dst
+
+
+HAND_U = [[10, 5], [20, 10]]  # commodities x industries
+HAND_V = [[90, 10], [0, 50]]  # industries x commodities: q = (90, 60), g = (100, 50)
+HAND_COMP = [40, 20]
+HAND_FINAL = [[50, 25], [20, 10]]  # q - U 1 = (75, 30)
+
+
+def test_hand_computed_industry_technology(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    tables = load_bea_use_make(use, make)
+    economy = tables.economy
+    # B = U/g = [[.1, .1], [.2, .2]]; D = V/q = [[1, 1/6], [0, 5/6]]; A = B D.
+    np.testing.assert_allclose(economy.input_matrix().toarray(), [[0.1, 0.1], [0.2, 0.2]])
+    # l = (comp/g) D = (.4, .4) D
+    np.testing.assert_allclose(economy.labour_per_unit()[0], [0.4, 0.4])
+    assert list(economy.product_ids) == ["c0", "c1"]
+    assert list(economy.technique_ids) == ["c0", "c1"]
+    assert list(economy.labour_ids) == [LABOUR_KIND]
+    assert list(tables.commodity_output) == [90, 60]
+    assert list(tables.industry_output) == [100, 50]
+    assert list(tables.final_demand.columns) == ["F000", "F010"]
+    assert tables.report.identity_residuals == ()
+    assert tables.report.negative_coefficients == ()
+
+
+def test_make_table_rows_in_another_order_give_the_same_economy(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    lines = list(csv.reader(make.open(newline="")))
+    lines[1], lines[2] = lines[2], lines[1]
+    with (tmp_path / "make2.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(lines)
+    swapped = load_bea_use_make(use, tmp_path / "make2.csv").economy
+    original = load_bea_use_make(use, make).economy
+    assert (swapped.inputs != original.inputs).nnz == 0
+    np.testing.assert_array_equal(swapped.labour, original.labour)
+
+
+def test_zero_output_commodity_is_dropped_and_reported(tmp_path):
+    u = [[10, 5], [20, 10], [7, 0]]
+    v = [[90, 10, 0], [0, 50, 0]]
+    use, make = summary_tables(tmp_path, u, v, HAND_COMP, [[50, 10], [15, 0], [3, 0]])
+    tables = load_bea_use_make(use, make)
+    assert list(tables.economy.product_ids) == ["c0", "c1"]
+    (dropped,) = tables.report.dropped_commodities
+    assert (dropped.code, dropped.total_use) == ("c2", 10.0)
+    assert list(tables.final_demand.index) == ["c0", "c1"]
+    assert any("dropped commodity c2" in line for line in tables.report.findings())
+
+
+def test_negative_use_is_kept_as_a_byproduct_and_reported(tmp_path):
+    u = [[10, -5], [20, 10]]
+    use, make = summary_tables(tmp_path, u, HAND_V, HAND_COMP, HAND_FINAL)
+    tables = load_bea_use_make(use, make)
+    assert tables.economy.byproducts == {"c0"}
+    assert [(e.row, e.column, e.value) for e in tables.report.negative_uses] == [("c0", "i1", -5.0)]
+    a = tables.economy.input_matrix().toarray()
+    assert [(e.row, e.column) for e in tables.report.negative_coefficients] == [("c0", "c1")]
+    assert tables.report.negative_coefficients[0].value == pytest.approx(a[0, 1])
+
+
+def test_published_total_that_disagrees_is_reported(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    edited = edit_cell(make, tmp_path / "make_bad_total.csv", "i0", "Total Industry Output", "1100")
+    tables = load_bea_use_make(use, edited)
+    (residual,) = tables.report.identity_residuals
+    assert (residual.code, residual.published, residual.computed) == ("i0", 1100.0, 100.0)
+    assert residual.difference == 1000.0
+    # The economy is built from the cells, not the published total.
+    np.testing.assert_allclose(tables.industry_output, [100, 50])
+
+
+def test_suppressed_cells_read_as_zero(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, [[90, 0], [0, 50]], HAND_COMP, HAND_FINAL)
+    edited = edit_cell(make, tmp_path / "make_dots.csv", "i0", "c1", "...")
+    tables = load_bea_use_make(use, edited)
+    assert tables.report.suppressed_cells == 1
+    plain = load_bea_use_make(use, make).economy
+    assert (tables.economy.inputs != plain.inputs).nnz == 0
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "shown"),
+    [
+        ("c1", "i0", "abc", "'abc'"),
+        ("c0", "Total Commodity Output", "", "empty"),
+        ("Total Industry Output", "i1", "12x", "'12x'"),
+    ],
+)
+def test_bad_cell_names_file_row_and_column(tmp_path, row, column, value, shown):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    bad = edit_cell(use, tmp_path / "use_bad.csv", row, column, value)
+    with pytest.raises(EconomyError) as info:
+        load_bea_use_make(bad, make)
+    message = str(info.value)
+    assert "use_bad.csv" in message and repr(row) in message and repr(column) in message
+    assert shown in message
+    assert info.value.where.id == row and info.value.where.field == column
+
+
+def test_industry_missing_from_make_table_is_named(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    text = make.read_text().replace('"i1"', '"i9"')
+    (tmp_path / "make_renamed.csv").write_text(text)
+    with pytest.raises(EconomyError, match="industry 'i1'"):
+        load_bea_use_make(use, tmp_path / "make_renamed.csv")
+
+
+def test_wrong_table_is_refused_with_the_missing_code(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    with pytest.raises(EconomyError, match="no row 'Total Intermediate'"):
+        load_bea_use_make(make, make)
+    with pytest.raises(EconomyError, match="file not found"):
+        load_bea_use_make(tmp_path / "nowhere.csv", make)
+
+
+def test_needs_files_are_read_by_the_planning_engine(tmp_path):
+    from councilplan.planning.needs import read_needs
+
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL)
+    tables = load_bea_use_make(use, make)
+    written = write_bea_needs(tables, tmp_path / "needs")
+    assert sorted(written) == ["F000", "F010", "domestic", "total"]
+    total = read_needs(written["total"], tables.economy).total
+    np.testing.assert_array_equal(total, [75, 30])
+    domestic = read_needs(written["domestic"], tables.economy).total
+    np.testing.assert_array_equal(domestic, [75, 30])  # q - U 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.integers(0, 30), min_size=n, max_size=n), min_size=n, max_size=n),
+            st.lists(st.lists(st.integers(0, 200), min_size=n, max_size=n), min_size=n, max_size=n),
+            st.lists(st.integers(0, 100), min_size=n, max_size=n),
+        )
+    )
+)
+def test_planning_for_domestic_final_uses_reproduces_commodity_output(data):
+    u, v, comp = (np.asarray(x) for x in data)
+    n = len(comp)
+    v = v + np.eye(n, dtype=int) * 100  # every commodity made, every industry active
+    u = np.minimum(u, 30)  # at most 30 of 100+ per industry: a productive economy
+    with tempfile.TemporaryDirectory() as tmp:
+        use, make = summary_tables(Path(tmp), u, v, comp, np.ones((n, 1), dtype=int))
+        tables = load_bea_use_make(use, make)
+    a = tables.economy.input_matrix().toarray()
+    x = np.linalg.solve(np.eye(n) - a, tables.domestic_final_uses.to_numpy())
+    np.testing.assert_allclose(x, tables.commodity_output.to_numpy(), rtol=1e-9)
+    assert np.all(tables.economy.labour >= 0)
+
+
+# -- the real BEA 2017 tables --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def summary(bea_dir):
+    return load_bea_use_make(bea_dir / SUMMARY_USE, bea_dir / SUMMARY_MAKE)
+
+
+@pytest.fixture(scope="module")
+def detail(bea_dir):
+    return load_bea_supply_use(bea_dir / DETAIL_SUPPLY, bea_dir / DETAIL_USE)
+
+
+def pymrio_multipliers(tables) -> np.ndarray:
+    """Labour multipliers by pymrio from the same matrices: Z = A diag(q), x = q, F = l q."""
+    pymrio = pytest.importorskip("pymrio")
+    economy = tables.economy
+    q = tables.commodity_output.to_numpy()
+    a = economy.input_matrix().toarray()
+    index = pd.MultiIndex.from_product([["US"], list(economy.product_ids)])
+    index.names = ["region", "sector"]
+    y_columns = pd.MultiIndex.from_product([["US"], list(tables.final_demand.columns)])
+    y_columns.names = ["region", "category"]
+    io = pymrio.IOSystem(
+        Z=pd.DataFrame(a * q, index=index, columns=index),
+        Y=pd.DataFrame(tables.final_demand.to_numpy(), index=index, columns=y_columns),
+        x=pd.DataFrame({"indout": q}, index=index),
+    )
+    io.labour = pymrio.Extension(
+        "labour",
+        F=pd.DataFrame(economy.labour_per_unit() * q, index=["compensation"], columns=index),
+    )
+    io.calc_all()
+    return io.labour.M.to_numpy()[0]
+
+
+def test_summary_2017_has_all_73_commodities(summary):
+    economy = summary.economy
+    assert economy.n_products == 73 and economy.single_technique
+    assert summary.report.dropped_commodities == ()
+    assert "Used" in economy.product_ids and "Other" in economy.product_ids
+    assert list(summary.final_demand.columns[:3]) == ["F010", "F02S", "F02E"]
+    assert len(summary.final_demand.columns) == 20
+    assert economy.product_units[0] == "USD (millions, 2017)"
+    assert summary.final_demand.loc["111CA", "F050"] == -41297  # imports are negative
+
+
+def test_summary_2017_reports_its_13_negative_coefficients(summary):
+    negatives = summary.report.negative_coefficients
+    assert len(negatives) == 13
+    a = summary.economy.input_matrix().toarray()
+    ids = list(summary.economy.product_ids)
+    for e in negatives:
+        assert a[ids.index(e.row), ids.index(e.column)] == e.value < 0
+    assert int((a < 0).sum()) == 13
+    assert summary.economy.byproducts == {e.row for e in negatives} == {"111CA", "212", "Used"}
+    # They come from 8 negative uses (scrap, used goods, government sales) and 1 negative make.
+    uses = [(e.row, e.column, e.value) for e in summary.report.negative_uses]
+    assert ("111CA", "GFGN", -198.0) in uses
+    assert len(summary.report.negative_uses) == 8
+    assert [(e.row, e.column, e.value) for e in summary.report.negative_makes] == [
+        ("GSLE", "524", -77.0)
+    ]
+
+
+def test_summary_2017_total_final_uses_reproduce_output(summary):
+    # Published totals are rounded to whole millions: net final uses (imports subtracted)
+    # agree with q - U 1 to a few millions.
+    difference = summary.total_final_uses - summary.domestic_final_uses
+    assert difference.abs().max() <= 10
+    a = summary.economy.input_matrix().toarray()
+    x = np.linalg.solve(np.eye(73) - a, summary.domestic_final_uses.to_numpy())
+    np.testing.assert_allclose(x, summary.commodity_output.to_numpy(), rtol=1e-9)
+
+
+def test_detail_2017_drops_commodities_without_domestic_output(detail, bea_dir):
+    economy = detail.economy
+    dropped = {d.code: d.total_use for d in detail.report.dropped_commodities}
+    assert set(dropped) == {"4200ID", "S00300", "S00402"}  # unused code, imports, used goods
+    assert economy.n_products == 402 - 3 == 399
+    use = pd.read_csv(bea_dir / DETAIL_USE, index_col=0)
+    for code in ("S00300", "S00402"):
+        assert dropped[code] == pytest.approx(use.loc[code, "T019"], abs=10)
+    assert detail.report.idle_industries == ("4200ID",)
+    assert detail.report.zero_labour_products == ("531HSO",)  # owner-occupied housing
+    assert len(detail.report.negative_coefficients) > 0
+    assert detail.economy.byproducts == {e.row for e in detail.report.negative_coefficients}
+    assert list(detail.final_demand.columns[:2]) == ["F01000", "F02E00"]
+
+
+def test_detail_2017_domestic_final_uses_reproduce_output(detail):
+    a = detail.economy.input_matrix().toarray()
+    n = detail.economy.n_products
+    x = np.linalg.solve(np.eye(n) - a, detail.domestic_final_uses.to_numpy())
+    np.testing.assert_allclose(x, detail.commodity_output.to_numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("which", ["summary", "detail"])
+def test_labour_values_agree_with_pymrio_multipliers(which, request):
+    tables = request.getfixturevalue(which)
+    ours = labour_values(tables.economy)
+    theirs = pymrio_multipliers(tables)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    assert np.all(ours > 0) and np.all(ours <= 1 + 1e-9)  # compensation per dollar of output
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value"),
+    [
+        (SUMMARY_USE, "22", "211", "abc"),
+        (SUMMARY_MAKE, "211", "Total Industry Output", ""),
+        (DETAIL_SUPPLY, "111200", "T007", ""),
+        (DETAIL_USE, "V00100", "111200", "abc"),
+    ],
+)
+def test_bad_cell_in_a_real_table_names_file_row_and_column(
+    bea_dir, tmp_path, table, row, column, value
+):
+    bad = edit_cell(bea_dir / table, tmp_path / table, row, column, value)
+    paths = {
+        SUMMARY_USE: lambda: load_bea_use_make(bad, bea_dir / SUMMARY_MAKE),
+        SUMMARY_MAKE: lambda: load_bea_use_make(bea_dir / SUMMARY_USE, bad),
+        DETAIL_SUPPLY: lambda: load_bea_supply_use(bad, bea_dir / DETAIL_USE),
+        DETAIL_USE: lambda: load_bea_supply_use(bea_dir / DETAIL_SUPPLY, bad),
+    }
+    with pytest.raises(EconomyError) as info:
+        paths[table]()
+    message = str(info.value)
+    assert str(bad) in message
+    assert repr(row) in message and repr(column) in message
+    assert (info.value.where.id, info.value.where.field) == (row, column)
+
+
+def test_real_needs_files(summary, tmp_path):
+    written = write_bea_needs(summary, tmp_path)
+    assert {"F010", "F050", "total", "domestic"} <= set(written)
+    frame = pd.read_csv(written["total"], dtype={"product": str})
+    assert list(frame.columns) == ["product", "amount"]
+    assert list(frame["product"]) == list(summary.economy.product_ids)
+    assert frame.set_index("product")["amount"]["211"] == -111219  # net importer of oil
