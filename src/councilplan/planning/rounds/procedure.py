@@ -1,0 +1,661 @@
+"""Participatory planning rounds (Hahnel and Szczepanczyk): councils propose, prices adjust.
+
+Each round, at the current indicative prices, consumer councils say what they want and
+worker councils what they would make and what inputs and labour they need. The facilitation
+step then raises the price of each good in short supply and lowers the price of each good in
+surplus, by a step damped by last round's imbalance. Rounds repeat until every good balances
+within a threshold (percent of its traded volume). The procedure and its quirks follow the
+authors' pequod-cljs ``csvgen`` run exactly (docs/rounds.md); every sum over councils is one
+vectorised call (a sparse mat-vec or a bincount), never a Python loop over councils.
+
+Any council may answer a round by itself: a :class:`Proposal` submitted by its members
+replaces the computed Cobb-Douglas response for that round, and the record of the round
+says which councils did so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.pequod import (
+    INTERMEDIATE,
+    LABOUR,
+    NATURE,
+    PRIVATE,
+    PUBLIC,
+    Experiment,
+    perturb_exponents,
+)
+
+#: The authors' colour scale: the colour of a round is the first whose bound every imbalance
+#: (percent) is under.
+COLOURS = ((3.0, "blue"), (5.0, "green"), (10.0, "yellow"), (20.0, "orange"))
+#: Step-size floor and the cap of the damping list ("0.25 substitution").
+DELTA_FLOOR = 0.001
+DAMPING_CAP = 0.25
+
+CouncilKind = Literal["consumer", "worker"]
+#: A council in an overrides mapping: ("consumer" or "worker", council id).
+CouncilKey = tuple[CouncilKind, int]
+
+
+class RoundsError(EconomyError):
+    """Input the rounds cannot run with (a price, a proposal); ``where`` says which."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a council's members submitted for a round, in place of the computed response.
+
+    Keys are global good indices (``Experiment.good_names()`` gives the labels); values are
+    units per planning period, not negative. A consumer council lists private goods it wants
+    and the level of each public good it asks for (the public level is averaged over all
+    consumer councils, as in the computed response). A worker council lists its own product
+    under ``supplies`` and its intermediate, nature and labour inputs under ``demands``;
+    ``effort`` is optional (it is only reported). Goods left out count as zero.
+    """
+
+    supplies: Mapping[int, float] = field(default_factory=dict)
+    demands: Mapping[int, float] = field(default_factory=dict)
+    effort: float | None = None
+
+
+Overrides = Mapping[CouncilKey, Proposal]
+#: Overrides for one round, given (phase, iteration about to run, prices at its start).
+OverridesSource = Overrides | Callable[[int, int, np.ndarray], Overrides]
+
+
+@dataclass(frozen=True, eq=False)
+class PriceState:
+    """What carries over from one round to the next: prices, damping list and counter.
+
+    Attributes:
+        prices: (5G,) indicative price of each good, in the unit of account per unit.
+        damping: (5G,) the authors' PD list: last round's relative imbalance, capped at 0.25.
+        iteration: rounds run so far in this phase.
+        untouched: (5G,) True while a price is still its initial whole number (the authors
+            print those as integers).
+    """
+
+    prices: np.ndarray
+    damping: np.ndarray
+    iteration: int = 0
+    untouched: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RoundRecord:
+    """One round, one row of the authors' log (columns explained in docs/rounds.md).
+
+    ``prices``/``deltas``/``damping`` are after the update; ``supply``, ``demand``,
+    ``surplus`` and ``imbalance`` (percent of traded volume) are at the prices of the start
+    of the round. ``worker_output``/``worker_effort`` (W,) are present when the run was asked
+    for council rows. ``self_answered`` lists the councils that submitted a proposal.
+    """
+
+    phase: int
+    iteration: int
+    colour: str
+    prices: np.ndarray
+    deltas: np.ndarray
+    damping: np.ndarray
+    supply: np.ndarray
+    demand: np.ndarray
+    surplus: np.ndarray
+    imbalance: np.ndarray
+    untouched_prices: np.ndarray
+    start_prices: np.ndarray
+    self_answered: tuple[CouncilKey, ...] = ()
+    worker_output: np.ndarray | None = None
+    worker_effort: np.ndarray | None = None
+
+    @property
+    def worst_imbalance(self) -> float:
+        return float(self.imbalance.max())
+
+    def without_councils(self) -> RoundRecord:
+        return replace(self, worker_output=None, worker_effort=None)
+
+
+# --------------------------------------------------------------------------- the councils
+
+
+@dataclass(frozen=True, eq=False)
+class CouncilTerms:
+    """Everything about the councils that does not change from round to round.
+
+    Built once per phase by :func:`council_terms`; a round then costs two sparse mat-vecs,
+    a bincount and a few elementwise passes over the worker councils.
+    """
+
+    experiment: Experiment
+    consumer_private_spending: np.ndarray  # (G,) K_j = Σ_i m_i u_ij / S_i
+    consumer_public_spending: np.ndarray  # (G,) G_j = Σ_i m_i g_ij / S_i
+    output_goods: np.ndarray  # (W,) global index of each worker council's product
+    exponents: sp.csr_array  # (W, 5G) input exponents b
+    exponents_t: sp.csr_array  # (5G, W) its transpose, for the input demand sums
+    constant: np.ndarray  # (W,) −k ln a − c ln c + c ln k + c ln s − k Σ b ln b
+    slope: np.ndarray  # (W,) c + k B, the coefficient of −ln λ
+    denominator: np.ndarray  # (W,) D = c − k (1 − B) < 0
+    effort_factor: np.ndarray  # (W,) 1, or (s k)^(2B/D) for 8-input councils (the quirk)
+    fixed_supply: np.ndarray  # (5G,) nature and labour supply, 0 elsewhere
+    worker_order: np.ndarray  # argsort of worker ids, to find a council by id
+    consumer_order: np.ndarray
+
+
+def council_terms(experiment: Experiment, *, effort_quirk: bool = True) -> CouncilTerms:
+    """Precompute the round-invariant terms of the closed-form council responses.
+
+    ``effort_quirk`` reproduces the sign typo in the authors' 8-input effort formula
+    (effort is only reported; outputs and inputs are unaffected).
+    """
+    wc, g = experiment.workers, experiment.goods_per_category
+    n_goods = 5 * g
+    b = wc.input_exponents
+    rows = wc.input_rows()
+    a, c, k, s = wc.productivity, wc.effort_exponent, wc.disutility_exponent, wc.disutility_scale
+    exponents = sp.csr_array((b, wc.input_goods, wc.input_indptr), shape=(wc.n, n_goods))
+    total = np.add.reduceat(b, wc.input_indptr[:-1])
+    b_log_b = np.bincount(rows, weights=b * np.log(b), minlength=wc.n)
+    constant = -k * np.log(a) - c * np.log(c) + c * np.log(k) + c * np.log(s) - k * b_log_b
+    denominator = c - k + k * total
+    effort_factor = np.ones(wc.n)
+    if effort_quirk:
+        eight = wc.n_inputs == 8
+        effort_factor[eight] = (s[eight] * k[eight]) ** (2 * total[eight] / denominator[eight])
+    fixed = np.zeros(n_goods)
+    fixed[NATURE * g : (NATURE + 1) * g] = experiment.nature_supply
+    fixed[LABOUR * g : (LABOUR + 1) * g] = experiment.labour_supply
+    private, public = experiment.consumers.total_spending()
+    return CouncilTerms(
+        experiment=experiment,
+        consumer_private_spending=private,
+        consumer_public_spending=public,
+        output_goods=wc.output_goods(g),
+        exponents=exponents,
+        exponents_t=exponents.T.tocsr(),
+        constant=constant,
+        slope=c + k * total,
+        denominator=denominator,
+        effort_factor=effort_factor,
+        fixed_supply=fixed,
+        worker_order=np.argsort(wc.ids, kind="stable"),
+        consumer_order=np.argsort(experiment.consumers.ids, kind="stable"),
+    )
+
+
+def worker_output(terms: CouncilTerms, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W,) profit-maximising output q of each worker council, and (W,) λ·q (revenue).
+
+    ln q = [const − (c + kB) ln λ + k Σ b_i ln p_i] / D: the stationary point of
+    λq − Σ p_i x_i − s e^k for q = a e^c Π x_i^{b_i}, unique since c + B < 1.
+    """
+    log_prices = np.log(prices)
+    own = prices[terms.output_goods]
+    log_q = (
+        terms.constant
+        - terms.slope * log_prices[terms.output_goods]
+        + terms.experiment.workers.disutility_exponent * (terms.exponents @ log_prices)
+    ) / terms.denominator
+    q = np.exp(log_q)
+    return q, own * q
+
+
+def worker_effort(terms: CouncilTerms, prices: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(W,) effort e = (λ c q / (s k))^(1/k), times the 8-input quirk factor when enabled."""
+    wc = terms.experiment.workers
+    own = prices[terms.output_goods]
+    k = wc.disutility_exponent
+    e = (own * wc.effort_exponent * q / (wc.disutility_scale * k)) ** (1.0 / k)
+    return e * terms.effort_factor
+
+
+def worker_inputs(terms: CouncilTerms, prices: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+    """(nnz,) units of each input of each worker council, x_i = λ q b_i / p_i (CSR order)."""
+    wc = terms.experiment.workers
+    return wc.input_exponents * revenue[wc.input_rows()] / prices[wc.input_goods]
+
+
+def consumer_demand(experiment: Experiment, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, G) private goods each consumer council asks for, and (N, G) public-good levels.
+
+    Cobb-Douglas: spending / price; a public good is charged at price / N (an equal share).
+    """
+    g, n = experiment.goods_per_category, experiment.consumers.n
+    private, public = experiment.consumers.spending()
+    private /= prices[PRIVATE * g : (PRIVATE + 1) * g]
+    public *= n / prices[PUBLIC * g : (PUBLIC + 1) * g]
+    return private, public
+
+
+# --------------------------------------------------------------------------- one round
+
+
+def _positions(order: np.ndarray, ids: np.ndarray, wanted: np.ndarray, kind: str) -> np.ndarray:
+    at = np.searchsorted(ids[order], wanted)
+    at = np.minimum(at, max(ids.size - 1, 0))
+    found = ids[order][at] == wanted if ids.size else np.zeros(wanted.shape, bool)
+    if not found.all():
+        missing = int(wanted[~found][0])
+        raise RoundsError(
+            f"a proposal names {kind} council {missing}, which is not in the experiment",
+            Where(id=f"{kind} {missing}"),
+        )
+    return order[at]
+
+
+def _proposal_arrays(
+    keys: list[CouncilKey], proposals: list[Proposal], side: str, allowed: np.ndarray, n_goods: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows, goods, units = [], [], []
+    for i, (key, proposal) in enumerate(zip(keys, proposals, strict=True)):
+        for good, value in getattr(proposal, side).items():
+            where = Where(id=f"{key[0]} {key[1]}", field=f"{side}[{good}]")
+            if not (isinstance(good, (int, np.integer)) and 0 <= good < n_goods):
+                raise RoundsError(f"good index {good!r} is not 0..{n_goods - 1}", where)
+            if not allowed[good]:
+                raise RoundsError(f"a {key[0]} council cannot list good {good} under {side}", where)
+            value = float(value)
+            if not (np.isfinite(value) and value >= 0):
+                raise RoundsError(f"quantity {value!r} must be finite and not negative", where)
+            rows.append(i)
+            goods.append(int(good))
+            units.append(value)
+    return np.asarray(rows, np.int64), np.asarray(goods, np.int64), np.asarray(units, float)
+
+
+def _apply_overrides(
+    terms: CouncilTerms,
+    prices: np.ndarray,
+    overrides: Overrides,
+    supply: np.ndarray,
+    demand: np.ndarray,
+    q: np.ndarray,
+    revenue: np.ndarray,
+) -> tuple[tuple[CouncilKey, ...], np.ndarray, np.ndarray]:
+    """Swap the computed responses of councils that answered by themselves for their proposals.
+
+    Returns the keys, the worker positions that answered, and their proposed output/effort.
+    """
+    exp = terms.experiment
+    g, n_goods = exp.goods_per_category, exp.n_goods
+    category = np.arange(n_goods) // g
+    by_kind: dict[str, list[tuple[CouncilKey, Proposal]]] = {"consumer": [], "worker": []}
+    for key, proposal in overrides.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] in by_kind):
+            raise RoundsError(
+                f"override key {key!r} must be ('consumer', id) or ('worker', id)", Where()
+            )
+        if not isinstance(proposal, Proposal):
+            raise RoundsError(f"override for {key!r} is not a Proposal", Where(id=str(key)))
+        by_kind[key[0]].append((key, proposal))
+
+    consumers = by_kind["consumer"]
+    if consumers:
+        keys = [k for k, _ in consumers]
+        at = _positions(
+            terms.consumer_order,
+            exp.consumers.ids,
+            np.array([k[1] for k in keys], np.int64),
+            "consumer",
+        )
+        props = [p for _, p in consumers]
+        if any(p.supplies for p in props):
+            raise RoundsError("a consumer council proposal has no supplies", Where(id=str(keys)))
+        private_allowed = (category == PRIVATE) | (category == PUBLIC)
+        rows, goods, units = _proposal_arrays(keys, props, "demands", private_allowed, n_goods)
+        cc = exp.consumers
+        share = cc.income[at] / (
+            cc.utility_exponents[at].sum(axis=1) + cc.public_good_exponents[at].sum(axis=1)
+        )
+        n = cc.n
+        # a public good's computed level is N·spending/price; its mean share is spending/price
+        # take the computed responses out ...
+        demand[PRIVATE * g : (PRIVATE + 1) * g] -= (cc.utility_exponents[at] * share[:, None]).sum(
+            axis=0
+        ) / prices[PRIVATE * g : (PRIVATE + 1) * g]
+        demand[PUBLIC * g : (PUBLIC + 1) * g] -= (
+            cc.public_good_exponents[at] * share[:, None]
+        ).sum(axis=0) / prices[PUBLIC * g : (PUBLIC + 1) * g]
+        # ... and put the proposals in (a public-good level counts as 1/N of the mean)
+        weight = np.where(category[goods] == PUBLIC, 1.0 / n, 1.0)
+        np.add.at(demand, goods, units * weight)
+
+    workers = by_kind["worker"]
+    worker_at = np.zeros(0, np.int64)
+    worker_q = np.zeros(0)
+    worker_e = np.zeros(0)
+    if workers:
+        keys = [k for k, _ in workers]
+        worker_at = _positions(
+            terms.worker_order, exp.workers.ids, np.array([k[1] for k in keys], np.int64), "worker"
+        )
+        props = [p for _, p in workers]
+        own = terms.output_goods[worker_at]
+        rows, goods, units = _proposal_arrays(
+            keys, props, "supplies", np.ones(n_goods, bool), n_goods
+        )
+        wrong = goods != own[rows]
+        if wrong.any():
+            key = keys[rows[wrong][0]]
+            raise RoundsError(
+                f"a worker council can only supply its own product (good {own[rows[wrong][0]]})",
+                Where(id=f"worker {key[1]}", field=f"supplies[{goods[wrong][0]}]"),
+            )
+        worker_q = np.bincount(rows, weights=units, minlength=len(keys))
+        input_allowed = (category >= INTERMEDIATE) & (category <= LABOUR)
+        rows_d, goods_d, units_d = _proposal_arrays(keys, props, "demands", input_allowed, n_goods)
+        # take the computed responses out ...
+        np.subtract.at(supply, own, q[worker_at])
+        wc = exp.workers
+        starts, ends = wc.input_indptr[worker_at], wc.input_indptr[worker_at + 1]
+        entry = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+        entry_row = np.repeat(worker_at, ends - starts)
+        computed_x = wc.input_exponents[entry] * revenue[entry_row] / prices[wc.input_goods[entry]]
+        np.subtract.at(demand, wc.input_goods[entry], computed_x)
+        # ... and put the proposals in
+        np.add.at(supply, own, worker_q)
+        np.add.at(demand, goods_d, units_d)
+        worker_e = np.array([np.nan if p.effort is None else float(p.effort) for p in props])
+    keys_all = tuple(k for k, _ in consumers) + tuple(k for k, _ in workers)
+    return keys_all, worker_at, np.stack([worker_q, worker_e]) if workers else np.zeros((2, 0))
+
+
+def colour_of(imbalance: np.ndarray) -> str:
+    """The authors' colour for a round: blue if every imbalance < 3 %, ... , else red."""
+    worst = float(imbalance.max())
+    for bound, colour in COLOURS:
+        if worst < bound:
+            return colour
+    return "red"
+
+
+def planning_round(
+    terms: CouncilTerms,
+    state: PriceState,
+    *,
+    phase: int = 1,
+    overrides: Overrides | None = None,
+    council_rows: bool = False,
+) -> tuple[PriceState, RoundRecord, tuple[np.ndarray, np.ndarray]]:
+    """One round: every council answers at ``state.prices``, then prices move.
+
+    Returns the next state, the round's record (a log row) and (q, revenue) of the worker
+    councils (with the computed, not the proposed, values).
+    """
+    exp = terms.experiment
+    g = exp.goods_per_category
+    prices = state.prices
+    q, revenue = worker_output(terms, prices)
+
+    supply = terms.fixed_supply.copy()
+    supply += np.bincount(terms.output_goods, weights=q, minlength=exp.n_goods)
+    demand = terms.exponents_t @ revenue
+    demand /= prices
+    demand[PRIVATE * g : (PRIVATE + 1) * g] = (
+        terms.consumer_private_spending / prices[PRIVATE * g : (PRIVATE + 1) * g]
+    )
+    demand[PUBLIC * g : (PUBLIC + 1) * g] = (
+        terms.consumer_public_spending / prices[PUBLIC * g : (PUBLIC + 1) * g]
+    )
+
+    answered: tuple[CouncilKey, ...] = ()
+    worker_at, proposed = np.zeros(0, np.int64), np.zeros((2, 0))
+    if overrides:
+        answered, worker_at, proposed = _apply_overrides(
+            terms, prices, overrides, supply, demand, q, revenue
+        )
+
+    surplus = supply - demand
+    volume = demand + supply
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(volume > 0, np.abs(2 * surplus) / volume, 0.0)
+        half = np.where(volume > 0, surplus / (volume / 2), 0.0)
+    step = 1.05 - 0.5**ratio
+    deltas = np.maximum(DELTA_FLOOR, np.minimum(step, np.abs(step * state.damping)))
+    new_prices = np.where(
+        surplus > 0, prices * (1 - deltas), np.where(surplus < 0, prices * (1 + deltas), prices)
+    )
+    damping = np.where((half > DAMPING_CAP) | (half < -DAMPING_CAP), DAMPING_CAP, np.abs(half))
+    imbalance = 100 * ratio
+    untouched = state.untouched if state.untouched is not None else np.zeros(prices.shape, bool)
+    untouched = untouched & (surplus == 0)
+
+    output = effort = None
+    if council_rows:
+        output = q.copy()
+        effort = worker_effort(terms, prices, q)
+        output[worker_at] = proposed[0]
+        effort[worker_at] = proposed[1]
+
+    iteration = state.iteration + 1
+    record = RoundRecord(
+        phase=phase,
+        iteration=iteration,
+        colour=colour_of(imbalance),
+        prices=new_prices,
+        deltas=deltas,
+        damping=damping,
+        supply=supply,
+        demand=demand,
+        surplus=surplus,
+        imbalance=imbalance,
+        untouched_prices=untouched,
+        start_prices=prices,
+        self_answered=answered,
+        worker_output=output,
+        worker_effort=effort,
+    )
+    return PriceState(new_prices, damping, iteration, untouched), record, (q, revenue)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True, eq=False)
+class RoundsResult:
+    """The outcome of a run: the last round's state and its council responses, and the log.
+
+    Attributes:
+        experiment: the experiment of the last phase (after phase 2's perturbation).
+        prices: (5G,) the prices the final proposals answered (start of the last round).
+        updated_prices: (5G,) the prices after the last update (the last log row).
+        supply, demand, surplus: (5G,) units, at ``prices``.
+        imbalance: (5G,) percent of traded volume, 100·|2·surplus|/(supply+demand).
+        worker_output: (W,) units each worker council makes (its proposal if it made one).
+        worker_inputs: (nnz,) its computed inputs, aligned with
+            ``experiment.workers.input_goods``.
+        worker_effort: (W,) effort (the authors' 8-input quirk when it was on).
+        rows: every round's record (council columns only with ``keep_council_rows``).
+        exponent_sums: the exponent-sum row of each phase, (W,) each.
+        converged: every good balanced within ``threshold`` percent at the end.
+        iterations: rounds in the last phase; ``phase_iterations`` per phase.
+        threshold: the stopping threshold, percent.
+        unbalanced: (good name, imbalance %) of each good still above the threshold.
+        self_answered: every council that answered some round by itself.
+        seconds: wall time of the rounds (not the loading).
+    """
+
+    experiment: Experiment
+    prices: np.ndarray
+    updated_prices: np.ndarray
+    supply: np.ndarray
+    demand: np.ndarray
+    surplus: np.ndarray
+    imbalance: np.ndarray
+    worker_output: np.ndarray
+    worker_inputs: np.ndarray
+    worker_effort: np.ndarray
+    rows: tuple[RoundRecord, ...]
+    exponent_sums: tuple[np.ndarray, ...]
+    converged: bool
+    iterations: int
+    phase_iterations: tuple[int, ...]
+    threshold: float
+    unbalanced: tuple[tuple[str, float], ...]
+    self_answered: frozenset[CouncilKey]
+    seconds: float
+
+    @cached_property
+    def consumption(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N, G) private goods and (N, G) public-good levels each consumer council asked for
+        at ``prices`` (computed on first use: 2·N·G numbers)."""
+        return consumer_demand(self.experiment, self.prices)
+
+    @property
+    def worst_imbalance(self) -> float:
+        return float(self.imbalance.max())
+
+    @property
+    def rounds(self) -> int:
+        return len(self.rows)
+
+    def report(self) -> str:
+        """A short text: converged or not, and which goods did not balance."""
+        if self.converged:
+            return (
+                f"balanced within {self.threshold:g}% after {self.iterations} rounds "
+                f"(worst {self.worst_imbalance:.3g}%)"
+            )
+        listed = ", ".join(f"{name} {pct:.3g}%" for name, pct in self.unbalanced)
+        return (
+            f"not balanced after {self.iterations} rounds (the cap): "
+            f"{len(self.unbalanced)} goods above {self.threshold:g}%: {listed}"
+        )
+
+
+def initial_state(experiment: Experiment, initial_prices=700, damping=DAMPING_CAP) -> PriceState:
+    """Start prices (700 for every good in the authors' runs) and the damping list (0.25)."""
+    names = experiment.good_names()
+    prices = np.broadcast_to(np.asarray(initial_prices, dtype=np.float64), (experiment.n_goods,))
+    bad = ~(prices > 0) | ~np.isfinite(prices)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise RoundsError(
+            f"initial price {prices[j]!r} of good {names[j]} must be positive and finite "
+            "(a council's response divides by it)",
+            Where(id=names[j], field="price"),
+        )
+    pd = np.broadcast_to(np.asarray(damping, dtype=np.float64), (experiment.n_goods,))
+    if not ((pd > 0).all() and (pd <= DAMPING_CAP).all()):
+        raise RoundsError("the initial damping must be in (0, 0.25]", Where(field="damping"))
+    return PriceState(prices.copy(), pd.copy(), 0, np.equal(np.mod(prices, 1), 0))
+
+
+def run_rounds(
+    experiment: Experiment,
+    *,
+    threshold: float = 3.0,
+    max_rounds: int = 200,
+    phases: int = 1,
+    seed: int | None = 0,
+    initial_prices=700,
+    overrides: OverridesSource | None = None,
+    effort_quirk: bool = True,
+    keep_council_rows: bool = False,
+    on_round: Callable[[RoundRecord], None] | None = None,
+    on_phase_end: Callable[[int, Experiment, np.ndarray], None] | None = None,
+    council_rows: bool | None = None,
+) -> RoundsResult:
+    """Run the participatory rounds until every good balances within ``threshold`` percent.
+
+    Each phase runs at least one round and stops on the first round whose imbalances are all
+    <= ``threshold`` or after ``max_rounds`` rounds. Phase 2 (``phases=2``) perturbs every
+    exponent with draws from ``numpy.random.default_rng(seed)`` (the authors' "augmented
+    reset") and goes on from phase 1's prices and damping list.
+
+    ``overrides`` maps ("consumer"|"worker", id) to a :class:`Proposal` used in every round,
+    or is a function (phase, iteration, prices) -> such a mapping, called before each round.
+    ``on_round`` gets each :class:`RoundRecord` as it is made, ``on_phase_end`` (phase,
+    experiment, exponent sums) after each phase (a :class:`RoundsLogWriter` provides both).
+    ``council_rows`` computes per-council output and effort in every record (default: when
+    ``keep_council_rows`` or ``on_round`` asks for them).
+    """
+    if phases not in (1, 2):
+        raise RoundsError(f"phases must be 1 or 2, got {phases}", Where(field="phases"))
+    if max_rounds < 1:
+        raise RoundsError(f"max_rounds must be at least 1, got {max_rounds}")
+    if not threshold > 0:
+        raise RoundsError(f"threshold must be a positive percentage, got {threshold}")
+    if council_rows is None:
+        owner = getattr(on_round, "__self__", None)
+        council_rows = keep_council_rows or bool(getattr(owner, "wants_council_rows", False))
+    rng = np.random.default_rng(seed)
+    state = initial_state(experiment, initial_prices)
+    rows: list[RoundRecord] = []
+    sums: list[np.ndarray] = []
+    phase_iterations: list[int] = []
+    answered: set[CouncilKey] = set()
+    started = time.perf_counter()
+    for phase in range(1, phases + 1):
+        if phase == 2:
+            experiment = perturb_exponents(experiment, rng)
+            state = replace(state, iteration=0)
+        terms = council_terms(experiment, effort_quirk=effort_quirk)
+        while True:
+            this = (
+                overrides(phase, state.iteration + 1, state.prices)
+                if callable(overrides)
+                else overrides
+            )
+            state, record, (q, revenue) = planning_round(
+                terms, state, phase=phase, overrides=this, council_rows=council_rows
+            )
+            answered.update(record.self_answered)
+            if on_round is not None:
+                on_round(record)
+            rows.append(record if keep_council_rows else record.without_councils())
+            if not (record.imbalance > threshold).any() or state.iteration >= max_rounds:
+                break
+        phase_iterations.append(state.iteration)
+        sums.append(experiment.workers.exponent_sums(experiment.goods_per_category))
+        if on_phase_end is not None:
+            on_phase_end(phase, experiment, sums[-1])
+    seconds = time.perf_counter() - started
+
+    last = rows[-1]
+    output = q.copy()
+    effort = worker_effort(terms, last.start_prices, q)
+    if last.self_answered:
+        _, worker_at, proposed = _apply_overrides(
+            terms,
+            last.start_prices,
+            {k: v for k, v in (this or {}).items()},
+            last.supply.copy(),
+            last.demand.copy(),
+            q,
+            revenue,
+        )
+        output[worker_at] = proposed[0]
+        effort[worker_at] = proposed[1]
+    names = experiment.good_names()
+    above = np.flatnonzero(last.imbalance > threshold)
+    return RoundsResult(
+        experiment=experiment,
+        prices=last.start_prices,
+        updated_prices=last.prices,
+        supply=last.supply,
+        demand=last.demand,
+        surplus=last.surplus,
+        imbalance=last.imbalance,
+        worker_output=output,
+        worker_inputs=worker_inputs(terms, last.start_prices, revenue),
+        worker_effort=effort,
+        rows=tuple(rows),
+        exponent_sums=tuple(sums),
+        converged=above.size == 0,
+        iterations=state.iteration,
+        phase_iterations=tuple(phase_iterations),
+        threshold=float(threshold),
+        unbalanced=tuple((names[j], float(last.imbalance[j])) for j in above),
+        self_answered=frozenset(answered),
+        seconds=seconds,
+    )
