@@ -1,0 +1,264 @@
+"""Linear programs in CSC form and the two solvers behind the plan: HiGHS and PDLP.
+
+The program is ``min c.x  s.t.  row_lower <= A x <= row_upper, col_lower <= x <= col_upper``.
+Both solvers return duals in the same convention: the row dual is d(objective)/d(bound),
+so a "need" row (lower bound) has a dual >= 0 and a "limit" row (upper bound) one <= 0;
+a column's reduced cost is c - A'y.
+
+Residuals and the duality gap are computed here from the returned solution, not taken
+from the solver, so the two solvers are judged by the same yardstick.
+
+highspy and OR-Tools each ship a shared library with the soname ``libhighs.so.1`` (of
+different HiGHS versions), so one process can load only one of them. A solve whose library
+clashes with one already loaded runs in a fresh worker process instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True, eq=False)
+class LinearProgram:
+    """``min cost.x  s.t.  row_lower <= matrix x <= row_upper, col_lower <= x <= col_upper``."""
+
+    cost: np.ndarray
+    matrix: sp.csc_array
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+
+@dataclass(frozen=True, eq=False)
+class LpSolution:
+    """A solver's answer. ``status``: optimal, infeasible, limit (time or iterations) or error.
+
+    ``relative_gap`` = |primal - dual objective| / (1 + |primal| + |dual|);
+    ``primal_residual``: the largest violation of a row or column bound, relative to
+    1 + |bound|; ``dual_residual``: the largest violation of dual feasibility (a dual or
+    reduced cost of the wrong sign for its bound), relative to 1 + |cost|.
+    """
+
+    status: str
+    solver: str
+    x: np.ndarray
+    row_dual: np.ndarray
+    reduced_cost: np.ndarray
+    objective: float
+    dual_objective: float
+    relative_gap: float
+    primal_residual: float
+    dual_residual: float
+    iterations: int
+    seconds: float
+    message: str = ""
+
+
+def solve(lp: LinearProgram, solver: str, *, tol: float = 1e-6, time_limit: float | None = None):
+    """Solve with ``solver`` ("highs" or "pdlp"); ``tol`` is PDLP's relative optimality
+    tolerance (HiGHS is exact to its feasibility tolerances, set to 1e-10)."""
+    if solver not in ("highs", "pdlp"):
+        raise ValueError(f"unknown LP solver {solver!r}; use 'highs' or 'pdlp'")
+    run = _solve_highs if solver == "highs" else _solve_pdlp
+    if _clashes(solver):
+        return _solve_in_worker(lp, solver, tol, time_limit)
+    return run(lp, tol, time_limit)
+
+
+def _solve_in_worker(lp: LinearProgram, solver: str, tol: float, time_limit) -> LpSolution:
+    """Solve in a fresh interpreter (``python -m councilplan.planning.lp``), the program
+    and the answer passing as pickles through its stdin and stdout."""
+    import pickle
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "councilplan.planning.lp"],
+        input=pickle.dumps((lp, solver, tol, time_limit), protocol=pickle.HIGHEST_PROTOCOL),
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the {solver} worker process failed: {done.stderr.decode(errors='replace')[-2000:]}"
+        )
+    return pickle.loads(done.stdout)
+
+
+def _clashes(solver: str) -> bool:
+    """True when the other solver's ``libhighs.so.1`` is already loaded in this process."""
+    other = "ortools" if solver == "highs" else "highspy"
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("libhighs" in line and f"/{other}/" in line for line in maps)
+    except OSError:
+        return any(name == other or name.startswith(other + ".") for name in sys.modules)
+
+
+def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None) -> LpSolution:
+    import highspy
+
+    start = time.perf_counter()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+    h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    m, n = lp.shape
+    inf = highspy.kHighsInf
+    model = highspy.HighsLp()
+    model.num_col_ = n
+    model.num_row_ = m
+    model.col_cost_ = np.ascontiguousarray(lp.cost, dtype=np.float64)
+    model.col_lower_ = np.where(np.isinf(lp.col_lower), -inf, lp.col_lower)
+    model.col_upper_ = np.where(np.isinf(lp.col_upper), inf, lp.col_upper)
+    model.row_lower_ = np.where(np.isinf(lp.row_lower), -inf, lp.row_lower)
+    model.row_upper_ = np.where(np.isinf(lp.row_upper), inf, lp.row_upper)
+    a = lp.matrix
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_ = n
+    model.a_matrix_.num_row_ = m
+    model.a_matrix_.start_ = a.indptr.astype(np.int32)
+    model.a_matrix_.index_ = a.indices.astype(np.int32)
+    model.a_matrix_.value_ = a.data.astype(np.float64)
+    h.passModel(model)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    iterations = int(info.simplex_iteration_count) + int(info.ipm_iteration_count)
+    text = h.modelStatusToString(status)
+    if status == highspy.HighsModelStatus.kOptimal:
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=np.float64)
+        y = np.asarray(sol.row_dual, dtype=np.float64)
+        return _judged(lp, "highs", "optimal", x, y, iterations, time.perf_counter() - start, text)
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        name = "infeasible"
+    elif status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit):
+        name = "limit"
+    else:
+        name = "error"
+    return _failed(lp, "highs", name, iterations, time.perf_counter() - start, text)
+
+
+def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None) -> LpSolution:
+    from ortools.pdlp import solve_log_pb2, solvers_pb2
+    from ortools.pdlp.python import pdlp
+
+    start = time.perf_counter()
+    m, n = lp.shape
+    qp = pdlp.QuadraticProgram()
+    qp.resize_and_initialize(n, m)
+    qp.objective_vector = np.asarray(lp.cost, dtype=np.float64)
+    qp.constraint_matrix = sp.csc_matrix(lp.matrix)
+    qp.constraint_lower_bounds = np.asarray(lp.row_lower, dtype=np.float64)
+    qp.constraint_upper_bounds = np.asarray(lp.row_upper, dtype=np.float64)
+    qp.variable_lower_bounds = np.asarray(lp.col_lower, dtype=np.float64)
+    qp.variable_upper_bounds = np.asarray(lp.col_upper, dtype=np.float64)
+    params = solvers_pb2.PrimalDualHybridGradientParams()
+    criteria = params.termination_criteria.simple_optimality_criteria
+    criteria.eps_optimal_relative = tol
+    criteria.eps_optimal_absolute = tol
+    params.num_threads = max(1, min(os.cpu_count() or 1, 8))
+    if time_limit is not None:
+        params.termination_criteria.time_sec_limit = float(time_limit)
+    result = pdlp.primal_dual_hybrid_gradient(qp, params)
+    log = result.solve_log
+    reason = solve_log_pb2.TerminationReason.Name(log.termination_reason)
+    iterations = int(log.iteration_count)
+    seconds = time.perf_counter() - start
+    if reason == "TERMINATION_REASON_OPTIMAL":
+        x = np.asarray(result.primal_solution, dtype=np.float64)
+        y = np.asarray(result.dual_solution, dtype=np.float64)
+        return _judged(lp, "pdlp", "optimal", x, y, iterations, seconds, reason)
+    if reason in (
+        "TERMINATION_REASON_PRIMAL_INFEASIBLE",
+        "TERMINATION_REASON_PRIMAL_OR_DUAL_INFEASIBLE",
+    ):
+        name = "infeasible"
+    elif reason in (
+        "TERMINATION_REASON_TIME_LIMIT",
+        "TERMINATION_REASON_ITERATION_LIMIT",
+        "TERMINATION_REASON_KKT_MATRIX_PASS_LIMIT",
+    ):
+        name = "limit"
+    else:
+        name = "error"
+    return _failed(lp, "pdlp", name, iterations, seconds, reason)
+
+
+def _failed(lp, solver, status, iterations, seconds, message) -> LpSolution:
+    m, n = lp.shape
+    nan = float("nan")
+    return LpSolution(
+        status, solver, np.full(n, nan), np.full(m, nan), np.full(n, nan),
+        nan, nan, nan, nan, nan, iterations, seconds, message,
+    )  # fmt: skip
+
+
+def _judged(lp, solver, status, x, y, iterations, seconds, message) -> LpSolution:
+    """Measure the solution against the program: objective, dual bound, gap, residuals."""
+    a = lp.matrix
+    ax = a @ x
+    rl, ru, cl, cu = lp.row_lower, lp.row_upper, lp.col_lower, lp.col_upper
+    with np.errstate(invalid="ignore"):
+        row_violation = np.maximum(np.nan_to_num(rl - ax, neginf=0.0), 0.0) / (
+            1.0 + np.abs(np.nan_to_num(rl, neginf=0.0))
+        )
+        row_violation = np.maximum(
+            row_violation,
+            np.maximum(np.nan_to_num(ax - ru, neginf=0.0), 0.0)
+            / (1.0 + np.abs(np.nan_to_num(ru, posinf=0.0))),
+        )
+        col_violation = np.maximum(np.maximum(cl - x, 0.0), np.maximum(x - cu, 0.0))
+    primal_residual = float(max(row_violation.max(initial=0.0), col_violation.max(initial=0.0)))
+
+    # Dual feasibility: a positive row dual needs a finite lower bound, a negative one a
+    # finite upper bound; a positive reduced cost a finite column lower bound, a negative
+    # one a finite upper bound. What is of the wrong sign is the dual residual.
+    rc = lp.cost - a.T @ y
+    y_lo = np.where(np.isfinite(rl), np.maximum(y, 0.0), 0.0)
+    y_up = np.where(np.isfinite(ru), np.minimum(y, 0.0), 0.0)
+    rc_lo = np.where(np.isfinite(cl), np.maximum(rc, 0.0), 0.0)
+    rc_up = np.where(np.isfinite(cu), np.minimum(rc, 0.0), 0.0)
+    bad_rows = np.abs(y - y_lo - y_up)
+    bad_cols = np.abs(rc - rc_lo - rc_up) / (1.0 + np.abs(lp.cost))
+    scale = 1.0 + np.abs(y).max(initial=0.0)
+    dual_residual = float(max(bad_rows.max(initial=0.0) / scale, bad_cols.max(initial=0.0)))
+    dual_objective = float(
+        y_lo @ np.where(np.isfinite(rl), rl, 0.0)
+        + y_up @ np.where(np.isfinite(ru), ru, 0.0)
+        + rc_lo @ np.where(np.isfinite(cl), cl, 0.0)
+        + rc_up @ np.where(np.isfinite(cu), cu, 0.0)
+    )
+    objective = float(lp.cost @ x)
+    gap = abs(objective - dual_objective) / (1.0 + abs(objective) + abs(dual_objective))
+    return LpSolution(
+        status, solver, x, y, rc, objective, dual_objective, float(gap),
+        primal_residual, dual_residual, iterations, seconds, message,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    import pickle
+
+    # Import the module by name so the answer pickles as councilplan's own LpSolution.
+    from councilplan.planning import lp as _module
+
+    _lp, _solver, _tol, _limit = pickle.loads(sys.stdin.buffer.read())
+    _run = _module._solve_highs if _solver == "highs" else _module._solve_pdlp
+    sys.stdout.buffer.write(pickle.dumps(_run(_lp, _tol, _limit), protocol=pickle.HIGHEST_PROTOCOL))

@@ -1,0 +1,705 @@
+"""The plan: meet the councils' needs with the least labour, within every limit.
+
+The plan is the linear program (Kantorovich 1939)
+
+    min  sum_k w_k (L x)_k                       weighted hours of labour
+    s.t. (P - B) x >= d                          net output covers the needs
+         L x <= labour limits, R x <= resource limits, 0 <= x <= capacity
+
+over the activity x of every technique (P: output, B: inputs, L: labour, R: resources per
+unit of activity). Its duals are the shadow prices: hours per unit of each product (labour
+values under the limits) and hours saved per unit of each limit.
+
+Methods (docs/planning.md has the mathematics and the sources):
+
+- ``labour``: when no limit binds, the non-substitution theorem makes the cheapest
+  technique per product (``values.cheapest_techniques``) optimal whatever the needs, and
+  the activities follow from one Leontief solve (I - A) y = d. The plan is accepted only
+  with its optimality certificate: y >= 0, values >= 0, no technique cheaper at those
+  values, every limit kept. Otherwise the LP is solved.
+- ``highs``: the LP, exactly, by HiGHS (small and medium problems).
+- ``pdlp``: the LP by PDLP, a first-order method for large problems, to a stated gap.
+- shortfall: when the needs cannot all be met, a first LP minimises the unmet share of
+  each need weighted by its priority, a second the labour at that least shortfall; the
+  plan then names, per need, what is met, what is short and which limits bind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from councilplan.economy.model import Economy
+from councilplan.planning.lp import LinearProgram, LpSolution, solve
+from councilplan.planning.needs import (
+    Needs,
+    PlanInputError,
+    ResolvedLimits,
+    as_needs,
+    resolve_limits,
+)
+
+METHODS = ("auto", "labour", "highs", "pdlp")
+#: Above this many non-zeros in the LP, ``auto`` hands a problem to PDLP rather than HiGHS.
+PDLP_ABOVE_NNZ = 400_000
+#: Up to this many products the Leontief systems are solved by sparse LU.
+DIRECT_LIMIT = 200
+#: Relative tolerance to which a plan must keep the needs and limits (rounding only).
+FEASIBILITY_TOL = 1e-9
+
+
+class PlanError(RuntimeError):
+    """A plan could not be computed (a solver stopped without an answer); says why."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How the plan was computed and how exact it is.
+
+    ``relative_gap``: |labour - dual bound| / (1 + |labour| + |dual bound|).
+    ``primal_residual``: largest violation of a need or limit, relative to 1 + |bound|.
+    ``dual_residual``: largest violation of dual feasibility (a technique cheaper at the
+    shadow prices than they say), relative to 1 + its direct cost.
+    """
+
+    solver: str
+    seconds: float
+    iterations: int = 0
+    relative_gap: float = 0.0
+    primal_residual: float = 0.0
+    dual_residual: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+def _ro(a) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A plan: activities, outputs, labour and resources used, shadow prices, shortfalls.
+
+    Quantities are in the units of the economy: activity in units of activity per
+    technique, output in units of each product, labour in hours (or the kind's unit),
+    resources in their units. Prices are hours per unit of product (the labour values
+    under the limits); limit duals are hours saved per extra unit of the limit.
+
+    Attributes:
+        economy_name, method ("labour", "highs", "pdlp", "rounds", ...), status
+            ("optimal": every need met; "shortfall": some cannot be).
+        product_ids, technique_ids, technique_product (index of the product each technique
+            makes), labour_ids, resource_ids: the labels of the arrays below.
+        needs (n,): units needed per product, all councils together.
+        activity (t,), output (n,) gross, net_output (n,) = output - inputs used.
+        labour (k,), resources (r,): used.
+        labour_limits (k,), resource_limits (r,), capacity (t,): in force (inf: none).
+        prices (n,), labour_duals (k,), resource_duals (r,), capacity_duals (t,).
+        labour_weights (k,): weight of an hour of each kind in the objective.
+        total_labour: hours of all kinds; objective: weighted hours.
+        shortfall: one row per need not fully met (product, council, need, met, short,
+            binding limits), or None.
+        consumption: one row per stated need (product, council, priority, need, met), or
+            None when the needs were not split by council.
+        diagnostics: solver, seconds, iterations, gap, residuals, notes.
+    """
+
+    economy_name: str
+    method: str
+    status: str
+    product_ids: np.ndarray
+    technique_ids: np.ndarray
+    technique_product: np.ndarray
+    labour_ids: np.ndarray
+    resource_ids: np.ndarray
+    needs: np.ndarray
+    activity: np.ndarray
+    output: np.ndarray
+    net_output: np.ndarray
+    labour: np.ndarray
+    resources: np.ndarray
+    labour_limits: np.ndarray
+    resource_limits: np.ndarray
+    capacity: np.ndarray
+    prices: np.ndarray
+    labour_duals: np.ndarray
+    resource_duals: np.ndarray
+    capacity_duals: np.ndarray
+    labour_weights: np.ndarray
+    total_labour: float
+    objective: float
+    diagnostics: Diagnostics
+    shortfall: pd.DataFrame | None = None
+    consumption: pd.DataFrame | None = None
+    labour_by_technique: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def feasible(self) -> bool:
+        """True when every need is met."""
+        return self.status == "optimal"
+
+    # -- labelled views -----------------------------------------------------------------
+
+    def activity_table(self) -> pd.DataFrame:
+        """technique, product, activity, capacity, capacity_dual, then hours by labour kind."""
+        frame = pd.DataFrame(
+            {
+                "technique": self.technique_ids,
+                "product": self.product_ids[self.technique_product],
+                "activity": self.activity,
+                "capacity": self.capacity,
+                "capacity_dual": self.capacity_duals,
+            }
+        )
+        if self.labour_by_technique is not None:
+            for kind, row in zip(self.labour_ids, self.labour_by_technique, strict=True):
+                frame[f"hours_{kind}"] = row
+        return frame
+
+    def output_table(self) -> pd.DataFrame:
+        """product, needs, output (gross), net_output, price (hours per unit)."""
+        return pd.DataFrame(
+            {
+                "product": self.product_ids,
+                "needs": self.needs,
+                "output": self.output,
+                "net_output": self.net_output,
+                "price": self.prices,
+            }
+        )
+
+    def prices_series(self) -> pd.Series:
+        """Shadow prices: hours per unit, indexed by product id."""
+        return pd.Series(
+            self.prices, index=pd.Index(self.product_ids, name="product"), name="price"
+        )
+
+    def limits_table(self) -> pd.DataFrame:
+        """One row per labour kind, resource and limited technique: kind, id, used,
+        limit, slack, dual (hours saved per extra unit), binding."""
+        cap = np.isfinite(self.capacity) | (self.capacity_duals > 0)
+        frame = pd.DataFrame(
+            {
+                "kind": ["labour"] * len(self.labour_ids)
+                + ["resource"] * len(self.resource_ids)
+                + ["capacity"] * int(cap.sum()),
+                "id": np.concatenate([self.labour_ids, self.resource_ids, self.technique_ids[cap]]),
+                "used": np.concatenate([self.labour, self.resources, self.activity[cap]]),
+                "limit": np.concatenate(
+                    [self.labour_limits, self.resource_limits, self.capacity[cap]]
+                ),
+                "dual": np.concatenate(
+                    [self.labour_duals, self.resource_duals, self.capacity_duals[cap]]
+                ),
+            }
+        )
+        frame["slack"] = frame["limit"] - frame["used"]
+        tight = frame["slack"] <= FEASIBILITY_TOL * (1.0 + frame["limit"].abs())
+        frame["binding"] = tight & np.isfinite(frame["limit"])
+        return frame[["kind", "id", "used", "limit", "slack", "dual", "binding"]]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The plan as named tables, as the CLI writes them."""
+        limits = self.limits_table()
+        out = {
+            "activity": self.activity_table(),
+            "output": self.output_table(),
+            "labour": limits[limits["kind"] == "labour"].drop(columns="kind"),
+            "resources": limits[limits["kind"] == "resource"].drop(columns="kind"),
+            "prices": self.prices_series().reset_index(),
+        }
+        if self.shortfall is not None and len(self.shortfall):
+            out["shortfall"] = self.shortfall
+        if self.consumption is not None:
+            out["consumption"] = self.consumption
+        return out
+
+    def report(self) -> str:
+        """The plan in markdown: what it costs, what binds, what falls short."""
+        d = self.diagnostics
+        lines = [
+            f"# Plan for {self.economy_name}",
+            "",
+            f"- status: **{self.status}**"
+            + ("" if self.feasible else " (not every need can be met)"),
+            f"- method: {self.method} (solver {d.solver}, {d.iterations} iterations, "
+            f"{d.seconds:.3g} s)",
+            f"- total labour: {self.total_labour:,.6g} hours",
+            f"- relative gap {d.relative_gap:.2e}, primal residual {d.primal_residual:.2e}, "
+            f"dual residual {d.dual_residual:.2e}",
+            f"- {len(self.product_ids)} products, {len(self.technique_ids)} techniques, "
+            f"{int(np.count_nonzero(self.activity > 0))} in use",
+        ]
+        for note in d.notes:
+            lines.append(f"- note: {note}")
+        lines += ["", "## Labour and resources", "", "| kind | id | used | limit | dual |",
+                  "|---|---|---:|---:|---:|"]  # fmt: skip
+        limits = self.limits_table()
+        shown = limits[(limits["kind"] != "capacity") | limits["binding"]]
+        for row in shown.itertuples(index=False):
+            mark = " (binding)" if row.binding else ""
+            lines.append(
+                f"| {row.kind} | {row.id}{mark} | {row.used:,.6g} | {row.limit:,.6g} | "
+                f"{row.dual:.6g} |"
+            )
+        if self.shortfall is not None and len(self.shortfall):
+            lines += ["", "## Needs that cannot be met", "",
+                      "| product | council | need | met | short | binding limits |",
+                      "|---|---|---:|---:|---:|---|"]  # fmt: skip
+            for row in self.shortfall.itertuples(index=False):
+                lines.append(
+                    f"| {row.product} | {row.council} | {row.need:,.6g} | {row.met:,.6g} | "
+                    f"{row.short:,.6g} | {row.binding} |"
+                )
+        top = np.argsort(-self.prices)[:10]
+        lines += ["", "## Highest shadow prices (hours per unit)", "", "| product | price |",
+                  "|---|---:|"]  # fmt: skip
+        for j in top:
+            lines.append(f"| {self.product_ids[j]} | {self.prices[j]:.6g} |")
+        return "\n".join(lines) + "\n"
+
+
+# -- the entry point --------------------------------------------------------------------
+
+
+def plan(
+    economy: Economy,
+    needs,
+    limits=None,
+    method: str = "auto",
+    *,
+    weights=None,
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+) -> Plan:
+    """Plan the economy to meet ``needs`` with the least labour within ``limits``.
+
+    Args:
+        economy: the economy.
+        needs: a DataFrame (product, amount[, council][, priority]), a Series or mapping
+            product id -> units, an array of n units, or :class:`Needs`.
+        limits: overrides of the economy's labour, resource and capacity limits (a
+            :class:`~councilplan.planning.needs.Limits` or a mapping of sections).
+        method: "auto" (the fastest exact method for the problem), "labour", "highs" or
+            "pdlp".
+        weights: weight of an hour of each labour kind (a sequence or mapping id ->
+            weight; default 1 each).
+        tol: relative optimality tolerance for PDLP (gap and residuals).
+        time_limit: seconds a solver may run.
+
+    Returns a :class:`Plan`; when the needs cannot all be met, its status is "shortfall"
+    and ``plan.shortfall`` names each unmet need and the limits that bind on it.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    start = time.perf_counter()
+    need = as_needs(economy, needs)
+    limit = resolve_limits(economy, limits)
+    w = _weights(economy, weights)
+    notes: list[str] = []
+
+    if method in ("auto", "labour"):
+        result, why = _labour_plan(economy, need, limit, w, start)
+        if result is not None:
+            return result
+        notes.append(f"labour-only plan not used: {why}")
+
+    solver = method if method in ("highs", "pdlp") else _pick_solver(economy)
+    lp = _plan_lp(economy, need.total, limit, w)
+    sol = solve(lp, solver, tol=tol, time_limit=time_limit)
+    if sol.status == "optimal":
+        return _from_lp(economy, need, limit, w, sol, sol, start, notes)
+    if sol.status == "infeasible":
+        notes.append("the needs cannot all be met within the limits: least shortfall planned")
+        return _shortfall_plan(economy, need, limit, w, solver, tol, time_limit, start, notes)
+    raise PlanError(
+        f"{solver} stopped without a plan ({sol.message}) after {sol.iterations} iterations "
+        f"and {sol.seconds:.3g} s; try another method or a longer time_limit"
+    )
+
+
+def _weights(economy: Economy, weights) -> np.ndarray:
+    k = economy.n_labour_kinds
+    if weights is None:
+        return np.ones(k)
+    if isinstance(weights, dict):
+        w = np.ones(k)
+        for key, value in weights.items():
+            try:
+                w[list(economy.labour_ids).index(str(key))] = float(value)
+            except ValueError:
+                raise PlanInputError(f"weights: unknown labour kind {key!r}") from None
+    else:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape != (k,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise PlanInputError(f"weights: expected {k} finite numbers >= 0, one per labour kind")
+    return w
+
+
+def _pick_solver(economy: Economy) -> str:
+    size = economy.nnz + economy.n_techniques * (1 + economy.n_labour_kinds + economy.n_resources)
+    return "pdlp" if size > PDLP_ABOVE_NNZ else "highs"
+
+
+# -- the labour-only path (non-substitution) ------------------------------------------------
+
+
+def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
+    """The plan by the non-substitution theorem, or (None, why it does not apply)."""
+    from councilplan.planning.values import LeontiefSystem, cheapest_techniques
+
+    # A sparse LU fills in on random input patterns already at a few hundred products; the
+    # Krylov solve with its residual test is faster there and exact to 1e-12.
+    solve_method = "direct" if economy.n_products <= DIRECT_LIMIT else "iterative"
+    choice, values = cheapest_techniques(economy, w, method=solve_method)
+    a = economy.input_matrix(choice)
+    # LeontiefSystem solves (I - M)^T v = l; handing it A^T (the CSR arrays of A read as
+    # CSC) makes it solve (I - A) y = d.
+    ar = a.tocsr()
+    system = LeontiefSystem(
+        sp.csc_array((ar.data, ar.indices, ar.indptr), shape=a.shape), method=solve_method
+    )
+    d = need.total
+    y, residual, iterations = system.solve_values(d)
+    out = economy.technique_output
+    activity = np.zeros(economy.n_techniques)
+    activity[choice] = y / out[choice]
+    scale = 1.0 + np.abs(y)
+    if np.any(y < -FEASIBILITY_TOL * scale):
+        j = int(np.argmin(y / scale))
+        return None, (
+            f"meeting the needs with one technique per product would take a negative output "
+            f"of {economy.product_ids[j]!r} ({y[j]:.6g})"
+        )
+    y = np.maximum(y, 0.0)
+    activity = np.maximum(activity, 0.0)
+    vscale = 1.0 + np.abs(values)
+    if np.any(values < -FEASIBILITY_TOL * vscale):
+        j = int(np.argmin(values / vscale))
+        return None, f"product {economy.product_ids[j]!r} has a negative labour value"
+    used_labour = economy.labour @ activity
+    used_res = economy.resource_use @ activity
+    for used, lim, ids, what in (
+        (used_labour, limit.labour, economy.labour_ids, "labour of kind"),
+        (used_res, limit.resources, economy.resource_ids, "resource"),
+        (activity, limit.capacity, economy.technique_ids, "capacity of technique"),
+    ):
+        over = np.flatnonzero(used > lim * (1 + FEASIBILITY_TOL) + FEASIBILITY_TOL)
+        if over.size:
+            i = int(over[0])
+            return None, (
+                f"the least-labour plan needs {used[i]:.6g} of {what} {ids[i]!r}, above its "
+                f"limit {lim[i]:.6g}"
+            )
+    # Optimality certificate: no technique is cheaper at these values than they say.
+    cost = w @ economy.labour
+    reduced = cost - (_net_matrix(economy).T @ values)
+    dual_residual = float(np.max(np.maximum(-reduced, 0.0) / (1.0 + np.abs(cost)), initial=0.0))
+    net = y - a @ y
+    primal = float(np.max(np.maximum(d - net, 0.0) / (1.0 + np.abs(d)), initial=0.0))
+    k, r, t = economy.n_labour_kinds, economy.n_resources, economy.n_techniques
+    objective = float(cost @ activity)
+    dual_objective = float(values @ d)
+    gap = abs(objective - dual_objective) / (1 + abs(objective) + abs(dual_objective))
+    diag = Diagnostics(
+        solver=f"cheapest techniques + Leontief solve ({system.method})",
+        seconds=time.perf_counter() - start,
+        iterations=iterations,
+        relative_gap=gap,
+        primal_residual=primal,
+        dual_residual=dual_residual,
+        notes=(f"Leontief solve relative residual {residual:.2e}",),
+    )
+    return (
+        _make_plan(
+            economy, need, limit, w, "labour", "optimal", activity, values,
+            np.zeros(k), np.zeros(r), np.zeros(t), diag,
+        ),
+        "",
+    )  # fmt: skip
+
+
+def _net_matrix(economy: Economy) -> sp.csc_array:
+    """products x techniques: output minus inputs per unit of activity."""
+    t = economy.n_techniques
+    made = sp.csc_array(
+        (economy.technique_output, (economy.technique_product, np.arange(t))),
+        shape=(economy.n_products, t),
+    )
+    return sp.csc_array(made - economy.inputs)
+
+
+# -- the linear program -------------------------------------------------------------------
+
+
+def _plan_lp(economy, d, limit: ResolvedLimits, w, extra=None) -> LinearProgram:
+    """The plan LP: rows needs (n), finite labour limits, finite resource limits.
+
+    ``extra`` = (columns (n x s) on the need rows, lower, upper, cost) adds shortfall
+    columns after the technique columns.
+    """
+    net = _net_matrix(economy)
+    kl = np.flatnonzero(np.isfinite(limit.labour))
+    kr = np.flatnonzero(np.isfinite(limit.resources))
+    blocks = [net, sp.csc_array(economy.labour[kl]), sp.csc_array(economy.resource_use[kr])]
+    matrix = sp.vstack(blocks, format="csc")
+    cost = w @ economy.labour
+    col_lower = np.zeros(economy.n_techniques)
+    col_upper = np.array(limit.capacity, dtype=np.float64)
+    if extra is not None:
+        cols, lo, up, c = extra
+        pad = sp.csc_array((len(kl) + len(kr), cols.shape[1]))
+        matrix = sp.hstack([matrix, sp.vstack([cols, pad], format="csc")], format="csc")
+        col_lower = np.concatenate([col_lower, lo])
+        col_upper = np.concatenate([col_upper, up])
+        cost = np.concatenate([cost, c])
+    matrix.sort_indices()
+    return LinearProgram(
+        cost=cost,
+        matrix=matrix,
+        row_lower=np.concatenate([d, np.full(len(kl) + len(kr), -np.inf)]),
+        row_upper=np.concatenate([np.full(len(d), np.inf), limit.labour[kl], limit.resources[kr]]),
+        col_lower=col_lower,
+        col_upper=col_upper,
+    )
+
+
+def _split_duals(economy, limit: ResolvedLimits, sol: LpSolution):
+    """Row duals and reduced costs -> prices (n,), labour (k,), resource (r,), capacity (t,)
+    duals, the limit duals as hours saved per extra unit (>= 0)."""
+    n, t = economy.n_products, economy.n_techniques
+    kl = np.flatnonzero(np.isfinite(limit.labour))
+    kr = np.flatnonzero(np.isfinite(limit.resources))
+    y = sol.row_dual
+    prices = y[:n]
+    labour_duals = np.zeros(economy.n_labour_kinds)
+    labour_duals[kl] = -y[n : n + len(kl)]
+    resource_duals = np.zeros(economy.n_resources)
+    resource_duals[kr] = -y[n + len(kl) : n + len(kl) + len(kr)]
+    rc = sol.reduced_cost[:t]
+    capacity_duals = np.where(np.isfinite(limit.capacity), np.maximum(-rc, 0.0), 0.0)
+    return (
+        np.maximum(prices, 0.0),
+        np.maximum(labour_duals, 0.0),
+        np.maximum(resource_duals, 0.0),
+        capacity_duals,
+    )
+
+
+def _from_lp(economy, need, limit, w, sol: LpSolution, judged: LpSolution, start, notes,
+             status="optimal", shortfall=None, met=None) -> Plan:  # fmt: skip
+    t = economy.n_techniques
+    activity = np.maximum(sol.x[:t], 0.0)
+    prices, ld, rd, cd = _split_duals(economy, limit, sol)
+    diag = Diagnostics(
+        solver=sol.solver,
+        seconds=time.perf_counter() - start,
+        iterations=judged.iterations,
+        relative_gap=judged.relative_gap,
+        primal_residual=judged.primal_residual,
+        dual_residual=judged.dual_residual,
+        notes=tuple(notes),
+    )
+    return _make_plan(
+        economy, need, limit, w, sol.solver, status, activity, prices, ld, rd, cd, diag,
+        shortfall=shortfall, met=met,
+    )  # fmt: skip
+
+
+def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices, ld, rd, cd,
+               diag, *, shortfall=None, met=None) -> Plan:  # fmt: skip
+    out = economy.technique_output
+    n = economy.n_products
+    output = np.bincount(economy.technique_product, weights=activity * out, minlength=n)
+    net_output = output - economy.inputs @ activity
+    labour = economy.labour @ activity
+    consumption = None
+    if need.by_council:
+        consumption = pd.DataFrame(
+            {
+                "product": economy.product_ids[need.product],
+                "council": need.council,
+                "priority": need.priority,
+                "need": need.amount,
+                "met": need.amount if met is None else met,
+            }
+        )
+    return Plan(
+        economy_name=economy.name,
+        method=method,
+        status=status,
+        product_ids=economy.product_ids,
+        technique_ids=economy.technique_ids,
+        technique_product=economy.technique_product,
+        labour_ids=economy.labour_ids,
+        resource_ids=economy.resource_ids,
+        needs=_ro(need.total),
+        activity=_ro(activity),
+        output=_ro(output),
+        net_output=_ro(net_output),
+        labour=_ro(labour),
+        resources=_ro(economy.resource_use @ activity),
+        labour_limits=_ro(limit.labour),
+        resource_limits=_ro(limit.resources),
+        capacity=_ro(limit.capacity),
+        prices=_ro(prices),
+        labour_duals=_ro(ld),
+        resource_duals=_ro(rd),
+        capacity_duals=_ro(cd),
+        labour_weights=_ro(w),
+        total_labour=float(labour.sum()),
+        objective=float(w @ labour),
+        diagnostics=diag,
+        shortfall=shortfall,
+        consumption=consumption,
+        labour_by_technique=_ro(economy.labour * activity),
+    )
+
+
+# -- when the needs cannot all be met ---------------------------------------------------------
+
+
+def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, start, notes):
+    """Least weighted shortfall, then least labour at that shortfall; names what binds."""
+    n, t = economy.n_products, economy.n_techniques
+    rows = np.flatnonzero(need.amount > 0)
+    # Shortfall is counted as the unmet share of each need, times its priority, so needs
+    # in different units weigh alike and a council's priority doubles its weight.
+    weight = need.priority[rows] / need.amount[rows]
+    cols = sp.csc_array(
+        (np.ones(len(rows)), (need.product[rows], np.arange(len(rows)))), shape=(n, len(rows))
+    )
+    extra = (cols, np.zeros(len(rows)), need.amount[rows].copy(), weight)
+    lp2 = _plan_lp(economy, need.total, limit, w, extra)
+    first = LinearProgram(
+        cost=np.concatenate([np.zeros(t), weight]),
+        matrix=lp2.matrix,
+        row_lower=lp2.row_lower,
+        row_upper=lp2.row_upper,
+        col_lower=lp2.col_lower,
+        col_upper=lp2.col_upper,
+    )
+    sol1 = solve(first, solver, tol=tol, time_limit=time_limit)
+    if sol1.status != "optimal":
+        raise PlanError(
+            f"the least-shortfall problem stopped without an answer ({sol1.message}); "
+            "try method='highs' or a longer time_limit"
+        )
+    least = max(sol1.objective, 0.0)
+    slack = (1e-9 if solver == "highs" else 10 * tol) * (1.0 + least)
+    # Second: least labour with the shortfall at its least (one more row).
+    m = lp2.matrix.shape[0]
+    cap_row = sp.csc_array(np.concatenate([np.zeros(t), weight]).reshape(1, -1))
+    second = LinearProgram(
+        cost=np.concatenate([w @ economy.labour, np.zeros(len(rows))]),
+        matrix=sp.vstack([lp2.matrix, cap_row], format="csc"),
+        row_lower=np.concatenate([lp2.row_lower, [-np.inf]]),
+        row_upper=np.concatenate([lp2.row_upper, [least + slack]]),
+        col_lower=lp2.col_lower,
+        col_upper=lp2.col_upper,
+    )
+    sol2 = solve(second, solver, tol=tol, time_limit=time_limit)
+    final = sol2 if sol2.status == "optimal" else sol1
+    if final is sol1:
+        notes.append(f"least labour at least shortfall not found ({sol2.message}); "
+                     "the plan is the least-shortfall one")  # fmt: skip
+    short = np.clip(final.x[t:], 0.0, need.amount[rows])
+    met = need.amount.copy()
+    met[rows] = need.amount[rows] - short
+    # Limits that bind on the shortfall: those whose relaxation would lessen it (the
+    # first problem's duals), as hours-free "shortfall saved per unit of limit".
+    trimmed = LpSolution(**{**final.__dict__, "row_dual": final.row_dual[:m]})
+    binding = _binding_limits(economy, limit, sol1)
+    table = _shortfall_table(economy, need, rows, short, final.x[:t], binding)
+    return _from_lp(
+        economy, need, limit, w, trimmed, final, start, notes,
+        status="shortfall" if len(table) else "optimal", shortfall=table, met=met,
+    )  # fmt: skip
+
+
+def _binding_limits(economy, limit: ResolvedLimits, sol1: LpSolution) -> list[tuple]:
+    """(label, kind, index, dual) of each limit whose relaxation would lessen the shortfall."""
+    _, ld, rd, cd = _split_duals(economy, limit, sol1)
+    found = []
+    for kind, duals, ids in (
+        ("labour", ld, economy.labour_ids),
+        ("resource", rd, economy.resource_ids),
+        ("capacity", cd, economy.technique_ids),
+    ):
+        scale = 1e-9 * max(1.0, float(np.max(np.abs(duals), initial=0.0)))
+        for i in np.flatnonzero(duals > scale):
+            found.append((f"{kind} {ids[i]}", kind, int(i), float(duals[i])))
+    found.sort(key=lambda item: -item[3])
+    return found
+
+
+def _shortfall_table(economy, need: Needs, rows, short, activity, binding) -> pd.DataFrame:
+    """One row per need not fully met, with the binding limits its production uses."""
+    tol = 1e-9 * (1.0 + need.amount[rows])
+    unmet = np.flatnonzero(short > tol)
+    columns = ["product", "council", "priority", "need", "met", "short", "binding"]
+    if unmet.size == 0:
+        return pd.DataFrame(columns=columns)
+    uses = _embodied_use(economy, activity, binding[:50])
+    records = []
+    for i in unmet:
+        r = rows[i]
+        j = need.product[r]
+        named = [label for (label, *_), use in zip(binding[:50], uses, strict=True) if use[j] > 0]
+        records.append(
+            {
+                "product": economy.product_ids[j],
+                "council": need.council[r],
+                "priority": need.priority[r],
+                "need": need.amount[r],
+                "met": need.amount[r] - short[i],
+                "short": short[i],
+                "binding": "; ".join(named) if named else "; ".join(b[0] for b in binding[:3]),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _embodied_use(economy: Economy, activity: np.ndarray, binding) -> list[np.ndarray]:
+    """Per binding limit, how much of it one unit of each product embodies (directly and
+    through its inputs), under the plan's mix of techniques; a product not made in the
+    plan is counted with all its techniques alike."""
+    if not binding:
+        return []
+    n, t = economy.n_products, economy.n_techniques
+    made = economy.technique_product
+    out = economy.technique_output
+    produced = activity * out
+    total = np.bincount(made, weights=produced, minlength=n)
+    count = np.bincount(made, minlength=n)
+    share = np.where(total[made] > 0, produced / np.where(total[made] > 0, total[made], 1.0),
+                     1.0 / count[made])  # fmt: skip
+    per_unit = share / out  # activity of technique t per unit of its product
+    mix = sp.csc_array((per_unit, (np.arange(t), made)), shape=(t, n))
+    a = sp.csc_array(economy.inputs @ mix)
+    a.data = np.abs(a.data)
+    uses = []
+    direct = []
+    for _, kind, i, _ in binding:
+        if kind == "labour":
+            row = economy.labour[i] @ mix
+        elif kind == "resource":
+            row = economy.resource_use[i] @ mix
+        else:
+            row = np.asarray(mix[[i], :].todense()).reshape(-1)
+        direct.append(np.asarray(row, dtype=np.float64).reshape(-1))
+    # Embodied use z solves z = direct + z A (the same system as labour values). Any
+    # positive entry marks the product; a reachability test would do, but the solve also
+    # weighs and is the model's own quantity.
+    from councilplan.planning.values import LeontiefSystem
+
+    system = LeontiefSystem(a)
+    for row in direct:
+        z, _, _ = system.solve_values(row, tol=1e-10)
+        uses.append(z > 1e-12 * max(1.0, float(np.max(np.abs(z), initial=0.0))))
+    return uses
