@@ -1,0 +1,256 @@
+"""SQLAlchemy implementation of the councils' :class:`~councilplan.councils.service.Records`.
+
+``open_store(url)`` gives a :class:`SqlStore`; ``store.transaction()`` yields :class:`SqlRecords`
+bound to one connection and one transaction. SQLite transactions start with ``BEGIN IMMEDIATE``
+so concurrent writers queue on the database lock instead of failing half-way; PostgreSQL runs
+at READ COMMITTED with explicit row locks (``lock="share" | "update"``) where an act reads what
+it is about to depend on, and the audit head row locked for every append.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from councilplan.audit.chain import Entry, Verification, entry_after, verify
+from councilplan.councils.service import Duplicate, GuardRefused
+from councilplan.store import migrate
+from councilplan.store.tables import audit_head, audit_log, metadata
+
+DEFAULT_SQLITE = "councilplan.sqlite"
+
+
+def default_url(data_dir: str | Path | None = None) -> str:
+    """The embedded default: a SQLite file ``councilplan.sqlite`` in ``data_dir`` (or here)."""
+    path = Path(data_dir or ".") / DEFAULT_SQLITE
+    return f"sqlite:///{path.resolve()}"
+
+
+def make_engine(url: str, *, schema: str | None = None, pool_size: int = 20) -> Engine:
+    """An engine for ``url`` set up for councilplan (SQLite locking, PostgreSQL pool, schema)."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record):  # noqa: ANN001
+            # Let SQLAlchemy, not the driver, decide when transactions begin (see below).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            if ":memory:" not in url and url != "sqlite://":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):  # noqa: ANN001
+            # Take the write lock at the start: two acts never interleave read-then-write.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _aware(row: Mapping[str, Any]) -> dict:
+    """SQLite gives naive datetimes back; every moment in the store is UTC."""
+    out = dict(row)
+    for k, v in out.items():
+        if isinstance(v, datetime) and v.tzinfo is None:
+            out[k] = v.replace(tzinfo=UTC)
+    return out
+
+
+class SqlRecords:
+    """The :class:`Records` interface over one connection inside one transaction."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.postgres = connection.dialect.name == "postgresql"
+
+    def _table(self, name: str) -> sa.Table:
+        try:
+            return metadata.tables[name]
+        except KeyError:
+            raise ValueError(f"no table {name!r} in the councilplan schema") from None
+
+    def _where(self, table: sa.Table, where: Mapping[str, Any] | None) -> list:
+        clauses = []
+        for column, value in (where or {}).items():
+            col = table.c[column]
+            clauses.append(col.is_(None) if value is None else col == value)
+        return clauses
+
+    def _execute(self, statement: Any, params: Any = None) -> Any:
+        try:
+            return self.connection.execute(statement, params)
+        except IntegrityError as error:
+            text = str(error.orig).lower()
+            if "closed" in text or "append-only" in text:
+                raise GuardRefused(str(error.orig).splitlines()[0]) from error
+            if "unique" in text or "duplicate key" in text or "primary key" in text:
+                raise Duplicate(getattr(statement, "table", "?").__str__(), text) from error
+            raise
+        except DBAPIError as error:
+            text = str(error.orig).lower()
+            if "closed" in text or "append-only" in text:
+                raise GuardRefused(str(error.orig).splitlines()[0]) from error
+            raise
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> Any:
+        t = self._table(table)
+        pk = list(t.primary_key.columns)
+        result = self._execute(t.insert().values(**values))
+        if len(pk) == 1:
+            key = values.get(pk[0].name)
+            return key if key is not None else result.inserted_primary_key[0]
+        return tuple(values[c.name] for c in pk)
+
+    def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self._execute(self._table(table).insert(), [dict(r) for r in rows])
+
+    def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
+        t = self._table(table)
+        (pk,) = t.primary_key.columns
+        query = sa.select(t).where(pk == key)
+        if lock and self.postgres:
+            query = query.with_for_update(read=(lock == "share"))
+        row = self._execute(query).mappings().first()
+        return _aware(row) if row is not None else None
+
+    def find(
+        self,
+        table: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        t = self._table(table)
+        query = sa.select(t).where(*self._where(t, where))
+        if order_by:
+            query = query.order_by(t.c[order_by])
+        if limit is not None:
+            query = query.limit(limit)
+        return [_aware(r) for r in self._execute(query).mappings()]
+
+    def count(self, table: str, where: Mapping[str, Any] | None = None) -> int:
+        t = self._table(table)
+        query = sa.select(sa.func.count()).select_from(t).where(*self._where(t, where))
+        return int(self._execute(query).scalar_one())
+
+    def update(self, table: str, key: Any, values: Mapping[str, Any]) -> None:
+        t = self._table(table)
+        (pk,) = t.primary_key.columns
+        self._execute(t.update().where(pk == key).values(**values))
+
+    def delete(self, table: str, where: Mapping[str, Any]) -> int:
+        t = self._table(table)
+        if not where:
+            raise ValueError("delete without a where clause")
+        return self._execute(t.delete().where(*self._where(t, where))).rowcount
+
+    def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
+        query = sa.select(audit_head).where(audit_head.c.id == 1)
+        if self.postgres:
+            query = query.with_for_update()
+        head = self._execute(query).mappings().one()
+        entry = entry_after(head["seq"], head["hash"], kind, payload, recorded_at)
+        self._execute(
+            audit_log.insert().values(
+                seq=entry.seq,
+                kind=entry.kind,
+                payload=json.dumps(
+                    entry.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ),
+                recorded_at=entry.recorded_at,
+                prev_hash=entry.prev_hash,
+                hash=entry.hash,
+            )
+        )
+        self._execute(
+            audit_head.update().where(audit_head.c.id == 1).values(seq=entry.seq, hash=entry.hash)
+        )
+        return entry
+
+
+class SqlStore:
+    """A councilplan database: ``transaction()`` is one act, committed or not at all."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlRecords]:
+        with self.engine.begin() as connection:
+            yield SqlRecords(connection)
+
+    def audit_entries(self) -> list[Entry]:
+        """Every audit entry in stored order (by seq)."""
+        with self.engine.connect() as connection:
+            return read_entries(connection)
+
+    def audit_head(self) -> tuple[int, str]:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
+        return (row.seq, row.hash) if row else (0, "0" * 64)
+
+    def verify_audit(self) -> Verification:
+        """Recompute the audit chain, checking its end against the stored head too."""
+        _, head = self.audit_head()
+        return verify(self.audit_entries(), expected_head=head)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def read_entries(connection: Connection) -> list[Entry]:
+    rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).mappings()
+    return [
+        Entry(
+            r["seq"],
+            r["kind"],
+            json.loads(r["payload"]),
+            r["recorded_at"],
+            r["prev_hash"],
+            r["hash"],
+        )
+        for r in rows
+    ]
+
+
+def open_store(
+    url: str | None = None, *, upgrade: bool = True, schema: str | None = None, pool_size: int = 20
+) -> SqlStore:
+    """Open the database at ``url`` (default: ./councilplan.sqlite), migrating it to the newest
+    schema unless ``upgrade`` is False."""
+    engine = make_engine(url or default_url(), schema=schema, pool_size=pool_size)
+    if upgrade:
+        migrate.upgrade(engine)
+    return SqlStore(engine)

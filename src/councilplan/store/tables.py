@@ -1,0 +1,293 @@
+"""The councils' tables (SQLAlchemy 2 Core), the same on SQLite and PostgreSQL.
+
+The schema itself is created by the Alembic migrations in ``store/migrations``; this metadata is
+what the repositories query and what ``alembic revision --autogenerate`` compares against.
+Secret ballots keep who voted (``ballot_participation``) apart from what was voted (``votes``):
+``votes`` has no member column, random UUID keys, no timestamps, and on SQLite no rowid, so
+nothing in a row orders or joins it back to a voter. Open ballots add ``open_votes`` linking a
+vote to its voter.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+Moment = sa.DateTime(timezone=True)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+)
+
+auth_tokens = sa.Table(
+    "auth_tokens",
+    metadata,
+    # Only the SHA-256 of a token is stored, so a copy of the database cannot log anyone in.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "session" (cookie) or "bearer"
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("expires_at", Moment, nullable=False),
+)
+
+councils = sa.Table(
+    "councils",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # workplace, consumer, federation
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("recall_share", sa.String(20), nullable=False),  # a fraction, e.g. "1/4"
+    sa.Column("weighted_votes", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.CheckConstraint("kind in ('workplace', 'consumer', 'federation')", name="kind"),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("joined_at", Moment, nullable=False),
+    sa.Column("left_at", Moment, nullable=True),
+    sa.Index(
+        "uq_memberships_current",
+        "council_id",
+        "account_id",
+        unique=True,
+        sqlite_where=sa.text("left_at IS NULL"),
+        postgresql_where=sa.text("left_at IS NULL"),
+    ),
+)
+
+federation_members = sa.Table(
+    "federation_members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("seats", sa.Integer, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),  # each delegate's vote weight
+    sa.Column("joined_at", Moment, nullable=False),
+    sa.Column("left_at", Moment, nullable=True),
+    sa.Index(
+        "uq_federation_members_current",
+        "federation_id",
+        "council_id",
+        unique=True,
+        sqlite_where=sa.text("left_at IS NULL"),
+        postgresql_where=sa.text("left_at IS NULL"),
+    ),
+    sa.CheckConstraint("seats >= 1 and weight >= 1", name="seats_weight"),
+)
+
+delegates = sa.Table(
+    "delegates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("mandate", sa.Text, nullable=False),
+    sa.Column("election_ballot_id", sa.Integer, nullable=True),
+    sa.Column("elected_at", Moment, nullable=False),
+    sa.Column("ended_at", Moment, nullable=True),
+    sa.Column("end_reason", sa.String(20), nullable=True),  # recalled, replaced, left_council
+    sa.Index("ix_delegates_federation_current", "federation_id", "ended_at"),
+)
+
+motions = sa.Table(
+    "motions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("tabled_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tabled_at", Moment, nullable=False),
+)
+
+amendments = sa.Table(
+    "amendments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("motion_id", sa.ForeignKey("motions.id"), nullable=False, index=True),
+    sa.Column("tabled_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tabled_at", Moment, nullable=False),
+)
+
+ballots = sa.Table(
+    "ballots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(20), nullable=False),  # motion, election, recall, budget
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("subject", JSON, nullable=False),  # what the ballot decides: ids, mandate, ...
+    sa.Column("rule", sa.String(20), nullable=False),
+    sa.Column("options", JSON, nullable=False),
+    sa.Column("seats", sa.Integer, nullable=False),
+    sa.Column("quorum", sa.String(20), nullable=False),  # share of the electorate, "1/3"
+    sa.Column("majority", sa.String(20), nullable=False),  # share of votes cast, "1/2"
+    sa.Column("secret", sa.Boolean, nullable=False),
+    sa.Column("weighted", sa.Boolean, nullable=False),
+    sa.Column("opened_by", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("opens_at", Moment, nullable=False),  # before this: nominations or proposals
+    sa.Column("closes_at", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # open, closed
+    sa.Column("closed_at", Moment, nullable=True),
+    sa.Column("electorate", sa.Integer, nullable=True),
+    sa.Column("tally", JSON, nullable=True),
+    sa.Column("votes_digest", sa.String(64), nullable=True),
+    sa.CheckConstraint("status in ('open', 'closed')", name="status"),
+)
+
+ballot_participation = sa.Table(
+    "ballot_participation",
+    metadata,
+    # Who voted, never what: the primary key is also the one-member-one-vote guarantee.
+    sa.Column("ballot_id", sa.ForeignKey("ballots.id"), primary_key=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    # What was voted, never who: random keys, no timestamp, no rowid to order by.
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("ballot_id", sa.ForeignKey("ballots.id"), nullable=False, index=True),
+    sa.Column("choice", JSON, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+open_votes = sa.Table(
+    "open_votes",
+    metadata,
+    # Only for open (non-secret) ballots: whose vote is whose, for accountability.
+    sa.Column("vote_id", sa.ForeignKey("votes.id"), primary_key=True),
+    sa.Column("ballot_id", sa.ForeignKey("ballots.id"), nullable=False),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.UniqueConstraint("ballot_id", "account_id", name="uq_open_votes_ballot_account"),
+)
+
+recalls = sa.Table(
+    "recalls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("delegate_id", sa.ForeignKey("delegates.id"), nullable=False, index=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("opened_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("opened_at", Moment, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # collecting, balloting, recalled, kept
+    sa.Column("ballot_id", sa.Integer, nullable=True),
+    sa.Column("by_election_ballot_id", sa.Integer, nullable=True),
+)
+
+recall_supporters = sa.Table(
+    "recall_supporters",
+    metadata,
+    sa.Column("recall_id", sa.ForeignKey("recalls.id"), primary_key=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("supported_at", Moment, nullable=False),
+)
+
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("hours", sa.String(40), nullable=False),  # a decimal string, hours of labour
+    sa.Column("ballot_id", sa.ForeignKey("ballots.id"), nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("result", JSON, nullable=True),
+)
+
+budget_proposals = sa.Table(
+    "budget_proposals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("budget_id", sa.ForeignKey("budgets.id"), nullable=False, index=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("cost_hours", sa.String(40), nullable=False),
+    sa.Column("proposed_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("proposed_at", Moment, nullable=False),
+)
+
+commissions = sa.Table(
+    "commissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("workplace_council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("seats_per_side", sa.Integer, nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+)
+
+commission_seats = sa.Table(
+    "commission_seats",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("commission_id", sa.ForeignKey("commissions.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("side", sa.String(10), nullable=False),  # workplace, planning
+    sa.Column("seated_at", Moment, nullable=False),
+    sa.Column("left_at", Moment, nullable=True),
+    sa.CheckConstraint("side in ('workplace', 'planning')", name="side"),
+)
+
+disputes = sa.Table(
+    "disputes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("commission_id", sa.ForeignKey("commissions.id"), nullable=False, index=True),
+    sa.Column("filed_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("state", JSON, nullable=False),  # the disputes state machine's record, as JSON
+    sa.Column("filed_at", Moment, nullable=False),
+    sa.Column("updated_at", Moment, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # canonical JSON, exactly as hashed
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    # One row: the latest seq and hash. Appends lock it, so the chain has no forks.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
