@@ -43,3 +43,34 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("COUNCILPLAN_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def council_store(request, tmp_path):
+    """A fresh, migrated councils store: SQLite in a tmp file, and PostgreSQL in a schema of its
+    own, dropped afterwards (the PostgreSQL case skips when COUNCILPLAN_TEST_DATABASE_URL is
+    unset)."""
+    import uuid
+
+    import sqlalchemy
+
+    from councilplan.store.repository import open_store
+
+    if request.param == "sqlite":
+        store = open_store(f"sqlite:///{tmp_path / 'councilplan.sqlite'}")
+        yield store
+        store.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"cp_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    store = open_store(url, schema=schema, pool_size=5)
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
