@@ -371,3 +371,37 @@ def test_real_needs_files(summary, tmp_path):
     assert list(frame.columns) == ["product", "amount"]
     assert list(frame["product"]) == list(summary.economy.product_ids)
     assert frame.set_index("product")["amount"]["211"] == -111219  # net importer of oil
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_imports_summary_tables(bea_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from councilplan.cli import app
+    from councilplan.economy.bundle import read_bundle
+
+    out = tmp_path / "us2017"
+    args = ["import", "bea", "--use", str(bea_dir / SUMMARY_USE)]
+    args += ["--make", str(bea_dir / SUMMARY_MAKE), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "negative coefficients" in result.output and "13" in result.output
+    economy = read_bundle(out)
+    assert economy.n_products == 73
+    assert economy.byproducts == {"111CA", "212", "Used"}
+    assert (out / "needs" / "F010.csv").is_file() and (out / "needs" / "total.csv").is_file()
+
+
+def test_cli_bad_cell_exits_2_naming_file_row_and_column(bea_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from councilplan.cli import app
+
+    bad = edit_cell(bea_dir / DETAIL_USE, tmp_path / DETAIL_USE, "V00100", "111200", "abc")
+    args = ["import", "bea", "--use", str(bad), "--supply", str(bea_dir / DETAIL_SUPPLY)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    output = "".join(result.output.split())  # Rich wraps long lines, even inside names
+    assert DETAIL_USE in output and "'V00100'" in output and "'111200'" in output

@@ -177,3 +177,130 @@ def values(
             ("written to", out),
         ],
     )
+
+
+# --- Import: real input-output tables (BEA, pymrio) -> economy bundle + needs ------------
+
+import_app = typer.Typer(
+    help="Import real input-output tables as an economy bundle and needs files.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+def _import_summary(title: str, economy, rows: list[tuple[str, object]], out: Path) -> None:
+    _summary(
+        title,
+        [
+            ("products", f"{economy.n_products:,}"),
+            ("non-zeros", f"{economy.nnz:,}"),
+            ("labour kinds", ", ".join(economy.labour_ids)),
+            *rows,
+            ("written to", out),
+        ],
+    )
+
+
+@import_app.command("bea")
+def import_bea(
+    use: Path = typer.Option(..., "--use", help="BEA Use table (CSV)."),
+    make: Path = typer.Option(None, "--make", help="BEA summary Make table (CSV)."),
+    supply: Path = typer.Option(None, "--supply", help="BEA detail Supply table (CSV), for SUT."),
+    out: Path = typer.Option(..., "--out", help="Folder for the bundle and needs/<column>.csv."),
+) -> None:
+    """Import BEA use and make (or supply) tables: a commodity-by-commodity economy.
+
+    Labour is compensation of employees per dollar of output. Writes the economy bundle to
+    OUT and one needs file per final-demand column, plus total.csv and domestic.csv, to
+    OUT/needs/. See docs/loaders.md.
+    """
+    from councilplan.economy.bea import load_bea_supply_use, load_bea_use_make, write_bea_needs
+    from councilplan.economy.bundle import write_bundle
+    from councilplan.economy.errors import EconomyError
+
+    if (make is None) == (supply is None):
+        fail("give either --make (summary tables) or --supply (detail supply-use tables)")
+    try:
+        if make is not None:
+            tables = load_bea_use_make(use, make)
+        else:
+            tables = load_bea_supply_use(supply, use)
+        write_bundle(tables.economy, out)
+    except EconomyError as error:
+        fail(str(error))
+    except FileExistsError as error:
+        fail(f"{error}; choose another --out folder")
+    needs = write_bea_needs(tables, out / "needs")
+    report = tables.report
+    negatives = ", ".join(
+        f"{e.row}->{e.column} {e.value:.3g}" for e in report.negative_coefficients
+    )
+    dropped = ", ".join(
+        f"{d.code} (total use {d.total_use:,.0f})" for d in report.dropped_commodities
+    )
+    residuals = {r.identity for r in report.identity_residuals}
+    _import_summary(
+        f"Imported {tables.economy.name}",
+        tables.economy,
+        [
+            ("negative coefficients", f"{len(report.negative_coefficients)}: {negatives or '-'}"),
+            ("negative uses", f"{len(report.negative_uses)} cells of the use table"),
+            ("zero-labour products", ", ".join(report.zero_labour_products) or "-"),
+            ("dropped commodities", dropped or "-"),
+            ("idle industries", ", ".join(report.idle_industries) or "-"),
+            ("identity residuals", f"{len(report.identity_residuals)} in {len(residuals)} totals"),
+            ("needs files", f"{len(needs)} in {out / 'needs'} ({', '.join(needs)})"),
+        ],
+        out,
+    )
+    for line in report.identity_findings():
+        console.print(f"  [dim]-[/] {line}", highlight=False)
+
+
+@import_app.command("pymrio")
+def import_pymrio(
+    source: str = typer.Argument(..., help="A folder saved by pymrio, or 'test' (its test MRIO)."),
+    labour: list[str] = typer.Option(..., "--labour", help="Stressor row that is labour."),
+    extension: str = typer.Option(None, "--extension", help="Extension holding the rows."),
+    out: Path = typer.Option(..., "--out", help="Folder for the bundle and needs/total.csv."),
+) -> None:
+    """Import a pymrio system (EXIOBASE, WIOD, ... as saved by pymrio): products region/sector."""
+    from councilplan.economy.bundle import write_bundle
+    from councilplan.economy.errors import EconomyError
+    from councilplan.economy.pymrio_io import economy_from_pymrio
+
+    try:
+        import pymrio
+    except ImportError:
+        fail("pymrio is not installed: pip install pymrio")
+    try:
+        io = pymrio.load_test() if source == "test" else pymrio.load_all(source)
+    except Exception as error:  # pymrio raises many kinds on a bad folder
+        fail(f"{source}: cannot load a pymrio system ({error})")
+    try:
+        economy = economy_from_pymrio(io, labour, extension)
+        write_bundle(economy, out)
+    except EconomyError as error:
+        fail(str(error))
+    except FileExistsError as error:
+        fail(f"{error}; choose another --out folder")
+    # Needs: the system's total final demand per product (all regions and categories).
+    total = io.Y.sum(axis=1)
+    total.index = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in total.index]
+    total = total.reindex(list(economy.product_ids)).fillna(0.0)
+    (out / "needs").mkdir(parents=True, exist_ok=True)
+    frame = total.rename("amount").rename_axis("product").reset_index()
+    frame.to_csv(out / "needs" / "total.csv", index=False)
+    negative = int((economy.inputs.data < 0).sum())
+    _import_summary(
+        f"Imported {economy.name}",
+        economy,
+        [
+            (
+                "negative coefficients",
+                f"{negative} (by-products: {', '.join(sorted(economy.byproducts)) or '-'})",
+            ),
+            ("needs files", f"total.csv in {out / 'needs'}"),
+        ],
+        out,
+    )

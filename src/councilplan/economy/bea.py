@@ -131,16 +131,22 @@ class BeaReport:
             lines.append(f"dropped commodity {d.code} ({d.reason}); total use {d.total_use:g}")
         if self.idle_industries:
             lines.append("industries with no output: " + ", ".join(self.idle_industries))
+        lines.extend(self.identity_findings())
+        if self.suppressed_cells:
+            lines.append(f'{self.suppressed_cells} cells marked "..." read as 0')
+        return lines
+
+    def identity_findings(self) -> list[str]:
+        """One line per published total that disagrees with the cells: how many, the worst."""
         by_identity: dict[str, list[IdentityResidual]] = {}
         for r in self.identity_residuals:
             by_identity.setdefault(r.identity, []).append(r)
+        lines = []
         for identity, rs in by_identity.items():
             worst = max(rs, key=lambda r: abs(r.difference))
             lines.append(
                 f"{identity}: {len(rs)} differ, largest {worst.difference:+g} at {worst.code}"
             )
-        if self.suppressed_cells:
-            lines.append(f'{self.suppressed_cells} cells marked "..." read as 0')
         return lines
 
 
@@ -482,9 +488,7 @@ def _build(
         DroppedCommodity(
             str(com[i]),
             float(total_use[i]),
-            "no domestic output: noncomparable imports, used goods or an unused code"
-            if q[i] == 0
-            else f"negative domestic output {q[i]:g}",
+            "no domestic output" if q[i] == 0 else f"negative domestic output {q[i]:g}",
         )
         for i in np.flatnonzero(~kept)
     )
