@@ -304,3 +304,150 @@ def import_pymrio(
         ],
         out,
     )
+
+
+# --- Participatory planning rounds (Hahnel and Szczepanczyk) -------------------------------
+
+
+def _rounds_peak_memory_gib() -> float:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20
+
+
+@app.command()
+def rounds(
+    experiment_file: Path | None = typer.Argument(
+        None, help="An experiment file of the authors (dep1exNN.clj); or use --generate."
+    ),
+    log: Path | None = typer.Option(
+        None, "--log", help="Write the per-round log here, in the authors' CSV layout."
+    ),
+    threshold: float = typer.Option(
+        3.0, "--threshold", help="Stop when every good balances within this percent."
+    ),
+    phases: int = typer.Option(
+        1, "--phases", min=1, max=2, help="2 adds the authors' perturbed second phase."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the phase-2 perturbation/generator."),
+    max_rounds: int = typer.Option(200, "--max-rounds", min=1, help="Rounds cap per phase."),
+    generate: bool = typer.Option(
+        False, "--generate", help="Generate an experiment instead of reading one."
+    ),
+    councils: int = typer.Option(
+        3000, "--councils", min=1, help="With --generate: consumer councils, and worker councils."
+    ),
+    goods: int = typer.Option(10, "--goods", min=1, help="With --generate: goods per category."),
+    worker_columns: bool = typer.Option(
+        True,
+        "--worker-columns/--no-worker-columns",
+        help="Log each worker council's output and effort (2 columns per council).",
+    ),
+) -> None:
+    """Participatory planning rounds: councils propose at indicative prices until all balance.
+
+    Exits with status 1 when the cap is reached before every good balanced.
+    """
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from councilplan.economy.errors import EconomyError
+    from councilplan.economy.pequod import generate_experiment, load_experiment
+    from councilplan.planning.rounds import RoundsLogWriter, run_rounds
+
+    if generate == (experiment_file is not None):
+        fail("give either an experiment file (EXPERIMENT.clj) or --generate, not both or neither")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        started = time.perf_counter()
+        try:
+            if generate:
+                task = progress.add_task(
+                    f"generating {councils:,} + {councils:,} councils, {goods} goods per category",
+                    total=None,
+                )
+                experiment = generate_experiment(councils, goods_per_category=goods, seed=seed)
+            else:
+                task = progress.add_task(f"reading {experiment_file}", total=None)
+                experiment = load_experiment(experiment_file)
+        except EconomyError as error:
+            fail(str(error))
+        loaded = time.perf_counter() - started
+        writer = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            writer = RoundsLogWriter(log, experiment, worker_columns=worker_columns)
+
+        def on_round(record) -> None:
+            progress.update(
+                task,
+                description=f"phase {record.phase}, round {record.iteration}: worst imbalance "
+                f"{record.worst_imbalance:.3g}% (target {threshold:g}%)",
+            )
+            if writer is not None:
+                writer.on_round(record)
+
+        progress.update(task, description="round 1")
+        try:
+            result = run_rounds(
+                experiment,
+                threshold=threshold,
+                max_rounds=max_rounds,
+                phases=phases,
+                seed=seed,
+                on_round=on_round,
+                on_phase_end=None if writer is None else writer.on_phase_end,
+                council_rows=writer is not None and worker_columns,
+            )
+        except EconomyError as error:
+            fail(str(error))
+        finally:
+            if writer is not None:
+                writer.close()
+
+    from rich.table import Table
+
+    table = Table(
+        title=f"Participatory rounds on {experiment.name}",
+        show_header=False,
+        title_justify="left",
+        box=None,
+        padding=(0, 2),
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    n_rounds = sum(result.phase_iterations)
+    rows = [
+        ("councils", f"{experiment.consumers.n:,} consumer, {experiment.workers.n:,} worker"),
+        ("goods", f"{experiment.n_goods} ({experiment.goods_per_category} per category)"),
+        ("rounds", " + ".join(str(n) for n in result.phase_iterations) + f" (cap {max_rounds})"),
+        (
+            "converged",
+            f"yes, every good within {threshold:g}%"
+            if result.converged
+            else f"no: {len(result.unbalanced)} goods above {threshold:g}%",
+        ),
+        ("worst imbalance", f"{result.worst_imbalance:.3g}% ({result.rows[-1].colour})"),
+        (
+            "time",
+            f"{result.seconds / n_rounds * 1e3:.1f} ms per round"
+            + (" (with log writing)" if log is not None else "")
+            + f", {result.seconds:.2f} s rounds, "
+            f"{loaded:.2f} s {'generating' if generate else 'reading'}",
+        ),
+        ("peak memory", f"{_rounds_peak_memory_gib():.2f} GiB"),
+    ]
+    if not result.converged:
+        shown = ", ".join(f"{name} {pct:.3g}%" for name, pct in result.unbalanced[:12])
+        more = len(result.unbalanced) - 12
+        rows.append(("not balanced", shown + (f" and {more} more" if more > 0 else "")))
+    if log is not None:
+        rows.append(("log", str(log)))
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    if not result.converged:
+        raise typer.Exit(1)

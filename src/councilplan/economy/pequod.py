@@ -148,7 +148,8 @@ class WorkerCouncils:
         # rank in the authors' order: labour first, then intermediate, then nature
         rank = np.select([category == LABOUR, category == INTERMEDIATE], [0, 1], 2)
         rows = self.input_rows()
-        order = np.lexsort((np.arange(rows.size), rank, rows))
+        # rows are already in order, so a stable sort on row·3 + rank is nearly linear
+        order = np.argsort(rows * 3 + rank, kind="stable")
         values = self.input_exponents[order]
         # slot of each entry within its row; then add slot by slot (a loop over at most
         # max-inputs slots, not over councils) so each row is summed strictly left to right
@@ -241,6 +242,8 @@ def make_experiment(
                 f"{field}: expected shape ({n_cc}, {g}) (councils x goods), got {arr.shape}",
                 Where(source, field=field),
             )
+        if (arr > 0).all() and np.isfinite(arr).all():
+            continue  # the common case, without (N, G) temporaries
         bad = ~(arr > 0) | ~np.isfinite(arr)
         if bad.any():
             row, col = np.argwhere(bad)[0]
@@ -562,6 +565,14 @@ def _distinct(rng: np.random.Generator, n: int, k: int, pool: int) -> np.ndarray
     return chosen
 
 
+def _uniform(rng: np.random.Generator, low: float, high: float, shape) -> np.ndarray:
+    # Generator.uniform is about twice as slow as random() scaled in place at 10^8 draws
+    out = rng.random(shape)
+    out *= high - low
+    out += low
+    return out
+
+
 def generate_experiment(
     consumer_councils: int = 3000,
     worker_councils: int | None = None,
@@ -589,8 +600,8 @@ def generate_experiment(
     if n_cc < 1 or n_wc < 1 or g < 1:
         raise EconomyError("need at least one consumer council, one worker council and one good")
     rng = np.random.default_rng(seed)
-    u = rng.uniform(0.025, 0.05, size=(n_cc, g))
-    pg = rng.uniform(0.025, 0.05, size=(n_cc, g))
+    u = _uniform(rng, 0.025, 0.05, (n_cc, g))
+    pg = _uniform(rng, 0.025, 0.05, (n_cc, g))
 
     pair = np.arange(n_wc, dtype=np.int64) * (3 * g) // n_wc
     industry = pair // g
@@ -610,7 +621,7 @@ def generate_experiment(
     padded = np.concatenate([ids for _, ids in groups], axis=1)
     goods = padded[padded >= 0]
     n_of_entry = np.repeat(counts, counts)
-    exps = rng.uniform(0.75, 0.85, size=goods.size) / n_of_entry
+    exps = _uniform(rng, 0.75, 0.85, goods.size) / n_of_entry
     indptr = np.zeros(n_wc + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
 
@@ -625,9 +636,9 @@ def generate_experiment(
         input_indptr=indptr,
         input_goods=goods,
         input_exponents=exps,
-        productivity=rng.uniform(4.0, 6.0, size=n_wc),
-        effort_exponent=rng.uniform(0.05, 0.1, size=n_wc),
-        disutility_exponent=rng.uniform(3.0, 4.0, size=n_wc),
+        productivity=_uniform(rng, 4.0, 6.0, n_wc),
+        effort_exponent=_uniform(rng, 0.05, 0.1, n_wc),
+        disutility_exponent=_uniform(rng, 3.0, 4.0, n_wc),
         disutility_scale=np.ones(n_wc),
         nature_supply=np.full(g, float(fixed_supply)),
         labour_supply=np.full(g, float(fixed_supply)),
