@@ -451,3 +451,108 @@ def rounds(
     console.print(table)
     if not result.converged:
         raise typer.Exit(1)
+
+
+# --- Councils service: serve, db upgrade, audit verify ------------------------------------
+
+db_app = typer.Typer(help="The councils database: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The record: the hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+_DB_URL_HELP = "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite file)"
+
+
+def _database_url(database_url: str | None, data_dir: Path | None) -> str:
+    from councilplan.store.repository import default_url
+
+    if database_url:
+        return database_url
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    return default_url(data_dir)
+
+
+@app.command()
+def serve(
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="COUNCILPLAN_DATABASE_URL", help=_DB_URL_HELP
+    ),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
+    port: int = typer.Option(8000, "--port", help="Port to listen on"),
+    workers: int = typer.Option(1, "--workers", help="uvicorn worker processes"),
+) -> None:
+    """Run the JSON API (OpenAPI at /docs), migrating the database first."""
+    import os
+
+    import uvicorn
+
+    from councilplan.store.repository import open_store
+
+    url = _database_url(database_url, data_dir)
+    try:
+        open_store(url).dispose()  # runs the migrations once, before the workers start
+    except Exception as error:  # noqa: BLE001 - shown to the user, with the URL
+        fail(f"cannot open the database {url}: {error}")
+    console.print(f"councilplan API on http://{host}:{port}/docs  (database: {url})")
+    os.environ["COUNCILPLAN_DATABASE_URL"] = url
+    uvicorn.run(
+        "councilplan.web.main:app", host=host, port=port, workers=workers, log_level="warning"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="COUNCILPLAN_DATABASE_URL", help=_DB_URL_HELP
+    ),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
+) -> None:
+    """Create or migrate the councils database to the newest schema."""
+    from councilplan.store import migrate
+    from councilplan.store.repository import make_engine
+
+    url = _database_url(database_url, data_dir)
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        console.print(f"database at revision {migrate.current_revision(engine)}: {url}")
+    except Exception as error:  # noqa: BLE001
+        fail(f"cannot migrate {url}: {error}")
+    finally:
+        engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="COUNCILPLAN_DATABASE_URL", help=_DB_URL_HELP
+    ),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
+    expect_head: str = typer.Option(
+        None, "--expect-head", help="A head hash published earlier: catches a cut-off end"
+    ),
+) -> None:
+    """Recompute the audit chain. Exit 0 when intact; 1 naming the first bad entry."""
+    from councilplan.audit.chain import verify
+    from councilplan.store.repository import open_store
+
+    url = _database_url(database_url, data_dir)
+    try:
+        store = open_store(url, upgrade=False)
+        entries = store.audit_entries()
+        _, head = store.audit_head()
+        store.dispose()
+    except Exception as error:  # noqa: BLE001
+        fail(f"cannot read the audit log at {url}: {error}")
+    result = verify(entries, expected_head=expect_head or head)
+    if result.ok:
+        console.print(f"audit log intact: {result.checked} entries, head {result.head_hash}")
+        return
+    err_console.print(
+        f"[bold red]audit log broken[/] at entry {result.first_bad_seq} ({result.problem}): "
+        f"{result.message}",
+        highlight=False,
+    )
+    raise typer.Exit(1)

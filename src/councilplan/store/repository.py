@@ -211,10 +211,10 @@ class SqlStore:
         with self.engine.begin() as connection:
             yield SqlRecords(connection)
 
-    def audit_entries(self) -> list[Entry]:
-        """Every audit entry in stored order (by seq)."""
+    def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:
+        """Audit entries with seq above ``after`` in stored order (by seq); all by default."""
         with self.engine.connect() as connection:
-            return read_entries(connection)
+            return read_entries(connection, after=after, limit=limit)
 
     def audit_head(self) -> tuple[int, str]:
         with self.engine.connect() as connection:
@@ -230,8 +230,11 @@ class SqlStore:
         self.engine.dispose()
 
 
-def read_entries(connection: Connection) -> list[Entry]:
-    rows = connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).mappings()
+def read_entries(
+    connection: Connection, *, after: int = 0, limit: int | None = None
+) -> list[Entry]:
+    query = sa.select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+    rows = connection.execute(query.limit(limit)).mappings()
     return [
         Entry(
             r["seq"],

@@ -1,0 +1,108 @@
+"""Accounts and who is asking: argon2 password hashes, session cookies, bearer tokens.
+
+A token is 32 random bytes shown to the client once; the store keeps only its SHA-256, so a copy
+of the database logs nobody in. Browsers get it as an HttpOnly, SameSite=Lax cookie (cross-site
+form posts carry no cookie); scripts send it as ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from councilplan.councils.service import Store
+
+COOKIE = "councilplan_session"
+SESSION_DAYS = 14
+BEARER_DAYS = 365
+
+_hasher = PasswordHasher()
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from POST /api/tokens")
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (salted; parameters from argon2-cffi's defaults)."""
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def login(store: Store, username: str, password: str, *, kind: str) -> tuple[int, str] | None:
+    """(account id, new token) when the password is right, else None."""
+    with store.transaction() as tx:
+        rows = tx.find("accounts", {"username": username})
+        # Verify against a dummy hash when the name is unknown, so timing does not tell.
+        stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
+        if not password_matches(stored, password) or not rows:
+            return None
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        days = SESSION_DAYS if kind == "session" else BEARER_DAYS
+        tx.insert(
+            "auth_tokens",
+            {
+                "token_hash": _digest(token),
+                "account_id": rows[0]["id"],
+                "kind": kind,
+                "created_at": now,
+                "expires_at": now + timedelta(days=days),
+            },
+        )
+        return rows[0]["id"], token
+
+
+def logout(store: Store, token: str) -> None:
+    with store.transaction() as tx:
+        tx.delete("auth_tokens", {"token_hash": _digest(token)})
+
+
+def account_for_token(store: Store, token: str) -> int | None:
+    with store.transaction() as tx:
+        row = tx.get("auth_tokens", _digest(token))
+        if row is None or row["expires_at"] <= datetime.now(UTC):
+            return None
+        return row["account_id"]
+
+
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def presented_token(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> str | None:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    return request.cookies.get(COOKIE)
+
+
+def current_account(request: Request, token: str | None = Depends(presented_token)) -> int:
+    """The account making the request; 401 when there is none or the token has expired."""
+    if token:
+        account_id = account_for_token(request.app.state.store, token)
+        if account_id is not None:
+            return account_id
+    raise HTTPException(
+        status_code=401,
+        detail={
+            "reason": "not_logged_in",
+            "field": "Authorization",
+            "message": "log in: POST /api/session (cookie) or POST /api/tokens (bearer)",
+        },
+        headers={"WWW-Authenticate": "Bearer"},
+    )
