@@ -540,7 +540,7 @@ def initial_state(experiment: Experiment, initial_prices=700, damping=DAMPING_CA
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise RoundsError(
-            f"initial price {prices[j]!r} of good {names[j]} must be positive and finite "
+            f"initial price {float(prices[j])!r} of good {names[j]} must be positive and finite "
             "(a council's response divides by it)",
             Where(id=names[j], field="price"),
         )
