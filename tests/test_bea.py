@@ -321,6 +321,13 @@ def test_detail_2017_drops_commodities_without_domestic_output(detail, bea_dir):
     assert list(detail.final_demand.columns[:2]) == ["F01000", "F02E00"]
 
 
+def test_summary_2017_labour_at_output_is_total_compensation(summary, bea_dir):
+    use = pd.read_csv(bea_dir / SUMMARY_USE, index_col=0)
+    compensation = use.loc["V001", : use.columns[use.columns.get_loc("Total Intermediate") - 1]]
+    paid = summary.economy.labour_per_unit()[0] @ summary.commodity_output.to_numpy()
+    assert paid == pytest.approx(compensation.sum(), rel=1e-12)
+
+
 def test_detail_2017_domestic_final_uses_reproduce_output(detail):
     a = detail.economy.input_matrix().toarray()
     n = detail.economy.n_products

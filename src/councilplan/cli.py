@@ -188,6 +188,11 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 
 
+def _needs_dir(out: Path) -> Path:
+    """Needs files go in the bundle folder's needs/, or beside a zipped bundle."""
+    return out.with_name(out.stem + "-needs") if out.suffix.lower() == ".zip" else out / "needs"
+
+
 def _import_summary(title: str, economy, rows: list[tuple[str, object]], out: Path) -> None:
     _summary(
         title,
@@ -230,7 +235,8 @@ def import_bea(
         fail(str(error))
     except FileExistsError as error:
         fail(f"{error}; choose another --out folder")
-    needs = write_bea_needs(tables, out / "needs")
+    needs_dir = _needs_dir(out)
+    needs = write_bea_needs(tables, needs_dir)
     report = tables.report
     negatives = ", ".join(
         f"{e.row}->{e.column} {e.value:.3g}" for e in report.negative_coefficients
@@ -249,7 +255,7 @@ def import_bea(
             ("dropped commodities", dropped or "-"),
             ("idle industries", ", ".join(report.idle_industries) or "-"),
             ("identity residuals", f"{len(report.identity_residuals)} in {len(residuals)} totals"),
-            ("needs files", f"{len(needs)} in {out / 'needs'} ({', '.join(needs)})"),
+            ("needs files", f"{len(needs)} in {needs_dir} ({', '.join(needs)})"),
         ],
         out,
     )
@@ -288,9 +294,10 @@ def import_pymrio(
     total = io.Y.sum(axis=1)
     total.index = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in total.index]
     total = total.reindex(list(economy.product_ids)).fillna(0.0)
-    (out / "needs").mkdir(parents=True, exist_ok=True)
+    needs_dir = _needs_dir(out)
+    needs_dir.mkdir(parents=True, exist_ok=True)
     frame = total.rename("amount").rename_axis("product").reset_index()
-    frame.to_csv(out / "needs" / "total.csv", index=False)
+    frame.to_csv(needs_dir / "total.csv", index=False)
     negative = int((economy.inputs.data < 0).sum())
     _import_summary(
         f"Imported {economy.name}",
@@ -300,7 +307,7 @@ def import_pymrio(
                 "negative coefficients",
                 f"{negative} (by-products: {', '.join(sorted(economy.byproducts)) or '-'})",
             ),
-            ("needs files", f"total.csv in {out / 'needs'}"),
+            ("needs files", f"total.csv in {needs_dir}"),
         ],
         out,
     )
