@@ -370,11 +370,25 @@ def test_stv_fills_exactly_the_seats_and_conserves_votes(ballots, seats):
     t = count("stv", ballots, options=OPTS, seats=seats)
     if any(ballots):
         assert len(t.winners) == seats == len(set(t.winners))
-        valid = t.details["valid_votes"]
+        valid, quota = t.details["valid_votes"], t.details["quota"]
+        elected_before = 0
         for r in t.rounds:
-            # votes held by continuing candidates + exhausted + quota per earlier winner
-            # never exceed what was cast: nothing is created in a transfer
-            assert sum(r["counts"].values()) + r["exhausted"] <= valid
+            # Conservation, exactly: continuing candidates' votes + exhausted votes + one quota
+            # kept by each candidate elected in an earlier round = all valid votes.
+            held = sum(r["counts"].values()) + r["exhausted"] + quota * elected_before
+            assert held == valid
+            elected_before += len(r.get("elected", ()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ranked_profiles, st.permutations(OPTS))
+def test_winners_do_not_depend_on_the_order_options_are_listed(ballots, listed):
+    for rule, seats in (("schulze", 1), ("majority_runoff", 1), ("stv", 2), ("approval", 2)):
+        b = [set(x) for x in ballots] if rule == "approval" else ballots
+        assert (
+            count(rule, b, options=OPTS, seats=seats).winners
+            == count(rule, b, options=listed, seats=seats).winners
+        ), rule
 
 
 @settings(max_examples=60, deadline=None)
