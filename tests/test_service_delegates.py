@@ -1,0 +1,278 @@
+"""Delegates: elections with a mandate, weighted federation votes, and recall from below."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from councilplan.councils import service as s
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def setup_federation(store, sizes=(8, 3), weighted=True):
+    """Councils of the given sizes, affiliated to one federation (weight = size), each with one
+    delegate elected (the council's first member). Returns (federation, councils, members)."""
+    n = sum(sizes)
+    ids = [
+        s.register_account(
+            store, username=f"p{i:02d}", display_name=f"P{i}", password_hash="h", now=T0
+        )
+        for i in range(n)
+    ]
+    fed = s.create_council(
+        store,
+        name="Federation",
+        kind="federation",
+        founder_id=ids[0],
+        weighted_votes=weighted,
+        now=T0,
+    )
+    councils, members, start = [], [], 0
+    for k, size in enumerate(sizes):
+        group = ids[start : start + size]
+        start += size
+        c = s.create_council(
+            store, name=f"Council {k}", kind="workplace", founder_id=group[0], now=T0
+        )
+        for a in group[1:]:
+            s.join_council(store, council_id=c.id, account_id=a, now=T0)
+        s.join_federation(
+            store, federation_id=fed.id, council_id=c.id, actor_id=group[0], weight=size, now=T0
+        )
+        b = s.open_election(
+            store,
+            council_id=c.id,
+            federation_id=fed.id,
+            opened_by=group[0],
+            candidates=group[:2],
+            mandate=f"Mandate of council {k}",
+            closes_at=T0 + DAY,
+            now=T0,
+        )
+        for a in group:
+            s.cast_vote(
+                store,
+                ballot_id=b.id,
+                voter_id=a,
+                choice=[f"p{group[0] - 1:02d}", f"p{group[1] - 1:02d}"],
+                now=T0,
+            )
+        s.close_ballot(store, ballot_id=b.id, now=T0 + DAY)
+        councils.append(c)
+        members.append(group)
+    return fed, councils, members
+
+
+def test_election_seats_the_winner_with_the_mandate(council_store):
+    fed, councils, members = setup_federation(council_store)
+    current = s.delegates(council_store, federation_id=fed.id)
+    assert [(d["council_id"], d["account_id"]) for d in current] == [
+        (councils[0].id, members[0][0]),
+        (councils[1].id, members[1][0]),
+    ]
+    assert current[0]["mandate"] == "Mandate of council 0"
+    # a federation's members are its delegates; nobody joins it directly
+    with pytest.raises(s.Refused) as err:
+        s.join_council(council_store, council_id=fed.id, account_id=members[0][3])
+    assert err.value.reason == "federation_has_delegates"
+
+
+def test_several_seats_are_elected_by_stv(council_store):
+    ids = [
+        s.register_account(
+            council_store, username=f"v{i}", display_name="V", password_hash="h", now=T0
+        )
+        for i in range(9)
+    ]
+    fed = s.create_council(council_store, name="F", kind="federation", founder_id=ids[0], now=T0)
+    c = s.create_council(council_store, name="C", kind="consumer", founder_id=ids[0], now=T0)
+    for a in ids[1:]:
+        s.join_council(council_store, council_id=c.id, account_id=a, now=T0)
+    s.join_federation(
+        council_store, federation_id=fed.id, council_id=c.id, actor_id=ids[0], seats=2, now=T0
+    )
+    b = s.open_election(
+        council_store,
+        council_id=c.id,
+        federation_id=fed.id,
+        opened_by=ids[0],
+        candidates=ids[:3],
+        mandate="M",
+        closes_at=T0 + DAY,
+        now=T0,
+    )
+    assert b.rule == "stv" and b.seats == 2
+    for i, a in enumerate(ids):
+        s.cast_vote(
+            council_store,
+            ballot_id=b.id,
+            voter_id=a,
+            choice=["v0", "v1"] if i < 5 else ["v2", "v1"],
+            now=T0,
+        )
+    s.close_ballot(council_store, ballot_id=b.id, now=T0 + DAY)
+    elected = {d["account_id"] for d in s.delegates(council_store, federation_id=fed.id)}
+    assert elected == {ids[0], ids[2]}
+
+
+def test_federation_votes_carry_each_councils_weight(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(8, 3))
+    big, small = members[0][0], members[1][0]
+    b = s.open_ballot(
+        council_store,
+        council_id=fed.id,
+        opened_by=small,
+        title="New line",
+        rule="yes_no",
+        closes_at=T0 + 3 * DAY,
+        now=T0 + 2 * DAY,
+    )
+    assert (
+        s.cast_vote(
+            council_store, ballot_id=b.id, voter_id=big, choice="no", now=T0 + 2 * DAY
+        ).weight
+        == 8
+    )
+    s.cast_vote(council_store, ballot_id=b.id, voter_id=small, choice="yes", now=T0 + 2 * DAY)
+    tally = s.close_ballot(council_store, ballot_id=b.id, now=T0 + 3 * DAY).tally
+    assert tally["counts"]["no"] == 8 and tally["counts"]["yes"] == 3
+    assert tally["outcome"] == "defeated"
+    # ordinary members of a sending council do not act in the federation
+    with pytest.raises(s.Refused) as err:
+        s.table_motion(
+            council_store,
+            council_id=fed.id,
+            member_id=members[0][3],
+            title="T",
+            text="x",
+            now=T0 + 3 * DAY,
+        )
+    assert err.value.reason == "not_a_current_delegate"
+    with pytest.raises(s.Invalid) as err:
+        s.open_ballot(
+            council_store,
+            council_id=fed.id,
+            opened_by=small,
+            title="Q",
+            rule="yes_no",
+            secret=True,
+            closes_at=T0 + 9 * DAY,
+            now=T0 + 3 * DAY,
+        )
+    assert err.value.field == "secret"
+
+
+def test_recall_succeeds_and_the_delegates_next_federation_vote_is_refused(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(8, 3))
+    council, group = councils[0], members[0]
+    delegate = s.delegates(council_store, council_id=council.id)[0]
+    t = T0 + 2 * DAY
+    fed_ballot = s.open_ballot(
+        council_store,
+        council_id=fed.id,
+        opened_by=members[1][0],
+        title="Plan variant B",
+        rule="yes_no",
+        closes_at=t + 5 * DAY,
+        now=t,
+    )
+    # outsiders cannot open a recall; only the sending council's members can
+    with pytest.raises(s.Refused) as err:
+        s.open_recall(
+            council_store, delegate_id=delegate["id"], member_id=members[1][1], reason="x", now=t
+        )
+    assert err.value.reason == "not_a_member"
+    recall = s.open_recall(
+        council_store,
+        delegate_id=delegate["id"],
+        member_id=group[5],
+        reason="Voted against the mandate",
+        now=t,
+    )
+    assert (recall["status"], recall["support"], recall["needed"]) == ("collecting", 1, 2)
+    recall = s.support_recall(council_store, recall_id=recall["id"], member_id=group[6], now=t)
+    assert recall["status"] == "balloting"
+    ballot_id = recall["ballot_id"]
+    with pytest.raises(s.Conflict):
+        s.support_recall(council_store, recall_id=recall["id"], member_id=group[7], now=t)
+    # The delegate still acts until the recall is decided.
+    s.cast_vote(council_store, ballot_id=fed_ballot.id, voter_id=members[1][0], choice="yes", now=t)
+    for a in group[3:8]:  # 5 of 8: a majority of the whole council, decided at once
+        s.cast_vote(
+            council_store, ballot_id=ballot_id, voter_id=a, choice="yes", now=t + timedelta(hours=1)
+        )
+    assert s.get_ballot(council_store, ballot_id).status == "closed"
+    assert s.get_recall(council_store, recall["id"])["status"] == "recalled"
+    ended = s.delegates(council_store, council_id=council.id, current=False)[0]
+    assert ended["end_reason"] == "recalled"
+    assert ended["ended_at"] == t + timedelta(hours=1)
+    with pytest.raises(s.Refused) as err:
+        s.cast_vote(
+            council_store,
+            ballot_id=fed_ballot.id,
+            voter_id=group[0],
+            choice="no",
+            now=t + timedelta(hours=2),
+        )
+    assert err.value.reason == "not_a_current_delegate"
+    # A by-election opens for the seat; members nominate, then vote.
+    by_election = s.get_recall(council_store, recall["id"])["by_election_ballot_id"]
+    b = s.nominate(
+        council_store,
+        ballot_id=by_election,
+        member_id=group[5],
+        candidate_id=group[5],
+        now=t + 2 * DAY,
+    )
+    s.nominate(
+        council_store,
+        ballot_id=by_election,
+        member_id=group[5],
+        candidate_id=group[6],
+        now=t + 2 * DAY,
+    )
+    for a in group:
+        s.cast_vote(
+            council_store,
+            ballot_id=b.id,
+            voter_id=a,
+            choice=[f"p{group[6] - 1:02d}"],
+            now=t + 4 * DAY,
+        )
+    s.close_ballot(council_store, ballot_id=b.id, now=t + 11 * DAY)
+    (new,) = s.delegates(council_store, council_id=council.id)
+    assert new["account_id"] == group[6] and new["mandate"] == "Mandate of council 0"
+    assert council_store.verify_audit().ok
+
+
+def test_a_recall_the_council_votes_down_keeps_the_delegate(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(4, 3))
+    group = members[0]
+    delegate = s.delegates(council_store, council_id=councils[0].id)[0]
+    t = T0 + 2 * DAY
+    recall = s.open_recall(
+        council_store, delegate_id=delegate["id"], member_id=group[1], reason="r", now=t
+    )
+    assert recall["status"] == "balloting"  # 1 of 4 is a quarter
+    for i, a in enumerate(group):
+        s.cast_vote(
+            council_store,
+            ballot_id=recall["ballot_id"],
+            voter_id=a,
+            choice="yes" if i == 1 else "no",
+            now=t,
+        )
+    s.close_ballot(council_store, ballot_id=recall["ballot_id"], now=t + 7 * DAY)
+    assert s.get_recall(council_store, recall["id"])["status"] == "kept"
+    assert s.delegates(council_store, council_id=councils[0].id)[0]["id"] == delegate["id"]
+
+
+def test_a_delegate_who_leaves_their_council_loses_the_mandate(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(3, 3))
+    s.leave_council(
+        council_store, council_id=councils[0].id, account_id=members[0][0], now=T0 + 2 * DAY
+    )
+    assert s.delegates(council_store, council_id=councils[0].id) == []
