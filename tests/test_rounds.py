@@ -440,3 +440,28 @@ def test_the_rounds_command_reports_a_capped_run(tmp_path):
     assert "not balanced" in done.output
     done = CliRunner().invoke(app, ["rounds"])
     assert done.exit_code == 2 and "either an experiment file" in done.output
+
+
+def test_the_outcome_as_a_plan(small):
+    result = run_rounds(small)
+    plan = result.to_plan(by_council=True)
+    g = small.goods_per_category
+    assert plan.method == "rounds" and len(plan.product_ids) == 3 * g
+    assert len(plan.technique_ids) == small.workers.n
+    # each good's output is what the worker councils offered; labour used is what they asked
+    np.testing.assert_allclose(plan.output[:g], result.supply[:g])
+    np.testing.assert_allclose(plan.labour, result.demand[3 * g : 4 * g])
+    assert plan.labour.max() <= 1000 * (1 + result.threshold / 100)
+    short = set(plan.shortfall["product"]) if plan.shortfall is not None else set()
+    assert short == {
+        name
+        for name, s, d in zip(
+            plan.product_ids,
+            plan.output,
+            result.demand[np.r_[0 : 2 * g, 4 * g : 5 * g]],
+            strict=True,
+        )
+        if d > s
+    }
+    assert len(plan.consumption) == small.consumers.n * 2 * g
+    assert any("not hours" in note for note in plan.diagnostics.notes)

@@ -518,6 +518,114 @@ class RoundsResult:
     def rounds(self) -> int:
         return len(self.rows)
 
+    def to_plan(self, *, by_council: bool = False):
+        """This outcome as a :class:`councilplan.planning.plan.Plan` (method ``"rounds"``).
+
+        Products are the private, intermediate and public goods; each worker council is one
+        technique (activity = its output); labour kinds are the labour goods, resources the
+        nature goods, with the fixed supplies as limits. Needs are the consumer councils'
+        final demand (a public good: the mean level asked for). Careful: ``prices`` and the
+        duals are the indicative prices in the experiment's unit of account, not hours; the
+        diagnostics say so. Goods whose demand exceeds supply are listed as shortfalls.
+        ``by_council`` adds the per-council consumption table (N · 2G rows).
+        """
+        import pandas as pd
+
+        from councilplan.planning.plan import Diagnostics, Plan
+
+        exp = self.experiment
+        g, n_goods = exp.goods_per_category, exp.n_goods
+        names = np.array(exp.good_names(), dtype=object)
+        products = np.r_[
+            np.arange(PRIVATE * g, (PRIVATE + 1) * g),
+            np.arange(INTERMEDIATE * g, (INTERMEDIATE + 1) * g),
+            np.arange(PUBLIC * g, (PUBLIC + 1) * g),
+        ]
+        where_product = np.full(n_goods, -1)
+        where_product[products] = np.arange(products.size)
+        labour_goods = np.arange(LABOUR * g, (LABOUR + 1) * g)
+        nature_goods = np.arange(NATURE * g, (NATURE + 1) * g)
+        wc = exp.workers
+        technique_product = where_product[wc.output_goods(g)]
+        used = np.bincount(wc.input_goods, weights=self.worker_inputs, minlength=n_goods)
+        output = self.supply[products]
+        needs = np.where(
+            (products // g == INTERMEDIATE), 0.0, self.demand[products]
+        )  # intermediates are used up in production, not final needs
+        net_output = output - used[products]
+        demanded = self.demand[products]
+        short = demanded - output
+        unmet = np.flatnonzero(short > 0)
+        shortfall = pd.DataFrame(
+            {
+                "product": names[products][unmet],
+                "council": "all",
+                "priority": 1.0,
+                "need": demanded[unmet],
+                "met": output[unmet],
+                "short": short[unmet],
+                "binding": "",
+            }
+        )
+        consumption = None
+        if by_council:
+            private, public = self.consumption
+            n = exp.consumers.n
+            consumption = pd.DataFrame(
+                {
+                    "product": np.tile(
+                        np.r_[names[PRIVATE * g : (PRIVATE + 1) * g], names[PUBLIC * g :]], n
+                    ),
+                    "council": np.repeat(exp.consumers.ids.astype(str), 2 * g),
+                    "priority": 1.0,
+                    "need": np.concatenate([private, public], axis=1).reshape(-1),
+                    "met": np.concatenate([private, public], axis=1).reshape(-1),
+                }
+            )
+        labour = used[labour_goods]
+        notes = (
+            f"participatory rounds (Hahnel and Szczepanczyk): "
+            f"{'balanced' if self.converged else 'NOT balanced'} within {self.threshold:g}% "
+            f"after {self.iterations} rounds; worst imbalance {self.worst_imbalance:.3g}%",
+            "prices and duals are indicative prices in the experiment's unit of account, not hours",
+        )
+        ro = np.array  # Plan's arrays are plain copies here
+        return Plan(
+            economy_name=exp.name,
+            method="rounds",
+            status="optimal" if unmet.size == 0 else "shortfall",
+            product_ids=names[products],
+            technique_ids=np.array([f"wc {i}" for i in wc.ids.tolist()], dtype=object),
+            technique_product=technique_product,
+            labour_ids=names[labour_goods],
+            resource_ids=names[nature_goods],
+            needs=ro(needs),
+            activity=ro(self.worker_output),
+            output=ro(output),
+            net_output=ro(net_output),
+            labour=ro(labour),
+            resources=ro(used[nature_goods]),
+            labour_limits=ro(exp.labour_supply),
+            resource_limits=ro(exp.nature_supply),
+            capacity=np.full(wc.n, np.inf),
+            prices=ro(self.prices[products]),
+            labour_duals=ro(self.prices[labour_goods]),
+            resource_duals=ro(self.prices[nature_goods]),
+            capacity_duals=np.zeros(wc.n),
+            labour_weights=np.ones(g),
+            total_labour=float(labour.sum()),
+            objective=float(labour.sum()),
+            diagnostics=Diagnostics(
+                solver="rounds",
+                seconds=self.seconds,
+                iterations=self.iterations,
+                primal_residual=self.worst_imbalance / 100,
+                notes=notes,
+            ),
+            shortfall=shortfall,
+            consumption=consumption,
+        )
+
     def report(self) -> str:
         """A short text: converged or not, and which goods did not balance."""
         if self.converged:
