@@ -102,6 +102,19 @@ def _exact(x: Any, where: Where, what: str) -> Number:
     return _whole(x)
 
 
+def _support(
+    groups: list[tuple[frozenset, int]], util: Mapping[str, Number], candidates: list[str]
+) -> tuple[dict[str, list[int]], dict[str, Number]]:
+    """Supporting voter groups of each proposal and their total utility."""
+    supporters: dict[str, list[int]] = {p: [] for p in candidates}
+    for g, (ballot, _) in enumerate(groups):
+        for p in ballot:
+            if p in supporters:
+                supporters[p].append(g)
+    total = {p: sum(groups[g][1] for g in supporters[p]) * util[p] for p in candidates}
+    return supporters, total
+
+
 def _mes_run(
     voter_budget: Number,
     groups: list[tuple[frozenset, int]],
@@ -109,14 +122,14 @@ def _mes_run(
     util: Mapping[str, Number],
     candidates: list[str],
     rank: Mapping[str, int],
+    support: tuple[dict[str, list[int]], dict[str, Number]],
 ) -> tuple[list[str], list[Number]]:
     """One run of equal shares with ``voter_budget`` hours per voter. Returns the proposals
     bought (in order) and what each voter group paid per voter. Ties in affordability go to
     the proposal first in ``rank`` (pabutools: lexicographic by id)."""
     budgets: list[Number] = [voter_budget] * len(groups)
     paid: list[Number] = [0] * len(groups)
-    supporters = {p: [g for g, (b, _) in enumerate(groups) if p in b] for p in candidates}
-    total_util = {p: sum(groups[g][1] for g in supporters[p]) * util[p] for p in candidates}
+    supporters, total_util = support
     # Affordability only rises as budgets are spent, so last round's value is a lower bound
     # that lets a round stop early (as pabutools does); the result is the exact minimum.
     lower = {p: Fraction(costs[p]) / total_util[p] for p in candidates}
@@ -244,13 +257,14 @@ def equal_shares(
     voter_budget: Number = _whole(Fraction(budget) / n) if n else 0
     chosen, paid = list(free), [0] * len(groups)
     if n:
-        bought, paid = _mes_run(voter_budget, groups, costs, util, candidates, rank)
+        support = _support(groups, util, candidates)
+        bought, paid = _mes_run(voter_budget, groups, costs, util, candidates, rank, support)
         chosen = free + bought
         if completion.startswith("add1"):
             share = voter_budget
             while not exhaustive(chosen, candidates):
                 share = _whole(share + increment)
-                more, more_paid = _mes_run(share, groups, costs, util, candidates, rank)
+                more, more_paid = _mes_run(share, groups, costs, util, candidates, rank, support)
                 if cost_of(free + more) > budget:
                     break  # keep the last result within the real budget
                 chosen, paid, voter_budget = free + more, more_paid, share
