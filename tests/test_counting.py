@@ -69,8 +69,8 @@ CITIES = ["Memphis", "Nashville", "Chattanooga", "Knoxville"]
 
 def test_schulze_paper_example_1_elects_e_with_published_matrices():
     """Schulze 2011, section 3.1, example 1 (45 voters, 5 candidates): the pairwise matrix d,
-    the strongest paths p and the winner E as printed there (also in Wikipedia's
-    "Schulze method" article)."""
+    the strongest paths p, the ranking E > A > C > B > D as printed there (the same tables
+    are in Wikipedia's "Schulze method" article, against which they were checked)."""
     t = count("schulze", expand(SCHULZE_EXAMPLE_1), options=list("ABCDE"))
     assert t.winners == ("E",)
     assert t.outcome == "elected"
@@ -92,7 +92,9 @@ def test_schulze_paper_example_1_elects_e_with_published_matrices():
 
 
 def test_schulze_paper_example_2_elects_d():
-    """Schulze 2011, section 3.2, example 2 (30 voters, 4 candidates): winner D."""
+    """Schulze 2011, section 3.2, example 2 (30 voters, 4 candidates): winner D. (Profile
+    transcribed from the paper; unlike example 1 it was not checked against a second
+    source.)"""
     t = count("schulze", expand(SCHULZE_EXAMPLE_2), options=list("ABCD"))
     assert t.winners == ("D",)
     assert t.details["potential_winners"] == ("D",)
@@ -100,7 +102,8 @@ def test_schulze_paper_example_2_elects_d():
 
 def test_schulze_paper_example_4_tie_between_b_and_d_is_broken_by_published_order():
     """Schulze 2011, section 3.4, example 4 (9 voters): p[B,D] = p[D,B] = 5, so B and D are
-    both potential winners; the tie-break order decides and the outcome says so."""
+    both potential winners; the tie-break order decides and the outcome says so. (Profile
+    transcribed from the paper, not checked against a second source.)"""
     ballots = expand(SCHULZE_EXAMPLE_4)
     t = count("schulze", ballots, options=list("ABCD"))
     assert set(t.details["potential_winners"]) == {"B", "D"}
