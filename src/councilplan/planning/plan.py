@@ -591,7 +591,8 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
             "try method='highs' or a longer time_limit"
         )
     least = max(sol1.objective, 0.0)
-    slack = (1e-9 if solver == "highs" else 10 * tol) * (1.0 + least)
+    # Room for the second problem's rounding; PDLP is good only to its tolerance.
+    slack = (1e-11 if solver == "highs" else tol) * (1.0 + least)
     # Second: least labour with the shortfall at its least (one more row).
     m = lp2.matrix.shape[0]
     cap_row = sp.csc_array(np.concatenate([np.zeros(t), weight]).reshape(1, -1))
