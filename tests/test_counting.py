@@ -160,6 +160,16 @@ def test_runoff_exact_half_is_not_a_majority_and_tie_break_decides():
     assert t.rounds[0]["eliminated"] == ["A"]
 
 
+def test_elimination_ties_look_back_to_earlier_rounds_first():
+    """B and C tie at 4 in round 2; in round 1 B had 3 and C 4, so B is eliminated
+    (backwards tie-breaking), although the lexicographic order would have spared B."""
+    ballots = [("A",)] * 6 + [("C",)] * 4 + [("B",)] * 3 + [("D", "B")]
+    t = count("majority_runoff", ballots, options=["A", "B", "C", "D"])
+    assert t.rounds[1]["counts"]["B"] == t.rounds[1]["counts"]["C"] == 4
+    assert t.rounds[1]["eliminated"] == ["B"]
+    assert not t.tie_broken and t.outcome == "elected" and t.winners == ("A",)
+
+
 def test_runoff_rejects_several_seats():
     with pytest.raises(CountingError, match="use 'stv'"):
         count("majority_runoff", [("A",)], options=["A", "B"], seats=2)

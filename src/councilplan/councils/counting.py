@@ -726,11 +726,22 @@ def _whole(x: Number) -> Number:
     return x.numerator if isinstance(x, Fraction) and x.denominator == 1 else x
 
 
-def _lowest(candidates: list[str], votes: Mapping[str, Number], prio: Mapping[str, int]):
-    """The option to eliminate: fewest votes; among equals the one latest in the tie-break
-    order. Returns (option, whether the tie-break order decided)."""
+def _lowest(
+    candidates: list[str], rounds: Sequence[Mapping[str, Any]], prio: Mapping[str, int]
+) -> tuple[str, bool]:
+    """The option to eliminate: fewest votes this round. Among equals, the one with fewest
+    votes at the latest earlier round where they differed (backwards tie-breaking, as in the
+    Scottish STV rules); if equal in every round, the one latest in the tie-break order, in
+    place of drawing lots. Returns (option, whether the tie-break order decided)."""
+    votes = rounds[-1]["counts"]
     low = min(votes[c] for c in candidates)
     tied = [c for c in candidates if votes[c] == low]
+    for earlier in reversed(rounds[:-1]):
+        if len(tied) == 1:
+            break
+        counts = earlier["counts"]
+        low = min(counts[c] for c in tied)
+        tied = [c for c in tied if counts[c] == low]
     return max(tied, key=prio.__getitem__), len(tied) > 1
 
 
@@ -791,7 +802,7 @@ def count_majority_runoff(
             winner = top
             rnd["elected"] = [top]
             break
-        loser, by_order = _lowest(cont, votes, prio)
+        loser, by_order = _lowest(cont, rounds, prio)
         tie_broken |= by_order
         rnd["eliminated"] = [loser]
         eliminated.append(loser)
@@ -915,7 +926,7 @@ def count_stv(
             elected.extend(rest)
             rnd["elected"] = rest
             break
-        loser, by_order = _lowest(cont, votes, prio)
+        loser, by_order = _lowest(cont, rounds, prio)
         tie_broken |= by_order
         rnd["eliminated"] = [loser]
         eliminated.append(loser)
