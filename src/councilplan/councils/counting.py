@@ -18,6 +18,7 @@ Rules (see docs/councils.md for the precise definitions and sources):
 from __future__ import annotations
 
 import math
+import numbers
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,12 +173,16 @@ def _scaled_weights(weights: Sequence, n: int) -> tuple[list[int] | None, int]:
                 _as_number(w, Where(source="weights", row=row + 1))
             if den % w.denominator:
                 den = math.lcm(den, w.denominator)
+        elif isinstance(w, numbers.Integral) and not isinstance(w, bool):
+            if w < 0:  # e.g. a NumPy integer: exact, used as a Python int
+                _as_number(int(w), Where(source="weights", row=row + 1))
         else:
             _as_number(w, Where(source="weights", row=row + 1))  # raises for floats, bools, ...
     if den == 1:
         return [int(w) for w in weights], 1
     return [
-        w.numerator * (den // w.denominator) if type(w) is Fraction else w * den for w in weights
+        w.numerator * (den // w.denominator) if type(w) is Fraction else int(w) * den
+        for w in weights
     ], den
 
 
