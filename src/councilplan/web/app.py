@@ -133,6 +133,55 @@ class ProposalIn(Strict):
     cost_hours: Hours
 
 
+HoursText = Annotated[
+    str, Field(max_length=30, pattern=r"^[0-9]{1,10}([./][0-9]{1,6})?$", examples=["7.5", "3/4"])
+]
+Vote = Literal["yes", "no", "abstain"]
+Votes = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,9}$")], Vote],
+    Field(max_length=100, description="commissioner account id -> vote"),
+]
+
+
+class CommissionIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
+    workplace_council_id: Id
+    federation_id: Id
+    seats_per_side: Annotated[int, Field(ge=1, le=50)] = 1
+
+
+class SeatIn(Strict):
+    side: Literal["workplace", "planning"]
+
+
+class DisputeIn(Strict):
+    subject: Literal["work_norm", "recorded_hours"]
+    target: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
+    current_hours: HoursText
+    claimed_hours: HoursText
+    grounds: Annotated[str, Field(max_length=20_000), AfterValidator(_clean)] = ""
+    worker_id: Id | None = None
+    for_council: bool = False
+
+
+class HearingIn(Strict):
+    present: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+class DecisionIn(Strict):
+    hours: HoursText
+    votes: Votes
+
+
+class AppealIn(Strict):
+    grounds: Annotated[str, Field(max_length=20_000), AfterValidator(_clean)] = ""
+
+
+class FinalIn(Strict):
+    hours: HoursText | None = None
+    votes: Votes | None = None
+
+
 Me = Annotated[int, Depends(auth.current_account)]
 
 
@@ -159,8 +208,9 @@ def create_app(store: svc.Store, *, close_every_s: float | None = 30.0) -> FastA
             async def closer():
                 while True:
                     await asyncio.sleep(close_every_s)
-                    with contextlib.suppress(Exception):  # retried next round; errors logged
+                    with contextlib.suppress(Exception):  # retried next round
                         await asyncio.to_thread(svc.close_due_ballots, store)
+                        await asyncio.to_thread(svc.apply_dispute_deadlines, store)
 
             task = asyncio.create_task(closer())
         yield
@@ -425,6 +475,66 @@ def create_app(store: svc.Store, *, close_every_s: float | None = 30.0) -> FastA
     @app.get("/api/budgets/{budget_id}", tags=["budgets"])
     def get_budget(budget_id: PathId, _me: Me, store: StoreDep) -> dict:
         return _out(svc.get_budget(store, budget_id))
+
+    # -- the rates-and-conflicts commission ------------------------------------------------------
+
+    @app.post("/api/commissions", status_code=201, tags=["commission"])
+    def commission(body: CommissionIn, me: Me, store: StoreDep) -> dict:
+        """Set up a commission between a workplace council and a planning federation."""
+        return _out(svc.create_commission(store, actor_id=me, **body.model_dump()))
+
+    @app.post("/api/commissions/{commission_id}/seats", status_code=201, tags=["commission"])
+    def take_seat(commission_id: PathId, body: SeatIn, me: Me, store: StoreDep) -> dict:
+        """Take a seat for my side (workplace member or federation delegate)."""
+        return _out(
+            svc.take_commission_seat(
+                store, commission_id=commission_id, account_id=me, side=body.side
+            )
+        )
+
+    @app.post("/api/commissions/{commission_id}/disputes", status_code=201, tags=["commission"])
+    def file(commission_id: PathId, body: DisputeIn, me: Me, store: StoreDep) -> dict:
+        """File a dispute about a work norm or recorded hours."""
+        return _out(
+            svc.file_dispute(store, commission_id=commission_id, filer_id=me, **body.model_dump())
+        )
+
+    @app.get("/api/disputes", tags=["commission"])
+    def my_cases(me: Me, store: StoreDep) -> list[dict]:
+        """Cases before the commissions where I hold a seat, and my own."""
+        return _out(svc.my_disputes(store, viewer_id=me))
+
+    @app.get("/api/disputes/{dispute_id}", tags=["commission"])
+    def case(dispute_id: PathId, me: Me, store: StoreDep) -> dict:
+        return _out(svc.get_dispute(store, dispute_id=dispute_id, viewer_id=me))
+
+    @app.post("/api/disputes/{dispute_id}/hearing", tags=["commission"])
+    def hearing(dispute_id: PathId, body: HearingIn, me: Me, store: StoreDep) -> dict:
+        return _out(
+            svc.hear_dispute(store, dispute_id=dispute_id, actor_id=me, present=body.present)
+        )
+
+    @app.post("/api/disputes/{dispute_id}/decision", tags=["commission"])
+    def decision(dispute_id: PathId, body: DecisionIn, me: Me, store: StoreDep) -> dict:
+        return _out(
+            svc.decide_dispute(
+                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, votes=body.votes
+            )
+        )
+
+    @app.post("/api/disputes/{dispute_id}/appeal", tags=["commission"])
+    def appeal(dispute_id: PathId, body: AppealIn, me: Me, store: StoreDep) -> dict:
+        return _out(
+            svc.appeal_dispute(store, dispute_id=dispute_id, actor_id=me, grounds=body.grounds)
+        )
+
+    @app.post("/api/disputes/{dispute_id}/final", tags=["commission"])
+    def final(dispute_id: PathId, body: FinalIn, me: Me, store: StoreDep) -> dict:
+        return _out(
+            svc.finalise_dispute(
+                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, votes=body.votes
+            )
+        )
 
     # -- the record ------------------------------------------------------------------------------
 
