@@ -430,3 +430,13 @@ def test_every_rule_is_dispatched():
         ballots = ["yes"] if rule == "yes_no" else ([{"A"}] if rule == "approval" else [("A",)])
         options = () if rule == "yes_no" else ["A", "B"]
         assert count(rule, ballots, options=options).rule == rule
+
+
+@settings(max_examples=80, deadline=None)
+@given(ranked_profiles)
+def test_stv_for_one_seat_elects_the_instant_runoff_winner(ballots):
+    """With one seat, STV and instant run-off eliminate in the same order, and a candidate
+    with a majority of the votes in play is never the one eliminated: same winner."""
+    stv = count("stv", ballots, options=OPTS, seats=1)
+    irv = count("majority_runoff", ballots, options=OPTS)
+    assert stv.winners == irv.winners
