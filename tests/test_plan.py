@@ -48,8 +48,10 @@ def reference_labour(economy, needs, labour_limits, resource_limits, capacity, w
 def check_optimality(economy, p: Plan, tol: float = TOL) -> None:
     """Feasibility, dual feasibility and complementary slackness of a plan, to ``tol``."""
     d = p.needs
-    # Needs met, limits kept.
-    assert np.all(p.net_output >= d - tol * (1 + np.abs(d)))
+    # Needs met (relative to the gross quantities net output is the difference of), limits
+    # kept.
+    gross = p.output + abs(economy.inputs) @ p.activity
+    assert np.all(p.net_output >= d - tol * (1 + np.abs(d) + gross))
     assert np.all(p.labour <= p.labour_limits * (1 + tol) + tol)
     assert np.all(p.resources <= p.resource_limits * (1 + tol) + tol)
     assert np.all(p.activity <= p.capacity * (1 + tol) + tol)

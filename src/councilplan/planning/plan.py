@@ -61,7 +61,8 @@ class Diagnostics:
     """How the plan was computed and how exact it is.
 
     ``relative_gap``: |labour - dual bound| / (1 + |labour| + |dual bound|).
-    ``primal_residual``: largest violation of a need or limit, relative to 1 + |bound|.
+    ``primal_residual``: largest violation of a need or limit, relative to 1 + |bound| +
+    the gross quantities it sums (a need: the product's output and its uses).
     ``dual_residual``: largest violation of dual feasibility (a technique cheaper at the
     shadow prices than they say), relative to 1 + its direct cost.
     """
@@ -401,7 +402,8 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
     reduced = cost - (_net_matrix(economy).T @ values)
     dual_residual = float(np.max(np.maximum(-reduced, 0.0) / (1.0 + np.abs(cost)), initial=0.0))
     net = y - a @ y
-    primal = float(np.max(np.maximum(d - net, 0.0) / (1.0 + np.abs(d)), initial=0.0))
+    size = 1.0 + np.abs(d) + y + abs(a) @ y
+    primal = float(np.max(np.maximum(d - net, 0.0) / size, initial=0.0))
     k, r, t = economy.n_labour_kinds, economy.n_resources, economy.n_techniques
     objective = float(cost @ activity)
     dual_objective = float(values @ d)
