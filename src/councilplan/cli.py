@@ -440,10 +440,10 @@ def rounds(
         ("worst imbalance", f"{result.worst_imbalance:.3g}% ({result.rows[-1].colour})"),
         (
             "time",
-            f"{result.seconds / n_rounds * 1e3:.1f} ms per round"
-            + (" (with log writing)" if log is not None else "")
-            + f", {result.seconds:.2f} s rounds, "
-            f"{loaded:.2f} s {'generating' if generate else 'reading'}",
+            f"{result.round_seconds / n_rounds * 1e3:.2f} ms per round, "
+            f"{result.seconds:.2f} s in all"
+            + (" (with writing the log)" if log is not None else "")
+            + f", {loaded:.2f} s {'generating' if generate else 'reading'}",
         ),
         ("peak memory", f"{_rounds_peak_memory_gib():.2f} GiB"),
     ]

@@ -652,6 +652,18 @@ WORKER_EXPONENT_STEPS = np.array([0.0, 0.001, 0.002, 0.003, 0.004])
 CONSUMER_EXPONENT_STEPS = np.array([-0.002, -0.001, 0.0, 0.001, 0.002])
 
 
+def _add_steps(base: np.ndarray, steps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """base + one uniformly drawn entry of ``steps`` per element, in chunks of rows so the
+    draws and lookups need little memory beside the result (10^6 x 100 arrays)."""
+    out = base.astype(np.float64, copy=True)
+    flat = out.reshape(out.shape[0], -1)
+    chunk = max(1, (1 << 22) // max(1, flat.shape[1]))
+    for start in range(0, flat.shape[0], chunk):
+        block = flat[start : start + chunk]
+        block += steps[rng.integers(0, steps.size, size=block.shape, dtype=np.int8)]
+    return out
+
+
 def perturb_exponents(experiment: Experiment, rng: np.random.Generator) -> Experiment:
     """The "augmented reset" before phase 2: every exponent gets a small uniform random step.
 
@@ -661,12 +673,9 @@ def perturb_exponents(experiment: Experiment, rng: np.random.Generator) -> Exper
     reproducible. Returns a new experiment (the input is unchanged).
     """
     cc, wc = experiment.consumers, experiment.workers
-    du = CONSUMER_EXPONENT_STEPS[rng.integers(0, 5, size=cc.utility_exponents.shape)]
-    dg = CONSUMER_EXPONENT_STEPS[rng.integers(0, 5, size=cc.public_good_exponents.shape)]
-    db = WORKER_EXPONENT_STEPS[rng.integers(0, 5, size=wc.input_exponents.shape)]
-    u = cc.utility_exponents + du
-    pg = cc.public_good_exponents + dg
-    b = wc.input_exponents + db
+    u = _add_steps(cc.utility_exponents, CONSUMER_EXPONENT_STEPS, rng)
+    pg = _add_steps(cc.public_good_exponents, CONSUMER_EXPONENT_STEPS, rng)
+    b = _add_steps(wc.input_exponents, WORKER_EXPONENT_STEPS, rng)
     # a step must not make an exponent non-positive or returns increasing; the authors' ranges
     # never do, but a user's experiment might
     for arr, what in ((u, "consumer utility"), (pg, "consumer public-good"), (b, "worker input")):

@@ -481,7 +481,10 @@ class RoundsResult:
         threshold: the stopping threshold, percent.
         unbalanced: (good name, imbalance %) of each good still above the threshold.
         self_answered: every council that answered some round by itself.
-        seconds: wall time of the rounds (not the loading).
+        seconds: wall time of the run (not the loading), with the per-phase set-up, the
+            phase-2 perturbation and the callbacks (log writing).
+        round_seconds: the part spent in the rounds themselves (councils' answers and the
+            price update); ``round_seconds / rounds`` is the time per round.
     """
 
     experiment: Experiment
@@ -503,6 +506,7 @@ class RoundsResult:
     unbalanced: tuple[tuple[str, float], ...]
     self_answered: frozenset[CouncilKey]
     seconds: float
+    round_seconds: float = 0.0
 
     @cached_property
     def consumption(self) -> tuple[np.ndarray, np.ndarray]:
@@ -702,6 +706,7 @@ def run_rounds(
     sums: list[np.ndarray] = []
     phase_iterations: list[int] = []
     answered: set[CouncilKey] = set()
+    in_rounds = 0.0
     started = time.perf_counter()
     for phase in range(1, phases + 1):
         if phase == 2:
@@ -714,9 +719,11 @@ def run_rounds(
                 if callable(overrides)
                 else overrides
             )
+            round_started = time.perf_counter()
             state, record, (q, revenue) = planning_round(
                 terms, state, phase=phase, overrides=this, council_rows=council_rows
             )
+            in_rounds += time.perf_counter() - round_started
             answered.update(record.self_answered)
             if on_round is not None:
                 on_round(record)
@@ -766,4 +773,5 @@ def run_rounds(
         unbalanced=tuple((names[j], float(last.imbalance[j])) for j in above),
         self_answered=frozenset(answered),
         seconds=seconds,
+        round_seconds=in_rounds,
     )
