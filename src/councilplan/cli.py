@@ -563,3 +563,131 @@ def audit_verify(
         highlight=False,
     )
     raise typer.Exit(1)
+
+
+# --- Plan: meet the councils' needs with the least labour, within every limit ---------------
+
+#: Above this many techniques the activity table is written as Parquet, not CSV.
+_PLAN_PARQUET_ABOVE = 100_000
+
+
+@app.command("plan")
+def plan_command(
+    bundle: Path = typer.Argument(..., help="The economy bundle (folder or .zip)."),
+    needs: Path = typer.Option(
+        ..., "--needs", help="needs.csv: product,amount[,council][,priority]"
+    ),
+    limits: Path = typer.Option(
+        None, "--limits", help="limits.toml: [labour] kind = hours, [resources], [capacity]"
+    ),
+    method: str = typer.Option("auto", help="auto, labour, highs or pdlp."),
+    out: Path = typer.Option(..., "--out", help="Folder for the plan's tables and report.md"),
+    tol: float = typer.Option(1e-6, help="PDLP's relative optimality tolerance."),
+    time_limit: float = typer.Option(None, "--time-limit", help="Seconds a solver may run."),
+) -> None:
+    """The plan: activities, outputs, labour, shadow prices; shortfalls named when any."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from councilplan.planning.needs import (
+        PlanInputError,
+        read_limits,
+        read_needs,
+        resolve_limits,
+    )
+    from councilplan.planning.plan import METHODS, PlanError, plan
+
+    if method not in METHODS:
+        fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(f"reading {bundle}", total=None)
+        economy = _read_economy(bundle)
+        try:
+            progress.update(task, description=f"reading {needs}")
+            stated = read_needs(needs, economy)
+            limit = None
+            if limits is not None:
+                progress.update(task, description=f"reading {limits}")
+                limit = resolve_limits(economy, read_limits(limits), source=str(limits))
+            progress.update(
+                task, description=f"planning {economy.n_products:,} products ({method})"
+            )
+            started = time.perf_counter()
+            result = plan(
+                economy,
+                stated,
+                None if limit is None else _plan_limits_of(economy, limit),
+                method,
+                tol=tol,
+                time_limit=time_limit,
+            )
+            seconds = time.perf_counter() - started
+        except PlanInputError as error:
+            fail(str(error))
+        except PlanError as error:
+            fail(str(error), code=1)
+        progress.update(task, description=f"writing {out}")
+        written = _write_plan(result, out)
+
+    d = result.diagnostics
+    _summary(
+        f"Plan for {economy.name}",
+        [
+            ("status", result.status),
+            ("method", f"{result.method} ({d.solver})"),
+            ("products / techniques", f"{economy.n_products:,} / {economy.n_techniques:,}"),
+            ("total labour", f"{result.total_labour:,.6g} hours"),
+            ("relative gap", f"{d.relative_gap:.2e}"),
+            ("residuals", f"primal {d.primal_residual:.2e}, dual {d.dual_residual:.2e}"),
+            ("time", f"{seconds:.2f} s ({d.iterations} iterations)"),
+            ("written to", f"{out} ({', '.join(written)})"),
+        ],
+    )
+    table = result.limits_table()
+    binding = table[table["binding"]]
+    if len(binding):
+        limits_table = Table(title="Binding limits", title_justify="left")
+        for name in ("kind", "id", "used", "limit", "hours saved per extra unit"):
+            limits_table.add_column(name, justify="right" if name[0] in "ulh" else "left")
+        for row in binding.head(10).itertuples(index=False):
+            limits_table.add_row(
+                row.kind, str(row.id), f"{row.used:,.6g}", f"{row.limit:,.6g}", f"{row.dual:.4g}"
+            )
+        console.print(limits_table)
+    if result.shortfall is not None and len(result.shortfall):
+        short = Table(title="Needs that cannot be met", title_justify="left")
+        for name in ("product", "council", "need", "met", "short", "binding limits"):
+            short.add_column(name, justify="right" if name in {"need", "met", "short"} else "left")
+        for row in result.shortfall.head(20).itertuples(index=False):
+            short.add_row(
+                str(row.product), str(row.council), f"{row.need:,.6g}", f"{row.met:,.6g}",
+                f"{row.short:,.6g}", str(row.binding),
+            )  # fmt: skip
+        console.print(short)
+        if len(result.shortfall) > 20:
+            console.print(f"... and {len(result.shortfall) - 20} more in {out / 'shortfall.csv'}")
+
+
+def _plan_limits_of(economy, resolved):
+    """A resolved set of limits as the mapping ``plan`` takes."""
+    return {
+        "labour": dict(zip(economy.labour_ids, resolved.labour, strict=True)),
+        "resources": dict(zip(economy.resource_ids, resolved.resources, strict=True)),
+        "capacity": dict(zip(economy.technique_ids, resolved.capacity, strict=True)),
+    }
+
+
+def _write_plan(result, out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name, frame in result.tables().items():
+        large = name == "activity" and len(frame) > _PLAN_PARQUET_ABOVE
+        path = out / f"{name}.{'parquet' if large else 'csv'}"
+        _write_frame(frame, path)
+        names.append(path.name)
+    (out / "report.md").write_text(result.report(), encoding="utf-8")
+    names.append("report.md")
+    return names

@@ -653,7 +653,10 @@ def _shortfall_table(economy, need: Needs, rows, short, activity, binding) -> pd
     for i in unmet:
         r = rows[i]
         j = need.product[r]
-        named = [label for (label, *_), use in zip(binding[:50], uses, strict=True) if use[j] > 0]
+        # Most binding first: the limit's shortfall dual times how much of it j embodies.
+        pairs = zip(binding[:50], uses, strict=True)
+        weight = [(dual * use[j], label) for (label, _, _, dual), use in pairs]
+        named = [label for w, label in sorted(weight, key=lambda item: -item[0]) if w > 0]
         records.append(
             {
                 "product": economy.product_ids[j],
@@ -670,8 +673,8 @@ def _shortfall_table(economy, need: Needs, rows, short, activity, binding) -> pd
 
 def _embodied_use(economy: Economy, activity: np.ndarray, binding) -> list[np.ndarray]:
     """Per binding limit, how much of it one unit of each product embodies (directly and
-    through its inputs), under the plan's mix of techniques; a product not made in the
-    plan is counted with all its techniques alike."""
+    through its inputs; 0 below rounding), under the plan's mix of techniques; a product
+    not made in the plan is counted with all its techniques alike."""
     if not binding:
         return []
     n, t = economy.n_products, economy.n_techniques
@@ -704,5 +707,5 @@ def _embodied_use(economy: Economy, activity: np.ndarray, binding) -> list[np.nd
     system = LeontiefSystem(a)
     for row in direct:
         z, _, _ = system.solve_values(row, tol=1e-10)
-        uses.append(z > 1e-12 * max(1.0, float(np.max(np.abs(z), initial=0.0))))
+        uses.append(np.where(z > 1e-12 * max(1.0, float(np.max(np.abs(z), initial=0.0))), z, 0.0))
     return uses

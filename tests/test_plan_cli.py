@@ -1,0 +1,64 @@
+"""``councilplan plan``: a bundle, the councils' needs and limits in, the plan's tables out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from councilplan.cli import app
+from councilplan.economy.bundle import write_bundle
+from test_plan_shortfall import village
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def bundle(tmp_path):
+    return write_bundle(village(), tmp_path / "village")
+
+
+def test_plan_writes_every_table_and_a_report(bundle, tmp_path):
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount,council\nbread,4,north\nsteel,2,south\n")
+    out = tmp_path / "plan"
+    result = runner.invoke(app, ["plan", str(bundle), "--needs", str(needs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "optimal" in result.output and "total labour" in result.output
+    for name in ("activity", "output", "labour", "resources", "prices", "consumption"):
+        assert (out / f"{name}.csv").is_file()
+    assert not (out / "shortfall.csv").exists()
+    output = pd.read_csv(out / "output.csv").set_index("product")
+    assert output.loc["bread", "net_output"] == pytest.approx(4.0)
+    assert "# Plan for village" in (out / "report.md").read_text()
+
+
+def test_plan_names_the_shortfall_and_the_binding_limit(bundle, tmp_path):
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount\nbread,100\n")
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[resources]\nwater = 10\n")
+    out = tmp_path / "plan"
+    args = ["plan", str(bundle), "--needs", str(needs), "--limits", str(limits), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Needs that cannot be met" in result.output and "resource water" in result.output
+    short = pd.read_csv(out / "shortfall.csv")
+    assert short["product"].tolist() == ["bread"]
+    assert short["short"].iloc[0] == pytest.approx(90.0)
+
+
+def test_plan_errors_name_the_file_row_and_id(bundle, tmp_path):
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount\nbread,4\ncake,1\n")
+    out = tmp_path / "plan"
+    result = runner.invoke(app, ["plan", str(bundle), "--needs", str(needs), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "needs.csv" in result.output and "row 2" in result.output and "'cake'" in result.output
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[capacity]\nforge = 3\n")
+    needs.write_text("product,amount\nbread,4\n")
+    args = ["plan", str(bundle), "--needs", str(needs), "--limits", str(limits), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "limits.toml" in result.output and "'forge'" in result.output
