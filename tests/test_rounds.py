@@ -465,3 +465,53 @@ def test_the_outcome_as_a_plan(small):
     }
     assert len(plan.consumption) == small.consumers.n * 2 * g
     assert any("not hours" in note for note in plan.diagnostics.notes)
+
+
+def test_overrides_can_come_round_by_round(small):
+    """A function of (phase, iteration, prices) answers for a council only in some rounds."""
+    calls = []
+
+    def submitted(phase, iteration, prices):
+        calls.append((phase, iteration, prices.copy()))
+        return {("worker", 3): Proposal(supplies={}, demands={})} if iteration == 2 else {}
+
+    result = run_rounds(small, overrides=submitted, max_rounds=4)
+    assert [c[:2] for c in calls] == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    np.testing.assert_array_equal(calls[1][2], result.rows[0].prices)  # prices the round saw
+    assert [row.self_answered for row in result.rows] == [(), (("worker", 3),), (), ()]
+    assert result.self_answered == {("worker", 3)}
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    councils=st.integers(5, 200),
+    goods=st.integers(1, 6),
+    threshold=st.floats(0.5, 20),
+)
+def test_the_price_rule_keeps_its_bounds(seed, councils, goods, threshold):
+    """Prices stay positive, steps within [0.001, 0.2], damping <= 0.25, colours match T."""
+    experiment = generate_experiment(councils, goods_per_category=goods, seed=seed)
+    result = run_rounds(experiment, threshold=threshold, max_rounds=30)
+    previous = np.full(experiment.n_goods, 700.0)
+    for row in result.rows:
+        assert np.all(row.prices > 0)
+        # r = |2 surplus| / volume <= 2, so pd < 1.05 - 0.25 and the step is at most 0.2
+        # (0.1375 while every imbalance is under 100 %, as in the authors' data)
+        assert np.all(row.deltas >= 0.001) and np.all(row.deltas <= 0.8 * 0.25 + 1e-15)
+        assert np.all(row.damping <= 0.25)
+        # a good in surplus gets cheaper, a good in shortage dearer
+        assert np.all(np.sign(previous - row.prices) == np.sign(row.surplus))
+        worst = row.imbalance.max()
+        expected = next(
+            (
+                c
+                for b, c in [(3, "blue"), (5, "green"), (10, "yellow"), (20, "orange")]
+                if worst < b
+            ),
+            "red",
+        )
+        assert row.colour == expected
+        previous = row.prices
+    assert result.converged == (result.rows[-1].imbalance.max() <= threshold)
+    assert result.converged or result.iterations == 30
