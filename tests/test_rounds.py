@@ -515,3 +515,27 @@ def test_the_price_rule_keeps_its_bounds(seed, councils, goods, threshold):
         previous = row.prices
     assert result.converged == (result.rows[-1].imbalance.max() <= threshold)
     assert result.converged or result.iterations == 30
+
+
+def test_several_worker_councils_that_propose_nothing_leave_the_sums(small):
+    """Empty proposals from several councils take exactly their computed answers out."""
+    terms, state = council_terms(small), initial_state(small)
+    _, computed, (q, revenue) = planning_round(terms, state)
+    chosen = (3, 17, 18, 40)
+    _, record, _ = planning_round(
+        terms, state, overrides={("worker", w): Proposal(effort=0.5) for w in chosen}
+    )
+    wc, g = small.workers, small.goods_per_category
+    supply, demand = computed.supply.copy(), computed.demand.copy()
+    for w in chosen:
+        i = w - 1
+        lo, hi = wc.input_indptr[i], wc.input_indptr[i + 1]
+        supply[wc.output_goods(g)[i]] -= q[i]
+        goods = wc.input_goods[lo:hi]
+        np.subtract.at(demand, goods, wc.input_exponents[lo:hi] * revenue[i] / state.prices[goods])
+    np.testing.assert_allclose(record.supply, supply, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(record.demand, demand, rtol=1e-12, atol=1e-9)
+    with pytest.raises(RoundsError, match="effort"):
+        planning_round(terms, state, overrides={("worker", 1): Proposal(effort=-1.0)})
+    with pytest.raises(RoundsError, match="demands only"):
+        planning_round(terms, state, overrides={("consumer", 1): Proposal(supplies={0: 1.0})})

@@ -308,8 +308,13 @@ def _apply_overrides(
             "consumer",
         )
         props = [p for _, p in consumers]
-        if any(p.supplies for p in props):
-            raise RoundsError("a consumer council proposal has no supplies", Where(id=str(keys)))
+        for key, p in zip(keys, props, strict=True):
+            if p.supplies:
+                raise RoundsError(
+                    "a consumer council states demands only; move its entries from supplies "
+                    "to demands or drop them",
+                    Where(id=f"consumer {key[1]}", field="supplies"),
+                )
         private_allowed = (category == PRIVATE) | (category == PUBLIC)
         rows, goods, units = _proposal_arrays(keys, props, "demands", private_allowed, n_goods)
         cc = exp.consumers
@@ -357,14 +362,23 @@ def _apply_overrides(
         np.subtract.at(supply, own, q[worker_at])
         wc = exp.workers
         starts, ends = wc.input_indptr[worker_at], wc.input_indptr[worker_at + 1]
-        entry = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-        entry_row = np.repeat(worker_at, ends - starts)
+        counts = ends - starts
+        first = np.cumsum(counts) - counts  # where each council's entries start in `entry`
+        entry = np.repeat(starts - first, counts) + np.arange(counts.sum())
+        entry_row = np.repeat(worker_at, counts)
         computed_x = wc.input_exponents[entry] * revenue[entry_row] / prices[wc.input_goods[entry]]
         np.subtract.at(demand, wc.input_goods[entry], computed_x)
         # ... and put the proposals in
         np.add.at(supply, own, worker_q)
         np.add.at(demand, goods_d, units_d)
         worker_e = np.array([np.nan if p.effort is None else float(p.effort) for p in props])
+        bad = ~np.isnan(worker_e) & ~(np.isfinite(worker_e) & (worker_e >= 0))
+        if bad.any():
+            key = keys[int(np.flatnonzero(bad)[0])]
+            raise RoundsError(
+                "effort must be finite and not negative (or left out)",
+                Where(id=f"worker {key[1]}", field="effort"),
+            )
     keys_all = tuple(k for k, _ in consumers) + tuple(k for k, _ in workers)
     return keys_all, worker_at, np.stack([worker_q, worker_e]) if workers else np.zeros((2, 0))
 
