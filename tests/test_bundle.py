@@ -283,6 +283,21 @@ def test_parquet_tables_may_use_dictionary_ids_and_integer_numbers(tmp_path):
     assert read_bundle(folder).inputs.toarray().tolist() == [[0, 1], [0, 0]]
 
 
+def test_parquet_in_row_groups_reads_and_names_the_right_row(tmp_path):
+    economy = load_demo()
+    out = write_bundle(economy, tmp_path / "b", table_format="parquet")
+    inputs = pq.read_table(out / "inputs.parquet")
+    assert pa.types.is_dictionary(inputs.schema.field("product").type)
+    pq.write_table(inputs, out / "inputs.parquet", row_group_size=10)  # six chunks
+    assert read_bundle(out) == economy
+    products = inputs.column("product").to_pylist()
+    products[37] = "nope"
+    inputs = inputs.set_column(1, "product", pa.array(products).dictionary_encode())
+    pq.write_table(inputs, out / "inputs.parquet", row_group_size=10)
+    e = error(out)
+    assert (e.where.row, e.where.id) == (38, "nope")
+
+
 def test_manifest_file_itself_may_be_named(town):
     assert read_bundle(town / "economy.toml") == load_demo()
 

@@ -121,16 +121,10 @@ def _read_folder(folder: Path, shown: Path, check_productive: bool) -> Economy:
 
     products, techniques = read(PRODUCTS), read(TECHNIQUES)
     labour_kinds, resources = read(LABOUR_KINDS), read(RESOURCES)
-    # Ids are checked before anything refers to them, so a duplicated id is reported as
-    # such, not as the unknown id that the duplicate left behind.
-    product_ids = _ids(products.ids("id"), "product", products.shown)
-    technique_ids = _ids(techniques.ids("id"), "technique", techniques.shown)
-    labour_ids = _ids(labour_kinds.ids("id"), "labour kind", labour_kinds.shown)
-    resource_ids = (
-        _ids(resources.ids("id"), "resource", resources.shown)
-        if resources
-        else np.empty(0, dtype=object)
-    )
+    product_ids = _listed_ids(products, "product")
+    technique_ids = _listed_ids(techniques, "technique")
+    labour_ids = _listed_ids(labour_kinds, "labour kind")
+    resource_ids = _listed_ids(resources, "resource") if resources else np.empty(0, object)
     n, t = len(product_ids), len(technique_ids)
 
     made = _positions(techniques, "product", product_ids)
@@ -245,13 +239,21 @@ def _check_no_stray_tables(folder: Path, shown: Path) -> None:
             )
 
 
+def _listed_ids(table: tables.Table, what: str) -> np.ndarray:
+    """The ``id`` column of a table that lists things. A repeated id is reported here,
+    before anything refers to the ids, so it is not mistaken for the id it replaced."""
+    ids = table.ids("id")
+    if pc.count_distinct(tables.decoded(table.columns["id"])).as_py() < len(ids):
+        _ids(ids, what, table.shown)  # raises, naming both rows
+    return ids
+
+
 def _positions(table: tables.Table, column: str, ids: np.ndarray) -> np.ndarray:
     """Positions in ``ids`` of the ids in ``column``; an unknown id is an error naming it."""
-    values = table.columns[column]
-    found = pc.index_in(values, value_set=pa.array(ids, type=pa.string()))
+    found = table.positions(column, pa.array(ids, type=pa.string()))
     if found.null_count:
         row = tables.first_true(pc.is_null(found))
-        value = values[row - 1].as_py()
+        value = table.columns[column][row - 1].as_py()
         if not value:
             table.ids(column)  # raises: the cell is empty
         hint = " (it has spaces around it)" if value != value.strip() else ""
@@ -292,6 +294,8 @@ def _check_unique(table: tables.Table, techniques: np.ndarray, rows: np.ndarray,
     if len(techniques) < 2:
         return
     pair = techniques * (int(rows.max()) + 1) + rows
+    if np.all(pair[1:] > pair[:-1]):  # sorted, as write_bundle writes: no sort needed
+        return
     order = np.argsort(pair, kind="stable")
     repeats = np.flatnonzero(pair[order][1:] == pair[order][:-1])
     if repeats.size:

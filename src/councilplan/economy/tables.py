@@ -48,12 +48,13 @@ class TableSpec:
 @dataclass(frozen=True)
 class Table:
     """A table as read: ``columns`` holds an Arrow array for every column of the spec
-    (strings for ID and TEXT, float64 for NUMBER, nulls where a cell was empty).
+    (strings for TEXT, float64 for NUMBER, nulls where a cell was empty; ID columns are
+    strings or, from Parquet, dictionary-encoded strings, possibly in chunks).
     ``shown`` is the file's name as errors give it."""
 
     spec: TableSpec
     shown: str
-    columns: Mapping[str, pa.Array]
+    columns: Mapping[str, pa.Array | pa.ChunkedArray]
     n_rows: int
 
     def where(self, row: int | None = None, id: str | None = None, field: str | None = None):
@@ -61,7 +62,7 @@ class Table:
 
     def ids(self, name: str) -> np.ndarray:
         """An ID column as an object array; an empty cell is an error naming its row."""
-        column = self.columns[name]
+        column = decoded(self.columns[name])
         empty = pc.equal(pc.utf8_length(column), 0)
         if column.null_count or pc.any(empty).as_py():
             row = first_true(pc.or_kleene(pc.is_null(column), empty))
@@ -73,10 +74,22 @@ class Table:
 
     def texts(self, name: str) -> np.ndarray:
         """A TEXT column as an object array, the default where it was absent or empty."""
-        column = self.columns[name]
+        column = decoded(self.columns[name])
         default = self.spec.column(name).default
         filled = pc.if_else(pc.equal(pc.fill_null(column, ""), ""), default, column)
         return filled.to_numpy(zero_copy_only=False)
+
+    def positions(self, name: str, ids: pa.Array) -> pa.Array:
+        """Position in ``ids`` of each value of ID column ``name``; null where unknown.
+        A dictionary-encoded column is looked up once per distinct id."""
+        column = self.columns[name]
+        if not pa.types.is_dictionary(column.type):
+            # One call for all chunks: the set of ids is hashed once, not once per chunk.
+            found = pc.index_in(column, value_set=ids)
+            return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        parts = [pc.take(pc.index_in(c.dictionary, value_set=ids), c.indices) for c in chunks]
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.int32())
 
     def numbers(self, name: str) -> np.ndarray:
         """A NUMBER column as float64, the default where it was absent or empty; an empty
@@ -130,7 +143,9 @@ def read(directory: Path, spec: TableSpec, shown: Path | None = None) -> Table |
     columns = {}
     for col in spec.columns:
         if col.name in raw.column_names:
-            columns[col.name] = raw.column(col.name).combine_chunks()
+            column = raw.column(col.name)
+            # ID columns stay in chunks: positions() looks them up chunk by chunk.
+            columns[col.name] = column if col.kind == ID else column.combine_chunks()
         else:
             columns[col.name] = pa.nulls(n, pa.string() if col.kind != NUMBER else pa.float64())
     return Table(spec, where, columns, n)
@@ -230,10 +245,14 @@ def _read_parquet(path: Path, spec: TableSpec, shown: str) -> pa.Table:
         column = table.column(name)
         kind = next((c.kind for c in spec.columns if c.name == name), None)
         if kind is not None:
+            wanted = _arrow_type(kind)
             if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
+                if kind == ID:  # keep the encoding: ids are looked up once per distinct value
+                    wanted = pa.dictionary(column.type.index_type, pa.string())
+                else:
+                    column = column.cast(column.type.value_type)
             try:
-                column = column.cast(_arrow_type(kind))
+                column = column.cast(wanted)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise EconomyError(
                     f"column {name!r} has type {column.type}; it must hold "
@@ -264,6 +283,15 @@ def _check_header(shown: str, spec: TableSpec, names: list[str]) -> None:
             f"{'; '.join(problems)}; the header of table {spec.name!r} must name: {expected}",
             Where(shown, field="header"),
         )
+
+
+def decoded(column) -> pa.Array:
+    """A column as one plain array (dictionary-encoded strings decoded)."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column
 
 
 def first_true(mask) -> int:
