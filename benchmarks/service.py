@@ -107,7 +107,6 @@ async def drive(port: int, ballot_ids: list[int], tokens: list[str]) -> tuple[fl
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
     ) as http:
-        await asyncio.gather(*(client(http, tokens[0]) for _ in range(0)))  # warm nothing
         start = time.perf_counter()
         await asyncio.gather(*(client(http, tok) for tok in tokens))
         return time.perf_counter() - start, latencies, accepted
@@ -279,13 +278,12 @@ def main() -> None:
         tally_table.add_column(col, justify="right")
     for name, url in backends:
         with tempfile.TemporaryDirectory() as tmp:
-            if url is None:
-                make = lambda: (
-                    f"sqlite:///{Path(tmp) / f'{uuid.uuid4().hex}.sqlite'}",  # noqa: E731
-                    lambda: None,
-                )
-            else:
-                make = lambda url=url: fresh_postgres(url)  # noqa: E731
+
+            def make(url=url, tmp=tmp):
+                if url is None:
+                    return f"sqlite:///{Path(tmp) / f'{uuid.uuid4().hex}.sqlite'}", lambda: None
+                return fresh_postgres(url)
+
             db, drop = make()
             try:
                 v = votes_per_second(db, args.clients, args.ballots, args.workers)
