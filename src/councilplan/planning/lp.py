@@ -69,18 +69,26 @@ class LpSolution:
     message: str = ""
 
 
-def solve(lp: LinearProgram, solver: str, *, tol: float = 1e-6, time_limit: float | None = None):
+def solve(
+    lp: LinearProgram,
+    solver: str,
+    *,
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """Solve with ``solver`` ("highs" or "pdlp"); ``tol`` is PDLP's relative optimality
-    tolerance (HiGHS is exact to its feasibility tolerances, set to 1e-10)."""
+    tolerance (HiGHS is exact to its feasibility tolerances, set to 1e-10). ``start`` =
+    (x, row duals) is a starting point for PDLP (HiGHS ignores it)."""
     if solver not in ("highs", "pdlp"):
         raise ValueError(f"unknown LP solver {solver!r}; use 'highs' or 'pdlp'")
     run = _solve_highs if solver == "highs" else _solve_pdlp
     if _clashes(solver):
-        return _solve_in_worker(lp, solver, tol, time_limit)
-    return run(lp, tol, time_limit)
+        return _solve_in_worker(lp, solver, tol, time_limit, start)
+    return run(lp, tol, time_limit, start)
 
 
-def _solve_in_worker(lp: LinearProgram, solver: str, tol: float, time_limit) -> LpSolution:
+def _solve_in_worker(lp: LinearProgram, solver: str, tol: float, time_limit, start) -> LpSolution:
     """Solve in a fresh interpreter (``python -m councilplan.planning.lp``), the program
     and the answer passing as pickles through its stdin and stdout."""
     import pickle
@@ -88,7 +96,7 @@ def _solve_in_worker(lp: LinearProgram, solver: str, tol: float, time_limit) -> 
 
     done = subprocess.run(
         [sys.executable, "-m", "councilplan.planning.lp"],
-        input=pickle.dumps((lp, solver, tol, time_limit), protocol=pickle.HIGHEST_PROTOCOL),
+        input=pickle.dumps((lp, solver, tol, time_limit, start), protocol=pickle.HIGHEST_PROTOCOL),
         capture_output=True,
         check=False,
     )
@@ -109,7 +117,7 @@ def _clashes(solver: str) -> bool:
         return any(name == other or name.startswith(other + ".") for name in sys.modules)
 
 
-def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None) -> LpSolution:
+def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None, warm=None) -> LpSolution:
     import highspy
 
     start = time.perf_counter()
@@ -186,7 +194,7 @@ def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None) -> LpS
     return _failed(lp, "highs", name, iterations, time.perf_counter() - start, text)
 
 
-def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None) -> LpSolution:
+def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None, warm=None) -> LpSolution:
     from ortools.pdlp import solve_log_pb2, solvers_pb2
     from ortools.pdlp.python import pdlp
 
@@ -207,7 +215,12 @@ def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None) -> LpSo
     params.num_threads = max(1, min(os.cpu_count() or 1, 8))
     if time_limit is not None:
         params.termination_criteria.time_sec_limit = float(time_limit)
-    result = pdlp.primal_dual_hybrid_gradient(qp, params)
+    initial = None
+    if warm is not None:
+        initial = pdlp.PrimalAndDualSolution()
+        initial.primal_solution = np.asarray(warm[0], dtype=np.float64)
+        initial.dual_solution = np.asarray(warm[1], dtype=np.float64)
+    result = pdlp.primal_dual_hybrid_gradient(qp, params, initial_solution=initial)
     log = result.solve_log
     reason = solve_log_pb2.TerminationReason.Name(log.termination_reason)
     iterations = int(log.iteration_count)
@@ -289,6 +302,7 @@ if __name__ == "__main__":
     # Import the module by name so the answer pickles as councilplan's own LpSolution.
     from councilplan.planning import lp as _module
 
-    _lp, _solver, _tol, _limit = pickle.loads(sys.stdin.buffer.read())
+    _lp, _solver, _tol, _limit, _start = pickle.loads(sys.stdin.buffer.read())
     _run = _module._solve_highs if _solver == "highs" else _module._solve_pdlp
-    sys.stdout.buffer.write(pickle.dumps(_run(_lp, _tol, _limit), protocol=pickle.HIGHEST_PROTOCOL))
+    _answer = _run(_lp, _tol, _limit, _start)
+    sys.stdout.buffer.write(pickle.dumps(_answer, protocol=pickle.HIGHEST_PROTOCOL))
