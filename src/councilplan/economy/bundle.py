@@ -401,7 +401,7 @@ def _limits(values: np.ndarray) -> pa.Array:
 
 def _long(technique_ids, indptr, indices, row_ids, key, data) -> dict[str, pa.Array]:
     """Long form of a CSC matrix: one row per stored entry, in technique order. The id
-    columns are dictionary-encoded, so 10^7 rows do not make 10^7 Python strings."""
+    columns are dictionary-encoded Arrow arrays, so 10^7 rows make no Python strings."""
     technique = np.repeat(np.arange(len(technique_ids), dtype=np.int32), np.diff(indptr))
     return {
         "technique": _encoded(technique, technique_ids),
