@@ -900,10 +900,14 @@ def cast_vote(
                 "ballot_id",
             )
         council = tx.get("councils", ballot["council_id"])
-        weight = _require_standing(tx, council, voter_id, "vote")
-        if council["kind"] != "federation":
-            joined = _current_membership(tx, council["id"], voter_id)["joined_at"]
-            if joined > ballot["created_at"]:
+        if council["kind"] == "federation":
+            weight = _require_standing(tx, council, voter_id, "vote")
+        else:
+            membership = _current_membership(tx, council["id"], voter_id)
+            if membership is None:
+                _require_standing(tx, council, voter_id, "vote")  # refuses: not a member
+            weight = 1
+            if membership["joined_at"] > ballot["created_at"]:
                 raise Refused(
                     "joined_after_ballot_opened",
                     f"account {voter_id} joined council {council['id']} after ballot "

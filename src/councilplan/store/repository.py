@@ -21,7 +21,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from councilplan.audit.chain import Entry, Verification, entry_after, verify
+from councilplan.audit.chain import (
+    GENESIS_HASH,
+    Entry,
+    Verification,
+    canonical_json,
+    entry_after,
+    entry_hash,
+    verify,
+)
 from councilplan.councils.service import Duplicate, GuardRefused
 from councilplan.store import migrate
 from councilplan.store.tables import audit_head, audit_log, metadata
@@ -35,7 +43,7 @@ def default_url(data_dir: str | Path | None = None) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def make_engine(url: str, *, schema: str | None = None, pool_size: int = 20) -> Engine:
+def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> Engine:
     """An engine for ``url`` set up for councilplan (SQLite locking, PostgreSQL pool, schema)."""
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
@@ -67,8 +75,8 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 20) -> 
     return sa.create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=2 * pool_size,
-        pool_pre_ping=True,
+        max_overflow=pool_size,
+        pool_recycle=1800,  # no pre-ping: it would cost a round trip on every act
         connect_args=connect_args,
     )
 
@@ -80,6 +88,18 @@ def _aware(row: Mapping[str, Any]) -> dict:
         if isinstance(v, datetime) and v.tzinfo is None:
             out[k] = v.replace(tzinfo=UTC)
     return out
+
+
+_APPEND_PG = sa.text(
+    "WITH head AS ("
+    " UPDATE audit_head SET seq = seq + 1, prev_hash = hash,"
+    " hash = encode(sha256(convert_to("
+    "   :prefix || hash || :middle || (seq + 1)::text || '}', 'UTF8')), 'hex')"
+    " WHERE id = 1 RETURNING seq, prev_hash, hash) "
+    "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash) "
+    "SELECT seq, :kind, :payload, :recorded_at, prev_hash, hash FROM head "
+    "RETURNING seq, prev_hash, hash"
+)
 
 
 class SqlRecords:
@@ -173,27 +193,55 @@ class SqlRecords:
         return self._execute(t.delete().where(*self._where(t, where))).rowcount
 
     def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
-        query = sa.select(audit_head).where(audit_head.c.id == 1)
         if self.postgres:
-            query = query.with_for_update()
-        head = self._execute(query).mappings().one()
+            return self._append_event_pg(kind, payload, recorded_at)
+        head = self._execute(sa.select(audit_head).where(audit_head.c.id == 1)).mappings().one()
         entry = entry_after(head["seq"], head["hash"], kind, payload, recorded_at)
+        self._execute(audit_log.insert().values(**_log_row(entry)))
         self._execute(
-            audit_log.insert().values(
-                seq=entry.seq,
-                kind=entry.kind,
-                payload=json.dumps(
-                    entry.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-                ),
-                recorded_at=entry.recorded_at,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-            )
-        )
-        self._execute(
-            audit_head.update().where(audit_head.c.id == 1).values(seq=entry.seq, hash=entry.hash)
+            audit_head.update()
+            .where(audit_head.c.id == 1)
+            .values(seq=entry.seq, hash=entry.hash, prev_hash=entry.prev_hash)
         )
         return entry
+
+    def _append_event_pg(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
+        """Lock the head, hash and append in one statement, so the head lock (held until
+        commit) is taken as late and held as briefly as possible. PostgreSQL's sha256 hashes
+        the same canonical JSON as :func:`~councilplan.audit.chain.entry_hash`, with the
+        previous hash and seq filled in from the head row; the result is checked in Python."""
+        probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)
+        body = canonical_json(probe.payload).decode()
+        prefix = f'{{"kind":{json.dumps(kind, ensure_ascii=False)},"payload":{body},"prev_hash":"'
+        middle = f'","recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":'
+        row = self._execute(
+            _APPEND_PG,
+            {
+                "prefix": prefix,
+                "middle": middle,
+                "kind": kind,
+                "payload": body,
+                "recorded_at": recorded_at,
+            },
+        ).one()
+        entry = Entry(row.seq, kind, probe.payload, recorded_at, row.prev_hash, row.hash)
+        if entry_hash(entry.seq, kind, entry.payload, recorded_at, entry.prev_hash) != entry.hash:
+            raise RuntimeError(
+                f"audit entry {entry.seq}: PostgreSQL's hash differs from councilplan's "
+                "(is the database encoding UTF8?); nothing was written"
+            )
+        return entry
+
+
+def _log_row(entry: Entry) -> dict:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "payload": canonical_json(entry.payload).decode(),
+        "recorded_at": entry.recorded_at,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 class SqlStore:
@@ -209,6 +257,15 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlRecords]:
         with self.engine.begin() as connection:
+            yield SqlRecords(connection)
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlRecords]:
+        """Single reads outside a transaction (autocommit): no BEGIN and COMMIT round trips.
+        For lookups that need no consistency with anything else, such as a token's owner."""
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             yield SqlRecords(connection)
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:

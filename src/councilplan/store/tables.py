@@ -290,4 +290,5 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=True),  # the head's own prev_hash
 )

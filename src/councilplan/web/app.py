@@ -185,7 +185,7 @@ class FinalIn(Strict):
 Me = Annotated[int, Depends(auth.current_account)]
 
 
-def _store(request: Request) -> svc.Store:
+async def _store(request: Request) -> svc.Store:  # async: no I/O, no thread hop
     return request.app.state.store
 
 

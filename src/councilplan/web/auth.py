@@ -72,7 +72,7 @@ def logout(store: Store, token: str) -> None:
 
 
 def account_for_token(store: Store, token: str) -> int | None:
-    with store.transaction() as tx:
+    with getattr(store, "reading", store.transaction)() as tx:
         row = tx.get("auth_tokens", _digest(token))
         if row is None or row["expires_at"] <= datetime.now(UTC):
             return None
@@ -82,7 +82,7 @@ def account_for_token(store: Store, token: str) -> int | None:
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-def presented_token(
+async def presented_token(  # async: no I/O, so FastAPI runs it without a thread hop
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
 ) -> str | None:
