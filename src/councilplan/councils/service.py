@@ -14,6 +14,7 @@ from ``store`` or ``web``. Counting is done only by :func:`councilplan.councils.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -23,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Protocol
 
-from councilplan.audit.chain import Entry, canonical_json, utc_timestamp
+from councilplan.audit.chain import Entry, utc_timestamp
 from councilplan.councils import budgets, counting, disputes, rules
 
 COUNCIL_KINDS = ("workplace", "consumer", "federation")
@@ -82,6 +83,13 @@ class Records(Protocol):
         """Insert one row and return its primary key; raise :class:`Duplicate` on a taken key."""
 
     def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def ballot_votes(self, ballot_id: int) -> list[dict]:
+        """The stored votes of a ballot (``choice``, ``weight``), in key order."""
+
+    def settle_votes(self, ballot_id: int) -> None:
+        """Store the ballot's votes so that not even their physical order follows the order
+        in which members voted (PostgreSQL heaps keep insertion order)."""
 
     def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         """The row with primary key ``key``; ``lock`` "share" or "update" locks it (PostgreSQL)."""
@@ -943,8 +951,13 @@ def cast_vote(
 
 
 def _votes_digest(votes: Sequence[Mapping[str, Any]]) -> str:
-    """SHA-256 over the stored votes in a canonical order, published when a ballot closes."""
-    items = sorted(canonical_json([v["choice"], v["weight"]]).decode() for v in votes)
+    """SHA-256 over the stored votes in a canonical order, published when a ballot closes.
+    Choices are strings or lists of strings (``check_choice``), so plain ``json.dumps`` is
+    canonical for them."""
+    items = sorted(
+        json.dumps([v["choice"], v["weight"]], separators=(",", ":"), ensure_ascii=False)
+        for v in votes
+    )
     return hashlib.sha256("\n".join(items).encode()).hexdigest()
 
 
@@ -988,12 +1001,9 @@ def close_ballot(
 def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
     ballot_id = ballot["id"]
     council = tx.get("councils", ballot["council_id"])
-    votes = tx.find("votes", {"ballot_id": ballot_id}, order_by="id")
+    votes = tx.ballot_votes(ballot_id)
     if ballot["secret"] and votes:
-        # Rewrite the votes in key order, so not even the physical order of rows on disk
-        # follows the order in which members voted (PostgreSQL heaps keep insertion order).
-        tx.delete("votes", {"ballot_id": ballot_id})
-        tx.insert_many("votes", sorted(votes, key=lambda v: v["id"]))
+        tx.settle_votes(ballot_id)
     electorate = len(_electorate(tx, council, ballot["created_at"]))
     electorate = max(electorate, len(votes))
     digest = _votes_digest(votes)
@@ -1058,7 +1068,7 @@ def recount(store: Store, ballot_id: int) -> dict:
             raise Conflict(
                 "ballot_still_open", f"ballot {ballot_id} is open; it has no tally yet", "ballot_id"
             )
-        votes = tx.find("votes", {"ballot_id": ballot_id}, order_by="id")
+        votes = tx.ballot_votes(ballot_id)
         if ballot["purpose"] == "budget":
             tally = _count_budget(tx, ballot, votes)
         else:

@@ -32,7 +32,7 @@ from councilplan.audit.chain import (
 )
 from councilplan.councils.service import Duplicate, GuardRefused
 from councilplan.store import migrate
-from councilplan.store.tables import audit_head, audit_log, metadata
+from councilplan.store.tables import audit_head, audit_log, metadata, votes
 
 DEFAULT_SQLITE = "councilplan.sqlite"
 
@@ -102,6 +102,13 @@ _APPEND_PG = sa.text(
 )
 
 
+_SETTLE_PG = sa.text(
+    "WITH moved AS (DELETE FROM votes WHERE ballot_id = :ballot_id RETURNING *) "
+    "INSERT INTO votes (id, ballot_id, choice, weight) "
+    "SELECT id, ballot_id, choice, weight FROM moved ORDER BY id"
+)
+
+
 class SqlRecords:
     """The :class:`Records` interface over one connection inside one transaction."""
 
@@ -150,6 +157,21 @@ class SqlRecords:
     def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             self._execute(self._table(table).insert(), [dict(r) for r in rows])
+
+    def ballot_votes(self, ballot_id: int) -> list[dict]:
+        # Sorted here rather than by the database: the same order on SQLite and PostgreSQL
+        # whatever the collation, and faster than ORDER BY on text keys.
+        query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
+            votes.c.ballot_id == ballot_id
+        )
+        rows = sorted(self._execute(query).tuples())
+        return [{"choice": choice, "weight": weight} for _, choice, weight in rows]
+
+    def settle_votes(self, ballot_id: int) -> None:
+        if not self.postgres:
+            return  # SQLite: votes is a WITHOUT ROWID table, stored in key order already
+        # One statement, no rows through Python: move the votes out and back in key order.
+        self._execute(_SETTLE_PG, {"ballot_id": ballot_id})
 
     def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         t = self._table(table)
