@@ -45,11 +45,22 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """A SQLite file migrated once per session; council_store copies it for each test."""
+    from councilplan.store.repository import open_store
+
+    path = tmp_path_factory.mktemp("councils") / "template.sqlite"
+    open_store(f"sqlite:///{path}").dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def council_store(request, tmp_path):
     """A fresh, migrated councils store: SQLite in a tmp file, and PostgreSQL in a schema of its
     own, dropped afterwards (the PostgreSQL case skips when COUNCILPLAN_TEST_DATABASE_URL is
     unset)."""
+    import shutil
     import uuid
 
     import sqlalchemy
@@ -57,7 +68,9 @@ def council_store(request, tmp_path):
     from councilplan.store.repository import open_store
 
     if request.param == "sqlite":
-        store = open_store(f"sqlite:///{tmp_path / 'councilplan.sqlite'}")
+        path = tmp_path / "councilplan.sqlite"
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
+        store = open_store(f"sqlite:///{path}", upgrade=False)
         yield store
         store.dispose()
         return

@@ -164,7 +164,7 @@ class SqlRecords:
         query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
             votes.c.ballot_id == ballot_id
         )
-        rows = sorted(self._execute(query).tuples())
+        rows = sorted(tuple(row) for row in self._execute(query))
         return [{"choice": choice, "weight": weight} for _, choice, weight in rows]
 
     def settle_votes(self, ballot_id: int) -> None:
