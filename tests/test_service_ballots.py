@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from councilplan.councils import service as s
 
@@ -238,3 +240,42 @@ def test_secret_ballot_keeps_choices_off_the_record_of_who_voted(council_store):
     assert len(voted) == 8 and all("choice" not in e.payload for e in voted)
     s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
     assert s.recount(council_store, ballot.id)["matches"]
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    attempts=st.lists(
+        st.tuples(st.integers(0, 9), st.sampled_from(["yes", "no", "abstain"])), max_size=25
+    )
+)
+def test_one_member_one_vote_whatever_the_attempts(council_store, attempts):
+    # One store for all examples (a new ballot each): members 0-5, outsiders 6-9.
+    if not s.list_councils(council_store):
+        ids = people(council_store, *[f"x{i}" for i in range(10)])
+        workplace(council_store, ids[0], ids[1:6])
+    council = s.list_councils(council_store)[0]
+    ballot = s.open_ballot(
+        council_store,
+        council_id=council.id,
+        opened_by=1,
+        title="Q",
+        rule="yes_no",
+        secret=True,
+        closes_at=T0 + timedelta(days=1),
+        now=T0,
+    )
+    first: dict[int, str] = {}
+    for who, choice in attempts:
+        try:
+            s.cast_vote(council_store, ballot_id=ballot.id, voter_id=who + 1, choice=choice, now=T0)
+            first[who] = choice
+        except s.Refused as refused:
+            assert refused.reason in ("already_voted", "not_a_member")
+            assert who in first or who >= 6
+    assert set(first) == {w for w, _ in attempts if w < 6}
+    assert s.participation(council_store, ballot.id) == sorted(w + 1 for w in first)
+    tally = s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1)).tally
+    for option in ("yes", "no", "abstain"):
+        assert tally["counts"][option] == sum(c == option for c in first.values())
