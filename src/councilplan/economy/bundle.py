@@ -234,7 +234,8 @@ def _check_no_stray_tables(folder: Path, shown: Path) -> None:
         if stem is not None and stem not in known and entry.is_file():
             raise EconomyError(
                 f"unknown table {entry.name!r}; a bundle's tables are "
-                f"{', '.join(spec.name for spec in TABLES)}",
+                f"{', '.join(spec.name for spec in TABLES)} (other tables, like needs, "
+                "belong in a folder of their own, such as needs/)",
                 Where(str(shown / entry.name)),
             )
 
