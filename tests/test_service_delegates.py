@@ -276,3 +276,20 @@ def test_a_delegate_who_leaves_their_council_loses_the_mandate(council_store):
         council_store, council_id=councils[0].id, account_id=members[0][0], now=T0 + 2 * DAY
     )
     assert s.delegates(council_store, council_id=councils[0].id) == []
+
+
+def test_a_by_election_nobody_stands_in_closes_void(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(4, 3))
+    group = members[0]
+    delegate = s.delegates(council_store, council_id=councils[0].id)[0]
+    t = T0 + 2 * DAY
+    recall = s.open_recall(
+        council_store, delegate_id=delegate["id"], member_id=group[1], reason="r", now=t
+    )
+    for a in group[1:]:
+        s.cast_vote(council_store, ballot_id=recall["ballot_id"], voter_id=a, choice="yes", now=t)
+    by_election = s.get_recall(council_store, recall["id"])["by_election_ballot_id"]
+    closed = s.close_ballot(council_store, ballot_id=by_election, now=t + 11 * DAY)
+    assert closed.tally["outcome"] == "void" and closed.tally["winners"] == []
+    assert s.delegates(council_store, council_id=councils[0].id) == []
+    assert s.recount(council_store, by_election)["matches"]

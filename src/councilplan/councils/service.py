@@ -977,6 +977,34 @@ def _count(
     )
 
 
+def _count_or_void(
+    ballot: Mapping[str, Any], votes: Sequence[Mapping[str, Any]], electorate: int
+) -> counting.Tally | None:
+    """The tally, or None when the ballot cannot be counted (an election nobody stood in, more
+    seats than candidates): it closes void rather than staying open for ever."""
+    try:
+        return _count(ballot, votes, electorate)
+    except counting.CountingError:
+        return None
+
+
+def _void(ballot: Mapping[str, Any], votes: Sequence[Mapping[str, Any]], electorate: int) -> dict:
+    try:
+        _count(ballot, votes, electorate)
+        why = ""
+    except counting.CountingError as error:
+        why = str(error)
+    return {
+        "rule": ballot["rule"],
+        "options": list(ballot["options"]),
+        "seats": ballot["seats"],
+        "winners": [],
+        "outcome": "void",
+        "ballots_cast": len(votes),
+        "explanation": f"the ballot could not be counted and closes void: {why}",
+    }
+
+
 def close_ballot(
     store: Store, *, ballot_id: int, now: datetime | None = None, early: bool = False
 ) -> Ballot:
@@ -1011,8 +1039,8 @@ def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
     if ballot["purpose"] == "budget":
         tally = _count_budget(tx, ballot, votes)
     else:
-        counted = _count(ballot, votes, electorate)
-        tally = counted.to_dict()
+        counted = _count_or_void(ballot, votes, electorate)
+        tally = counted.to_dict() if counted is not None else _void(ballot, votes, electorate)
     tx.update(
         "ballots",
         ballot_id,
@@ -1072,7 +1100,12 @@ def recount(store: Store, ballot_id: int) -> dict:
         if ballot["purpose"] == "budget":
             tally = _count_budget(tx, ballot, votes)
         else:
-            tally = _count(ballot, votes, ballot["electorate"]).to_dict()
+            counted = _count_or_void(ballot, votes, ballot["electorate"])
+            tally = (
+                counted.to_dict()
+                if counted is not None
+                else _void(ballot, votes, ballot["electorate"])
+            )
         digest = _votes_digest(votes)
         return {
             "ballot_id": ballot_id,
@@ -1441,9 +1474,9 @@ def _close_recall_if_decided(store: Store, ballot_id: int, now: datetime) -> Non
             _close(tx, ballot, now)
 
 
-def _apply_recall(tx: Records, ballot: dict, tally: counting.Tally, now: datetime) -> None:
+def _apply_recall(tx: Records, ballot: dict, tally: counting.Tally | None, now: datetime) -> None:
     recall_id = ballot["subject"]["recall_id"]
-    if not rules.recall_carried(tally):
+    if tally is None or not rules.recall_carried(tally):
         tx.update("recalls", recall_id, {"status": "kept"})
         _record(tx, "recall.failed", {"recall_id": recall_id, "ballot_id": ballot["id"]}, now)
         return
