@@ -589,7 +589,6 @@ def plan_command(
     import time
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from councilplan.planning.needs import (
         PlanInputError,
@@ -646,6 +645,13 @@ def plan_command(
             ("written to", f"{out} ({', '.join(written)})"),
         ],
     )
+    _print_plan_findings(result, out)
+
+
+def _print_plan_findings(result, out: Path | None = None) -> None:
+    """The binding limits and, when any, the needs that cannot be met, as tables."""
+    from rich.table import Table
+
     table = result.limits_table()
     binding = table[table["binding"]]
     if len(binding):
@@ -668,7 +674,8 @@ def plan_command(
             )  # fmt: skip
         console.print(short)
         if len(result.shortfall) > 20:
-            console.print(f"... and {len(result.shortfall) - 20} more in {out / 'shortfall.csv'}")
+            where = f" in {out / 'shortfall.csv'}" if out is not None else ""
+            console.print(f"... and {len(result.shortfall) - 20} more{where}")
 
 
 def _plan_limits_of(economy, resolved):
@@ -691,3 +698,80 @@ def _write_plan(result, out: Path) -> list[str]:
     (out / "report.md").write_text(result.report(), encoding="utf-8")
     names.append("report.md")
     return names
+
+
+# --- Demo: the shipped demo town, end to end ------------------------------------------------
+
+
+@app.command()
+def demo(
+    data_dir: Path = typer.Option(
+        Path("councilplan-demo"),
+        "--data-dir",
+        help="Folder for the demo's SQLite database and the plan's tables.",
+    ),
+) -> None:
+    """Run councilplan on the shipped demo town: values, the plan, rounds, councils' vote."""
+    import numpy as np
+    from rich.rule import Rule
+    from rich.table import Table
+
+    from councilplan.economy import DEMO_BUNDLE, load_demo
+    from councilplan.planning import labour_values, plan, read_needs
+
+    economy = load_demo()
+    console.print(Rule(f"[bold]The demo town[/]: {economy.description or economy.name}"))
+    limits = Table(title="Labour and nature the town can give in a year", title_justify="left")
+    for name in ("kind", "id", "limit", "unit"):
+        limits.add_column(name, justify="right" if name == "limit" else "left")
+    for kind, ids, caps, units in (
+        ("labour", economy.labour_ids, economy.labour_limits, economy.labour_units),
+        ("resource", economy.resource_ids, economy.resource_limits, economy.resource_units),
+    ):
+        for i, cap, unit in zip(ids, caps, units, strict=True):
+            limits.add_row(kind, str(i), f"{cap:,.6g}", str(unit))
+    console.print(
+        f"{economy.n_products} products, {economy.n_techniques} techniques, "
+        f"{economy.nnz} input coefficients"
+    )
+    console.print(limits)
+
+    console.print(Rule("[bold]Labour values[/]: hours embodied per unit"))
+    values_result = labour_values(economy)
+    table = Table(show_header=True, box=None, padding=(0, 2))
+    for name in ("product", "unit", "hours per unit", "technique"):
+        table.add_column(name, justify="right" if name == "hours per unit" else "left")
+    for i in np.argsort(-values_result.values):
+        table.add_row(
+            str(economy.product_ids[i]),
+            str(economy.product_units[i]),
+            f"{values_result.values[i]:,.4g}",
+            str(economy.technique_ids[values_result.choice[i]]),
+        )
+    console.print(table)
+    console.print(
+        f"method {values_result.method}, residual {values_result.residual:.1e}, "
+        f"{values_result.seconds * 1000:.1f} ms"
+    )
+
+    console.print(Rule("[bold]The plan[/]: the councils' needs with the least labour"))
+    needs_file = DEMO_BUNDLE / "needs" / "town.csv"
+    needs = read_needs(needs_file, economy)
+    optimum = plan(economy, needs)
+    out = data_dir / "plan"
+    written = _write_plan(optimum, out)
+    _summary(
+        "",
+        [
+            (
+                "needs",
+                f"{len(needs.amount)} needs of {len(set(needs.council))} councils "
+                f"({needs_file.name})",
+            ),
+            ("status", optimum.status),
+            ("total labour", f"{optimum.total_labour:,.0f} hours"),
+            ("method", f"{optimum.method} ({optimum.diagnostics.solver})"),
+            ("written to", f"{out} ({', '.join(written)})"),
+        ],
+    )
+    _print_plan_findings(optimum, out)

@@ -305,7 +305,7 @@ def make_economy(
     if bad.size:
         row = int(bad[0])
         raise EconomyError(
-            f"technique {technique_ids[row]!r} has output {output[row]!r}; "
+            f"technique {technique_ids[row]!r} has output {float(output[row])!r}; "
             "a technique must make a positive quantity",
             Where(source, row=row + 1, id=technique_ids[row], field="output"),
         )
@@ -333,7 +333,7 @@ def make_economy(
     if bad.size:
         i, j = _sparse_position(a, int(bad[0]))
         raise EconomyError(
-            f"input of {product_ids[i]!r} to technique {technique_ids[j]!r} is {a.data[bad[0]]!r}",
+            f"input of {product_ids[i]!r} to technique {technique_ids[j]!r} is {float(a.data[bad[0]])!r}",
             Where(source, id=technique_ids[j], field=product_ids[i]),
         )
     byproducts = frozenset(str(b) for b in byproducts)
@@ -349,7 +349,7 @@ def make_economy(
             pos = int(negative[np.flatnonzero(~allowed)[0]])
             i, j = _sparse_position(a, pos)
             raise EconomyError(
-                f"technique {technique_ids[j]!r} has a negative input {a.data[pos]!r} of "
+                f"technique {technique_ids[j]!r} has a negative input {float(a.data[pos])!r} of "
                 f"{product_ids[i]!r}; declare {product_ids[i]!r} a by-product if that is meant",
                 Where(source, id=technique_ids[j], field=product_ids[i]),
             )
@@ -431,7 +431,7 @@ def _check_finite(values: np.ndarray, ids: np.ndarray, what: str, fld: str, sour
     if bad.size:
         row = int(bad[0])
         raise EconomyError(
-            f"{what} {ids[row]!r} has {fld} {values[row]!r}; it must be a finite number",
+            f"{what} {ids[row]!r} has {fld} {float(values[row])!r}; it must be a finite number",
             Where(source, row=row + 1, id=ids[row], field=fld),
         )
 
@@ -441,7 +441,7 @@ def _check_matrix(m: np.ndarray, row_ids, technique_ids, what: str, source) -> N
     if bad.size:
         i, j = (int(x) for x in bad[0])
         raise EconomyError(
-            f"{what} of {row_ids[i]!r} by technique {technique_ids[j]!r} is {m[i, j]!r}; "
+            f"{what} of {row_ids[i]!r} by technique {technique_ids[j]!r} is {float(m[i, j])!r}; "
             "it must be a finite number >= 0",
             Where(source, id=technique_ids[j], field=row_ids[i]),
         )
@@ -452,6 +452,6 @@ def _check_limits(values: np.ndarray, ids: np.ndarray, what: str, source) -> Non
     if bad.size:
         row = int(bad[0])
         raise EconomyError(
-            f"{what} {ids[row]!r} is {values[row]!r}; a limit must be >= 0 (or empty for none)",
+            f"{what} {ids[row]!r} is {float(values[row])!r}; a limit must be >= 0 (or empty for none)",
             Where(source, row=row + 1, id=ids[row], field="limit"),
         )
