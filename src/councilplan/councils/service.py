@@ -1673,15 +1673,22 @@ def get_budget(store: Store, budget_id: int) -> dict:
 def create_demo_town(
     store: Store,
     *,
-    hash_password: Callable[[str], str],
+    hash_password: Callable[[str], str] | None = None,
     password: str = "demo",
     now: datetime | None = None,
 ) -> dict:
-    """Populate ``store`` with a small town: two workplace councils and a neighbourhood council
-    with members, a planning federation they send delegates to (elections held and closed), and
-    a motion voted on in the neighbourhood. Returns the ids made. All acts go on record."""
+    """Populate ``store`` (e.g. ``councilplan.store.repository.open_store(url)``) with a small
+    town: two workplace councils and a neighbourhood council with members, a planning
+    federation they send delegates to (elections held and closed), and a motion voted on in the
+    neighbourhood. Every account's password is ``password``, hashed by ``hash_password``
+    (default: argon2id, as the web login expects). Returns the ids made. All acts go on record.
+    """
     start = _now(now) - timedelta(days=30)
     people = ["ada", "bea", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee"]
+    if hash_password is None:
+        from argon2 import PasswordHasher  # the same hasher as councilplan.web.auth
+
+        hash_password = PasswordHasher().hash
     hashed = hash_password(password)
     ids = {
         p: register_account(
