@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Protocol
 
+from argon2 import PasswordHasher
+
 from councilplan.audit.chain import Entry, utc_timestamp
 from councilplan.councils import budgets, counting, disputes, rules
 
@@ -1686,9 +1688,7 @@ def create_demo_town(
     start = _now(now) - timedelta(days=30)
     people = ["ada", "bea", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee"]
     if hash_password is None:
-        from argon2 import PasswordHasher  # the same hasher as councilplan.web.auth
-
-        hash_password = PasswordHasher().hash
+        hash_password = PasswordHasher().hash  # the same hasher as councilplan.web.auth
     hashed = hash_password(password)
     ids = {
         p: register_account(
