@@ -167,11 +167,44 @@ def test_binding_labour_kinds_and_resources_match_the_full_lp(n, seed):
     best = reference_labour(economy, needs, labour, res, economy.capacity)
     assert best is not None
     auto = plan(economy, needs, limits)
-    assert auto.method == "highs" and auto.status == "optimal"
+    assert auto.method == "decomposition" and auto.status == "optimal"
     assert any("labour-only plan not used" in note for note in auto.diagnostics.notes)
-    assert auto.objective == pytest.approx(best, rel=TOL)
-    check_optimality(economy, auto)
-    assert np.any(auto.labour_duals > 0) or np.any(auto.resource_duals > 0)
+    for p in (auto, plan(economy, needs, limits, method="highs")):
+        assert p.objective == pytest.approx(best, rel=TOL)
+        check_optimality(economy, p)
+        assert np.any(p.labour_duals > 0) or np.any(p.resource_duals > 0)
+
+
+def test_decomposition_with_every_limit_binding_matches_the_full_lp():
+    # Limits set to the use of the least-cost plan at costs c + mu U (mu > 0 on all five)
+    # all bind (mu is one set of duals; at such a vertex there are others).
+    economy = generate_economy(
+        300, inputs_per_product=6, techniques_per_product=3, labour_kinds=3, resources=2, seed=5
+    )
+    needs = needs_for(economy, 5)
+    mu = np.array([0.3, 0.5, 0.2, 0.4, 0.6])
+    p0 = plan(economy, needs)
+    augmented = (1 + mu[:3]) @ economy.labour + mu[3:] @ economy.resource_use
+    # The plan at costs c + mu U, on a one-kind copy of the economy.
+    from councilplan.economy.model import make_economy
+
+    priced = make_economy(
+        products=economy.product_ids, techniques=economy.technique_ids,
+        technique_product=economy.technique_product, inputs=economy.inputs.copy(),
+        labour=augmented, check_productive=False,
+    )  # fmt: skip
+    x = plan(priced, needs).activity
+    labour = economy.labour @ x
+    res = economy.resource_use @ x
+    limits = {"labour": dict(zip(economy.labour_ids, labour, strict=True)),
+              "resources": dict(zip(economy.resource_ids, res, strict=True))}  # fmt: skip
+    best = reference_labour(economy, needs, labour, res, economy.capacity)
+    p = plan(economy, needs, limits, method="decomposition")
+    assert p.method == "decomposition" and p.objective > p0.objective
+    assert p.objective == pytest.approx(best, rel=TOL)
+    check_optimality(economy, p)
+    assert p.limits_table()["binding"].sum() == 5
+    assert np.count_nonzero(np.r_[p.labour_duals, p.resource_duals]) >= 2
 
 
 def test_pdlp_matches_the_full_lp_to_its_reported_gap():

@@ -43,11 +43,9 @@ from councilplan.planning.needs import (
     resolve_limits,
 )
 
-METHODS = ("auto", "labour", "highs", "pdlp")
+METHODS = ("auto", "labour", "decomposition", "highs", "pdlp")
 #: Above this many non-zeros in the LP, ``auto`` hands a problem to PDLP rather than HiGHS.
 PDLP_ABOVE_NNZ = 400_000
-#: Up to this many products the Leontief systems are solved by sparse LU.
-DIRECT_LIMIT = 200
 #: Relative tolerance to which a plan must keep the needs and limits (rounding only).
 FEASIBILITY_TOL = 1e-9
 
@@ -310,6 +308,13 @@ def plan(
         if result is not None:
             return result
         notes.append(f"labour-only plan not used: {why}")
+    if method == "decomposition" or (
+        method == "auto" and guess is not None and np.all(guess[0] <= limit.capacity)
+    ):
+        result, why = _decomposition_plan(economy, need, limit, w, start, notes)
+        if result is not None:
+            return result
+        notes.append(f"decomposition not used: {why}")
 
     solver = method if method in ("highs", "pdlp") else _pick_solver(economy)
     lp = _plan_lp(economy, need.total, limit, w)
@@ -358,9 +363,9 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
     a starting point (activity, values) for the LP or None)."""
     from councilplan.planning.values import LeontiefSystem, cheapest_techniques
 
-    # A sparse LU fills in on random input patterns already at a few hundred products; the
-    # Krylov solve with its residual test is faster there and exact to 1e-12.
-    solve_method = "direct" if economy.n_products <= DIRECT_LIMIT else "iterative"
+    # values.py picks a dense LU for small economies and BiCGSTAB with a residual test
+    # (1e-12) for large ones; the same choice serves the activities.
+    solve_method = "auto"
     choice, values = cheapest_techniques(economy, w, method=solve_method)
     a = economy.input_matrix(choice)
     # LeontiefSystem solves (I - M)^T v = l; handing it A^T (the CSR arrays of A read as
@@ -431,6 +436,51 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
         ),
         "",
         None,
+    )  # fmt: skip
+
+
+def _decomposition_plan(economy, need: Needs, limit: ResolvedLimits, w, start, notes):
+    """(plan, "") by Dantzig-Wolfe over non-substitution plans, or (None, why not)."""
+    from councilplan.planning.decomposition import decompose
+    from councilplan.planning.lp import _judged
+
+    if np.any(economy.inputs.data < 0):
+        return None, "the economy has by-products (negative inputs)"
+    kl = np.flatnonzero(np.isfinite(limit.labour))
+    kr = np.flatnonzero(np.isfinite(limit.resources))
+    use = np.vstack([economy.labour[kl], economy.resource_use[kr]])
+    bounds = np.concatenate([limit.labour[kl], limit.resources[kr]])
+    found = decompose(economy, need.total, use, bounds, w, (kl, kr))
+    if isinstance(found, str):
+        return None, found
+    activity = found.activity
+    over = np.flatnonzero(activity > limit.capacity * (1 + FEASIBILITY_TOL) + FEASIBILITY_TOL)
+    if over.size:
+        return None, f"the plan would exceed the capacity of {economy.technique_ids[over[0]]!r}"
+    ld = np.zeros(economy.n_labour_kinds)
+    ld[kl] = found.multipliers[: len(kl)]
+    rd = np.zeros(economy.n_resources)
+    rd[kr] = found.multipliers[len(kl) :]
+    # Judge the answer as any LP solver's: gap, primal and dual residuals on the full LP.
+    lp = _plan_lp(economy, need.total, limit, w)
+    y = np.concatenate([found.prices, -ld[kl], -rd[kr]])
+    judged = _judged(lp, "decomposition", "optimal", activity, y, found.rounds, 0.0, "")
+    diag = Diagnostics(
+        solver=f"Dantzig-Wolfe over cheapest-technique plans ({found.plans} plans)",
+        seconds=time.perf_counter() - start,
+        iterations=found.rounds,
+        relative_gap=judged.relative_gap,
+        primal_residual=judged.primal_residual,
+        dual_residual=judged.dual_residual,
+        notes=tuple(notes),
+    )
+    zeros = np.zeros(economy.n_techniques)
+    return (
+        _make_plan(
+            economy, need, limit, w, "decomposition", "optimal", activity, found.prices,
+            ld, rd, zeros, diag,
+        ),
+        "",
     )  # fmt: skip
 
 
