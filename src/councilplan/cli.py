@@ -580,7 +580,7 @@ def plan_command(
     limits: Path = typer.Option(
         None, "--limits", help="limits.toml: [labour] kind = hours, [resources], [capacity]"
     ),
-    method: str = typer.Option("auto", help="auto, labour, highs or pdlp."),
+    method: str = typer.Option("auto", help="auto, labour, decomposition, highs or pdlp."),
     out: Path = typer.Option(..., "--out", help="Folder for the plan's tables and report.md"),
     tol: float = typer.Option(1e-6, help="PDLP's relative optimality tolerance."),
     time_limit: float = typer.Option(None, "--time-limit", help="Seconds a solver may run."),

@@ -17,6 +17,8 @@ Methods (docs/planning.md has the mathematics and the sources):
   the activities follow from one Leontief solve (I - A) y = d. The plan is accepted only
   with its optimality certificate: y >= 0, values >= 0, no technique cheaper at those
   values, every limit kept. Otherwise the LP is solved.
+- ``decomposition``: a few binding labour or resource limits (no capacity in the way):
+  Dantzig-Wolfe over such cheapest-technique plans, exact (planning/decomposition.py).
 - ``highs``: the LP, exactly, by HiGHS (small and medium problems).
 - ``pdlp``: the LP by PDLP, a first-order method for large problems, to a stated gap.
 - shortfall: when the needs cannot all be met, a first LP minimises the unmet share of
@@ -284,8 +286,8 @@ def plan(
             product id -> units, an array of n units, or :class:`Needs`.
         limits: overrides of the economy's labour, resource and capacity limits (a
             :class:`~councilplan.planning.needs.Limits` or a mapping of sections).
-        method: "auto" (the fastest exact method for the problem), "labour", "highs" or
-            "pdlp".
+        method: "auto" (the fastest exact method for the problem), "labour",
+            "decomposition", "highs" or "pdlp".
         weights: weight of an hour of each labour kind (a sequence or mapping id ->
             weight; default 1 each).
         tol: relative optimality tolerance for PDLP (gap and residuals).
