@@ -112,7 +112,9 @@ class Records(Protocol):
     def delete(self, table: str, where: Mapping[str, Any]) -> int: ...
 
     def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
-        """Append to the audit log after the current head (locking it) and return the entry."""
+        """Append to the audit log after the current head (locking it) and return the entry.
+        A store may write it as the transaction commits; its ``seq`` and hashes are then
+        readable once the transaction has committed."""
 
 
 class Store(Protocol):
@@ -946,7 +948,7 @@ def cast_vote(
             )
             payload.update(choice=stored, weight=weight)
         entry = _record(tx, "ballot.voted", payload, now)
-        receipt = VoteReceipt(ballot_id, voter_id, weight, entry.seq)
+    receipt = VoteReceipt(ballot_id, voter_id, weight, entry.seq)  # seq is final after commit
     if ballot["purpose"] == "recall":
         _close_recall_if_decided(store, ballot_id, now)
     return receipt

@@ -109,12 +109,24 @@ _SETTLE_PG = sa.text(
 )
 
 
+# The same append for psycopg directly (pipeline mode, see SqlRecords.commit_pg).
+_APPEND_PG_RAW = (
+    str(_APPEND_PG)
+    .replace(":prefix", "%(prefix)s")
+    .replace(":middle", "%(middle)s")
+    .replace(":kind", "%(kind)s")
+    .replace(":payload", "%(payload)s")
+    .replace(":recorded_at", "%(recorded_at)s")
+)
+
+
 class SqlRecords:
     """The :class:`Records` interface over one connection inside one transaction."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
+        self.pending: list[PendingEntry] = []
 
     def _table(self, name: str) -> sa.Table:
         try:
@@ -227,32 +239,72 @@ class SqlRecords:
         )
         return entry
 
-    def _append_event_pg(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
-        """Lock the head, hash and append in one statement, so the head lock (held until
-        commit) is taken as late and held as briefly as possible. PostgreSQL's sha256 hashes
-        the same canonical JSON as :func:`~councilplan.audit.chain.entry_hash`, with the
-        previous hash and seq filled in from the head row; the result is checked in Python."""
+    def _append_event_pg(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Any:
+        """Queue the event; :meth:`commit_pg` appends it and commits in one round trip."""
         probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)
         body = canonical_json(probe.payload).decode()
-        prefix = f'{{"kind":{json.dumps(kind, ensure_ascii=False)},"payload":{body},"prev_hash":"'
-        middle = f'","recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":'
-        row = self._execute(
-            _APPEND_PG,
-            {
-                "prefix": prefix,
-                "middle": middle,
-                "kind": kind,
-                "payload": body,
-                "recorded_at": recorded_at,
-            },
-        ).one()
-        entry = Entry(row.seq, kind, probe.payload, recorded_at, row.prev_hash, row.hash)
-        if entry_hash(entry.seq, kind, entry.payload, recorded_at, entry.prev_hash) != entry.hash:
+        pending = PendingEntry(kind, probe.payload, recorded_at)
+        pending.params = {
+            "prefix": f'{{"kind":{json.dumps(kind, ensure_ascii=False)},"payload":{body},'
+            '"prev_hash":"',
+            "middle": f'","recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":',
+            "kind": kind,
+            "payload": body,
+            "recorded_at": recorded_at,
+        }
+        self.pending.append(pending)
+        return pending
+
+    def commit_pg(self) -> None:
+        """Append the queued audit events and COMMIT in one pipeline (PostgreSQL).
+
+        The head row's lock is taken by the append and held until commit; sending the append
+        and the COMMIT together means the lock is held only while the server runs them, never
+        across a round trip to Python. This is what lets concurrent acts queue briefly on the
+        one chain instead of waiting for each other's threads to be scheduled.
+        """
+        if not self.pending:
+            return
+        raw = self.connection.connection.dbapi_connection
+        cursors = []
+        with raw.pipeline():
+            for pending in self.pending:
+                cursor = raw.cursor()
+                cursor.execute(_APPEND_PG_RAW, pending.params)
+                cursors.append(cursor)
+            raw.commit()
+        for pending, cursor in zip(self.pending, cursors, strict=True):
+            pending.resolve(*cursor.fetchone())
+
+
+class PendingEntry:
+    """An audit entry queued for the commit on PostgreSQL: ``seq``, ``prev_hash`` and ``hash``
+    are filled in when the transaction commits (reading them earlier is an error)."""
+
+    def __init__(self, kind: str, payload: Mapping[str, Any], recorded_at: str):
+        self.kind, self.payload, self.recorded_at = kind, payload, recorded_at
+        self.params: dict = {}
+        self._entry: Entry | None = None
+
+    def resolve(self, seq: int, prev_hash: str, hash_: str) -> None:
+        entry = Entry(seq, self.kind, self.payload, self.recorded_at, prev_hash, hash_)
+        if entry_hash(seq, self.kind, self.payload, self.recorded_at, prev_hash) != hash_:
             raise RuntimeError(
-                f"audit entry {entry.seq}: PostgreSQL's hash differs from councilplan's "
-                "(is the database encoding UTF8?); nothing was written"
+                f"audit entry {seq}: PostgreSQL's hash differs from councilplan's (is the "
+                "database encoding UTF8?); run `councilplan audit verify`"
             )
-        return entry
+        self._entry = entry
+
+    @property
+    def entry(self) -> Entry:
+        if self._entry is None:
+            raise RuntimeError("the audit entry is written when the transaction commits")
+        return self._entry
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("seq", "prev_hash", "hash"):
+            return getattr(self.entry, name)
+        raise AttributeError(name)
 
 
 def _log_row(entry: Entry) -> dict:
@@ -279,7 +331,10 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlRecords]:
         with self.engine.begin() as connection:
-            yield SqlRecords(connection)
+            records = SqlRecords(connection)
+            yield records
+            if records.postgres:
+                records.commit_pg()  # audit append + COMMIT; SQLAlchemy's commit is then a no-op
 
     @contextmanager
     def reading(self) -> Iterator[SqlRecords]:
