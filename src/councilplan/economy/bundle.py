@@ -4,7 +4,7 @@ A bundle holds a manifest, ``economy.toml``, and one table per kind of thing: pr
 techniques, labour kinds and resources (one row each), and the coefficients in long form
 (one row per non-zero: technique, product, quantity), so it stays sparse at 10^7
 coefficients and can be edited in a spreadsheet at 20. Tables are CSV or Parquet.
-``docs/economy-bundle.md`` is the format's specification; the shipped demo economy is a
+``docs/bundle-format.md`` is the format's specification; the shipped demo economy is a
 bundle in ``economy/demo/``.
 """
 
