@@ -213,6 +213,7 @@ def make_experiment(
     consumer_ids=None,
     worker_ids=None,
     source: str = "",
+    absent_goods=None,
 ) -> Experiment:
     """Validate arrays (vectorised) and build a frozen :class:`Experiment`.
 
@@ -220,10 +221,24 @@ def make_experiment(
     council with no inputs, an input outside the intermediate/nature/labour goods, a
     repeated input, a zero or negative exponent, productivity or income, or exponents that
     sum to 1 or more (then profit has no maximum).
+
+    ``absent_goods`` (global indices) pads a category that has fewer than G real goods (an
+    economy mapped onto the procedure, docs/rounds.md "The demo town"): no consumer council
+    wants an absent good (exponent 0), no worker council makes or uses it, and an absent
+    nature or labour good has supply 0. With 0 supply and 0 demand it balances trivially and
+    its price never moves.
     """
     g = int(goods_per_category)
     if g < 1:
         raise EconomyError(f"goods_per_category must be at least 1, got {g}", Where(source))
+    absent = np.zeros(5 * g, dtype=bool)
+    if absent_goods is not None:
+        at = np.asarray(absent_goods, dtype=np.int64).reshape(-1)
+        if ((at < 0) | (at >= 5 * g)).any():
+            raise EconomyError(
+                f"absent_goods: indices must be 0..{5 * g - 1}", Where(source, field="absent_goods")
+            )
+        absent[at] = True
     income = np.asarray(consumer_income, dtype=np.float64).reshape(-1)
     n_cc = income.shape[0]
     u = np.asarray(utility_exponents, dtype=np.float64)
@@ -236,17 +251,27 @@ def make_experiment(
             Where(source, id=f"cc {cc_ids[row]}", field=field),
         )
 
-    for field, arr in (("utility-exponents", u), ("public-good-exponents", pg)):
+    for field, arr, category in (
+        ("utility-exponents", u, PRIVATE),
+        ("public-good-exponents", pg, PUBLIC),
+    ):
         if arr.shape != (n_cc, g):
             raise EconomyError(
                 f"{field}: expected shape ({n_cc}, {g}) (councils x goods), got {arr.shape}",
                 Where(source, field=field),
             )
-        if (arr > 0).all() and np.isfinite(arr).all():
+        if (arr > 0).all() and np.isfinite(arr).all() and not absent.any():
             continue  # the common case, without (N, G) temporaries
-        bad = ~(arr > 0) | ~np.isfinite(arr)
+        gone = absent[category * g : (category + 1) * g]
+        bad = np.where(gone, arr != 0, ~(arr > 0) | ~np.isfinite(arr))
         if bad.any():
             row, col = np.argwhere(bad)[0]
+            if gone[col]:
+                raise cc_error(
+                    row,
+                    field,
+                    f"exponent {col + 1} is {float(arr[row, col])!r}; the good is absent: use 0",
+                )
             raise cc_error(
                 row,
                 field,
@@ -343,6 +368,16 @@ def make_experiment(
             "production-inputs",
             f"lists input good index {k % (5 * g)} twice; list each input once",
         )
+    made = g * INDUSTRY_CATEGORY[industry] + product - 1
+    for what, rows_of, goods_of in (("makes", np.arange(n_wc), made), ("uses", rows, goods)):
+        bad = absent[goods_of]
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            raise wc_error(
+                rows_of[at],
+                "production-inputs",
+                f"{what} good index {goods_of[at]}, which is absent",
+            )
     total = np.add.reduceat(b, indptr[:-1]) + per_wc["c"]
     bad = total >= 1
     if bad.any():
@@ -355,11 +390,18 @@ def make_experiment(
         )
 
     supplies = []
-    for field, values in (("nature_supply", nature_supply), ("labour_supply", labour_supply)):
+    for field, values, category in (
+        ("nature_supply", nature_supply, NATURE),
+        ("labour_supply", labour_supply, LABOUR),
+    ):
         arr = np.full(g, DEFAULT_FIXED_SUPPLY) if values is None else np.asarray(values, float)
         arr = np.broadcast_to(arr, (g,))
-        if not (np.isfinite(arr).all() and (arr > 0).all()):
-            raise EconomyError(f"{field} must be positive and finite", Where(source, field=field))
+        gone = absent[category * g : (category + 1) * g]
+        if not (np.isfinite(arr).all() and np.where(gone, arr == 0, arr > 0).all()):
+            raise EconomyError(
+                f"{field} must be positive and finite (0 for an absent good)",
+                Where(source, field=field),
+            )
         supplies.append(_frozen(arr, np.float64))
 
     consumers = ConsumerCouncils(
