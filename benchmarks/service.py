@@ -150,6 +150,8 @@ def votes_per_second(url: str, clients: int, ballots: int, workers: int) -> dict
             "--log-level",
             "warning",
             "--no-access-log",
+            "--timeout-keep-alive",  # clients may wait seconds under load; keep connections
+            "120",
         ],
         env=env,
     )

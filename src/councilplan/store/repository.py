@@ -10,6 +10,7 @@ it is about to depend on, and the audit head row locked for every append.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -323,6 +324,9 @@ class SqlStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # SQLite has one writer at a time; threads of this process queue on a lock instead of
+        # polling the database's busy handler (which sleeps, giving long tail latencies).
+        self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @property
     def url(self) -> str:
@@ -330,6 +334,10 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlRecords]:
+        if self._sqlite_writer is not None:
+            with self._sqlite_writer, self.engine.begin() as connection:
+                yield SqlRecords(connection)
+            return
         with self.engine.begin() as connection:
             records = SqlRecords(connection)
             yield records
