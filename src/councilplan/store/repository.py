@@ -67,7 +67,11 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):  # noqa: ANN001
             # Take the write lock at the start: two acts never interleave read-then-write.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Plain reads (SqlStore.reading) begin deferred and take no write lock.
+            if connection.get_execution_options().get("councilplan_read_only"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     connect_args = {}
@@ -351,6 +355,8 @@ class SqlStore:
         with self.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                connection = connection.execution_options(councilplan_read_only=True)
             yield SqlRecords(connection)
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:
