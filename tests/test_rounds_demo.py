@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from councilplan.economy.errors import EconomyError
 from councilplan.economy.pequod import (
@@ -29,6 +31,7 @@ from councilplan.planning.rounds.demo import (
     demo_town,
     demo_town_experiment,
     demo_town_rounds,
+    productivity_for_output,
 )
 
 
@@ -203,3 +206,31 @@ def test_absent_goods_are_checked():
         make_experiment(**{**base, "input_goods": [LABOUR * 2 + 1]}, absent_goods=absent)
     with pytest.raises(EconomyError, match="0 for an absent good"):
         make_experiment(**{**base, "labour_supply": [5.0, 1.0]}, absent_goods=absent)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    q=st.floats(1e-3, 1e6),
+    shares=st.lists(st.floats(0.05, 1.0), min_size=1, max_size=3),
+    returns=st.floats(0.3, 0.85),
+    c=st.floats(0.05, 0.1),
+    k=st.floats(3.0, 4.0),
+    log_prices=st.lists(st.floats(-5, 5), min_size=4, max_size=4),
+)
+def test_productivity_inverts_the_councils_closed_form(q, shares, returns, c, k, log_prices):
+    """The calibrated a makes the procedure's own answer (worker_output) the wanted output."""
+    b = np.array(shares) / sum(shares) * returns
+    inputs = LABOUR * 2 + np.arange(len(b)) % 2  # labour goods of G = 2 ...
+    inputs = np.r_[inputs[:2], NATURE * 2][: len(b)]  # ... and a nature good
+    prices = np.exp(np.r_[log_prices, log_prices, log_prices[:2]])  # 10 goods
+    term = float((b * (np.log(prices[inputs]) - np.log(b))).sum())
+    a = productivity_for_output(q, prices[0], term, b.sum(), c, k, 1.0)
+    exp = make_experiment(
+        name="one", goods_per_category=2, consumer_income=[1.0],
+        utility_exponents=[[1.0, 1.0]], public_good_exponents=[[1.0, 1.0]],
+        industry=[0], product=[1], input_indptr=[0, len(b)], input_goods=inputs,
+        input_exponents=b, productivity=[a], effort_exponent=[c], disutility_exponent=[k],
+        disutility_scale=[1.0],
+    )  # fmt: skip
+    made, _ = worker_output(council_terms(exp), prices)
+    assert made[0] == pytest.approx(q, rel=1e-9)

@@ -179,6 +179,59 @@ def _default_inputs(economy, needs):
     return economy, as_needs(economy, needs)
 
 
+def _reference_prices(economy, choice, running, rent, as_nature, returns):
+    """(n,) hours per unit at which every running technique spends at most ``returns`` of its
+    revenue on inputs, and the technique that sets each product's price.
+
+    θ P_j = Σ P_i a_ij + l_j + ρ·r_j per unit of the price-setting technique: the labour values
+    of the input matrix A/θ with direct costs (l + ρ r)/θ. The price-setter is the dearest
+    running technique of the product (found by switching to it until none is dearer), so that
+    every other one spends at most θ of its revenue at P (a Cobb-Douglas council cannot spend
+    more). By-products handed over as a fixed supply earn their maker nothing in the rounds,
+    so they get no credit here.
+    """
+    n, made = economy.n_products, economy.technique_product
+    credit_free = economy.inputs.copy()
+    if as_nature.any():
+        credit_free.data[np.isin(credit_free.indices, np.flatnonzero(as_nature))
+                         & (credit_free.data < 0)] = 0.0  # fmt: skip
+    direct_all = economy.labour.sum(axis=0) + rent @ economy.resource_use
+    for _ in range(n + 1):
+        per_unit = sp.csc_array(credit_free[:, choice] / economy.technique_output[choice])
+        direct = direct_all[choice] / economy.technique_output[choice]
+        reference, residual, _ = LeontiefSystem(per_unit / returns).solve_values(direct / returns)
+        if not (np.all(np.isfinite(reference)) and np.all(reference > 0) and residual < 1e-8):
+            raise RoundsError(
+                f"no positive prices with the markup 1/{returns}: raise returns",
+                Where(economy.name, field="returns"),
+            )
+        cost = credit_free.T @ reference + direct_all
+        ratio = np.where(running, cost / (reference[made] * economy.technique_output), 0.0)
+        dearest = choice.copy()
+        for j in range(n):
+            ts = np.flatnonzero(made == j)
+            if running[ts].any() and ratio[ts].max() > returns * (1 + 1e-9):
+                dearest[j] = ts[np.argmax(ratio[ts])]
+        if np.array_equal(dearest, choice):
+            break
+        choice = dearest
+    return reference, choice
+
+
+def productivity_for_output(q, own_price, log_price_term, total_b, c, k, s):
+    """(W,) productivity a at which a council answers prices with output q: the closed form
+    for ln q (docs/rounds.md, "Worker councils") solved for a.
+
+    ``log_price_term`` is Σ b_i (ln p_i − ln b_i) over the council's inputs, ``total_b`` Σ b_i.
+    """
+    denominator = c - k * (1 - total_b)
+    rest = (
+        -c * np.log(c) + c * np.log(k) + c * np.log(s) - c * np.log(own_price)
+        + k * (log_price_term - total_b * np.log(own_price))
+    )  # fmt: skip
+    return np.exp((rest - denominator * np.log(q)) / k)
+
+
 def demo_town(
     economy: Economy | None = None,
     needs=None,
@@ -245,34 +298,7 @@ def demo_town(
             byproduct_supply[j] = float(-(np.minimum(inputs[j], 0) * activity).sum())
     as_nature = byproduct_supply > 0
 
-    # reference prices: θ P_j = Σ P_i a_ij + l_j + ρ·r_j per unit of the technique that sets
-    # the price of j; that is the dearest running one, so every other running technique spends
-    # at most θ of its revenue at P (a Cobb-Douglas council cannot spend more). By-products
-    # handed over as a fixed supply earn their maker nothing in the rounds, so no credit here.
-    credit_free = economy.inputs.copy()
-    if as_nature.any():
-        credit_free.data[np.isin(credit_free.indices, np.flatnonzero(as_nature))
-                         & (credit_free.data < 0)] = 0.0  # fmt: skip
-    direct_all = economy.labour.sum(axis=0) + rent @ economy.resource_use
-    for _ in range(n + 1):
-        per_unit = sp.csc_array(credit_free[:, choice] / economy.technique_output[choice])
-        direct = direct_all[choice] / economy.technique_output[choice]
-        reference, residual, _ = LeontiefSystem(per_unit / returns).solve_values(direct / returns)
-        if not (np.all(np.isfinite(reference)) and np.all(reference > 0) and residual < 1e-8):
-            raise RoundsError(
-                f"no positive prices with the markup 1/{returns}: raise returns",
-                Where(economy.name, field="returns"),
-            )
-        cost = credit_free.T @ reference + direct_all
-        ratio = np.where(running, cost / (reference[made] * economy.technique_output), 0.0)
-        dearest = choice.copy()
-        for j in range(n):
-            ts = np.flatnonzero(made == j)
-            if running[ts].any() and ratio[ts].max() > returns * (1 + 1e-9):
-                dearest[j] = ts[np.argmax(ratio[ts])]
-        if np.array_equal(dearest, choice):
-            break
-        choice = dearest
+    reference, choice = _reference_prices(economy, choice, running, rent, as_nature, returns)
 
     # goods: a product the households ask for is private, one the town shares is public,
     # one workplaces use is intermediate; a product with several uses is split into goods
@@ -382,15 +408,10 @@ def demo_town(
     c = rng.uniform(*EFFORT_RANGE, size=w)
     du = rng.uniform(*DISUTILITY_RANGE, size=w)
     s = np.ones(w)
-    # productivity a: the closed form for ln q (docs/rounds.md) solved for a, so that at the
-    # reference prices each council answers with its planned output
-    own_price = ref_prices[w_good]
-    denominator = c - du * (1 - total_b)
-    rest = (
-        -c * np.log(c) + c * np.log(du) + c * np.log(s) - c * np.log(own_price)
-        + du * (np.asarray(log_p_sum) - total_b * np.log(own_price))
-    )  # fmt: skip
-    productivity = np.exp((rest - denominator * np.log(w_units)) / du)
+    # productivity a: at the reference prices each council answers with its planned output
+    productivity = productivity_for_output(
+        w_units, ref_prices[w_good], np.asarray(log_p_sum), total_b, c, du, s
+    )
 
     # consumer councils: Cobb-Douglas exponents = budget shares of the needs, spread a little
     spending = np.zeros(n_goods)
@@ -540,4 +561,5 @@ __all__ = [
     "demo_town_experiment",
     "demo_town_rounds",
     "final_consumption",
+    "productivity_for_output",
 ]
