@@ -61,11 +61,9 @@ def council_store(request, tmp_path):
     own, dropped afterwards (the PostgreSQL case skips when COUNCILPLAN_TEST_DATABASE_URL is
     unset)."""
     import shutil
-    import uuid
-
-    import sqlalchemy
 
     from councilplan.store.repository import open_store
+    from councilplan.store.tables import metadata
 
     if request.param == "sqlite":
         path = tmp_path / "councilplan.sqlite"
@@ -74,16 +72,36 @@ def council_store(request, tmp_path):
         yield store
         store.dispose()
         return
-    url = request.getfixturevalue("postgres_url")
-    schema = f"cp_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    store = open_store(url, schema=schema, pool_size=5)
+    url, schema = request.getfixturevalue("_migrated_postgres_schema")
+    store = open_store(url, schema=schema, pool_size=5, upgrade=False)
+    # Empty every table of the session's schema: cheaper than migrating a schema per test.
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{'0' * 64}')")
     try:
         yield store
     finally:
         store.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_schema(postgres_url):
+    """A PostgreSQL schema of this test session's own, migrated once, dropped at the end."""
+    import uuid
+
+    import sqlalchemy
+
+    from councilplan.store.repository import open_store
+
+    schema = f"cp_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        open_store(postgres_url, schema=schema, pool_size=1).dispose()
+        yield postgres_url, schema
+    finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
