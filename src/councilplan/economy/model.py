@@ -344,7 +344,10 @@ def make_economy(
         )
     negative = np.flatnonzero(a.data < 0)
     if negative.size:
-        allowed = np.isin(product_ids[a.indices[negative]], list(byproducts))
+        # Positions, not np.isin on strings: NumPy's fixed-width strings drop trailing NULs.
+        declared = np.zeros(n, dtype=bool)
+        declared[pd.Index(product_ids, dtype=object).get_indexer(sorted(byproducts))] = True
+        allowed = declared[a.indices[negative]]
         if not allowed.all():
             pos = int(negative[np.flatnonzero(~allowed)[0]])
             i, j = _sparse_position(a, pos)
