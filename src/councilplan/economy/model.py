@@ -333,7 +333,8 @@ def make_economy(
     if bad.size:
         i, j = _sparse_position(a, int(bad[0]))
         raise EconomyError(
-            f"input of {product_ids[i]!r} to technique {technique_ids[j]!r} is {float(a.data[bad[0]])!r}",
+            f"input of {product_ids[i]!r} to technique {technique_ids[j]!r} is "
+            f"{float(a.data[bad[0]])!r}",
             Where(source, id=technique_ids[j], field=product_ids[i]),
         )
     byproducts = frozenset(str(b) for b in byproducts)
@@ -455,6 +456,7 @@ def _check_limits(values: np.ndarray, ids: np.ndarray, what: str, source) -> Non
     if bad.size:
         row = int(bad[0])
         raise EconomyError(
-            f"{what} {ids[row]!r} is {float(values[row])!r}; a limit must be >= 0 (or empty for none)",
+            f"{what} {ids[row]!r} is {float(values[row])!r}; "
+            "a limit must be >= 0 (or empty for none)",
             Where(source, row=row + 1, id=ids[row], field="limit"),
         )
