@@ -77,12 +77,8 @@ def councilplan_alone(n: int, rows: list) -> None:
     )  # fmt: skip
 
 
-def binding_limits(economy, d) -> Limits:
-    """Limits on the three labour kinds and two resources that all bind: each is set to the
-    use of the least-cost plan at costs c + mu U with mu > 0 on all five, so that plan is
-    optimal under them with duals mu (Lagrangian sufficiency), and the least-labour plan
-    without limits breaks some of them."""
-    mu = np.array([0.3, 0.5, 0.2, 0.4, 0.6])
+def cheapest_plan(economy, d, mu: np.ndarray) -> np.ndarray:
+    """The least-cost plan at technique costs c + mu U (labour kinds, then resources)."""
     priced = make_economy(
         products=economy.product_ids,
         techniques=economy.technique_ids,
@@ -92,7 +88,16 @@ def binding_limits(economy, d) -> Limits:
         technique_output=economy.technique_output,
         check_productive=False,
     )
-    x = plan(priced, d, method="labour").activity
+    return plan(priced, d, method="labour").activity
+
+
+def binding_limits(economy, d) -> Limits:
+    """Limits on the three labour kinds and two resources at the use of a mix of two
+    least-cost plans at costs c + mu U (two different mu > 0): the mix keeps them, so the
+    plan is feasible, and the least-labour plan breaks them."""
+    a = cheapest_plan(economy, d, np.array([0.3, 0.5, 0.2, 0.4, 0.6]))
+    b = cheapest_plan(economy, d, np.array([0.6, 0.1, 0.4, 0.8, 0.2]))
+    x = 0.5 * (a + b)
     return Limits(
         labour=dict(zip(economy.labour_ids, economy.labour @ x, strict=True)),
         resources=dict(zip(economy.resource_ids, economy.resource_use @ x, strict=True)),
@@ -123,7 +128,7 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=1e-6, help="PDLP relative gap")
     parser.add_argument("--limited", type=int, default=100_000, help="size of the limited case")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=200)
     rows: list = []
     console.print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()}")
     for n in (1000,) if args.quick else (1000, 3000):

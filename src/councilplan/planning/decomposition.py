@@ -169,6 +169,16 @@ def decompose(
         scale = 1.0 + abs(upper)
         if upper - best_lower <= tol * scale:
             if np.all(excess <= 1e-12 * (1.0 + np.abs(bounds))):
+                if alpha > 0.0:
+                    # Where the optimal multipliers are many (a degenerate vertex) the best
+                    # ones so far can be huge and ill-conditioned; the master's own duals
+                    # are a vertex of that set: take them when they prove optimality too.
+                    again = best_plan(mu_master, 1.0)
+                    if not isinstance(again, str):
+                        xm, vm = again
+                        at_master = float(cost @ xm + mu_master @ (use @ xm - bounds))
+                        if at_master >= upper - tol * scale:
+                            best_lower, center, center_values = at_master, mu_master, vm
                 break
             if np.any(mu_master >= 0.999 * penalty) and penalty < 1e12 * max(max(plan_cost), 1.0):
                 penalty *= 1e3

@@ -51,7 +51,7 @@ class LpSolution:
     ``primal_residual``: the largest violation of a row or column bound, relative to
     1 + |bound| (+ the sum of the row's terms |a_ij x_j| for a row); ``dual_residual``:
     the largest violation of dual feasibility (a dual or reduced cost of the wrong sign
-    for its bound), relative to 1 + |cost|.
+    for its bound), relative to 1 + |cost| + sum_i |a_ij y_i| for a column.
     """
 
     status: str
@@ -279,7 +279,8 @@ def _judged(lp, solver, status, x, y, iterations, seconds, message) -> LpSolutio
     rc_lo = np.where(np.isfinite(cl), np.maximum(rc, 0.0), 0.0)
     rc_up = np.where(np.isfinite(cu), np.minimum(rc, 0.0), 0.0)
     bad_rows = np.abs(y - y_lo - y_up)
-    bad_cols = np.abs(rc - rc_lo - rc_up) / (1.0 + np.abs(lp.cost))
+    # Relative to the size of the column's terms, |c_j| + sum_i |a_ij y_i|, as for rows.
+    bad_cols = np.abs(rc - rc_lo - rc_up) / (1.0 + np.abs(lp.cost) + abs(a).T @ np.abs(y))
     scale = 1.0 + np.abs(y).max(initial=0.0)
     dual_residual = float(max(bad_rows.max(initial=0.0) / scale, bad_cols.max(initial=0.0)))
     dual_objective = float(

@@ -48,6 +48,9 @@ from councilplan.planning.needs import (
 METHODS = ("auto", "labour", "decomposition", "highs", "pdlp")
 #: Above this many non-zeros in the LP, ``auto`` hands a problem to PDLP rather than HiGHS.
 PDLP_ABOVE_NNZ = 400_000
+#: A labour-only plan whose values leave a technique cheaper than this (relative) is not
+#: taken as optimal; rounding leaves about 1e-12.
+CERTIFICATE_TOL = 1e-7
 #: Relative tolerance to which a plan must keep the needs and limits (rounding only).
 FEASIBILITY_TOL = 1e-9
 
@@ -415,6 +418,15 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
     cost = w @ economy.labour
     reduced = cost - (_net_matrix(economy).T @ values)
     dual_residual = float(np.max(np.maximum(-reduced, 0.0) / (1.0 + np.abs(cost)), initial=0.0))
+    if dual_residual > CERTIFICATE_TOL:
+        # Not rounding: some technique is cheaper than the values say (by-products can do
+        # this), so the choice is not optimal and the LP must decide.
+        t = int(np.argmax(np.maximum(-reduced, 0.0) / (1.0 + np.abs(cost))))
+        why = (
+            f"technique {economy.technique_ids[t]!r} is cheaper at the labour values than they "
+            f"say (by {dual_residual:.2e} relative)"
+        )
+        return None, why, None
     net = y - a @ y
     size = 1.0 + np.abs(d) + y + abs(a) @ y
     primal = float(np.max(np.maximum(d - net, 0.0) / size, initial=0.0))
