@@ -775,3 +775,10 @@ def demo(
         ],
     )
     _print_plan_findings(optimum, out)
+
+    console.print(Rule("[bold]Participatory rounds[/]: councils answer prices until it balances"))
+    from councilplan.planning.rounds.demo import demo_town_rounds
+
+    _, comparison = demo_town_rounds(economy, needs, seed=0)
+    for line in comparison.report():
+        console.print(line, highlight=False)
