@@ -416,7 +416,9 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
             return None, why, (activity, values)
     # Optimality certificate: no technique is cheaper at these values than they say.
     cost = w @ economy.labour
-    reduced = cost - (_net_matrix(economy).T @ values)
+    # (Summed term by term: building P - B costs seconds at 10^6 techniques.)
+    earned = economy.technique_output * values[economy.technique_product]
+    reduced = cost - (earned - economy.inputs.T @ values)
     dual_residual = float(np.max(np.maximum(-reduced, 0.0) / (1.0 + np.abs(cost)), initial=0.0))
     if dual_residual > CERTIFICATE_TOL:
         # Not rounding: some technique is cheaper than the values say (by-products can do
@@ -427,8 +429,10 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
             f"say (by {dual_residual:.2e} relative)"
         )
         return None, why, None
-    net = y - a @ y
-    size = 1.0 + np.abs(d) + y + abs(a) @ y
+    used = a @ y
+    net = y - used
+    # The size a need's residual is measured against: the product's output and its uses.
+    size = 1.0 + np.abs(d) + y + (abs(a) @ y if np.any(a.data < 0) else used)
     primal = float(np.max(np.maximum(d - net, 0.0) / size, initial=0.0))
     k, r, t = economy.n_labour_kinds, economy.n_resources, economy.n_techniques
     objective = float(cost @ activity)
