@@ -250,7 +250,9 @@ def test_plan_tables_and_report_are_labelled():
     assert out.loc["p00", "net_output"] == pytest.approx(5.0, rel=1e-12)
     assert list(tables["labour"]["id"]) == ["labour0", "labour1"]
     act = tables["activity"]
-    assert act["hours_labour0"].sum() + act["hours_labour1"].sum() == pytest.approx(p.total_labour)
+    assert act["labour_labour0"].sum() + act["labour_labour1"].sum() == pytest.approx(
+        p.total_labour
+    )
     text = p.report()
     assert "status: **optimal**" in text and "total labour" in text
 

@@ -72,7 +72,7 @@ def test_personal_consumption_alone_is_planned_with_labour_by_industry(which, co
     gross = p.output + abs(tables.economy.inputs) @ p.activity
     assert np.all(p.net_output >= p.needs - 1e-9 * (1 + np.abs(p.needs) + gross))
     assert p.diagnostics.primal_residual <= 1e-9
-    by_industry = p.activity_table().set_index("technique")["hours_compensation"]
+    by_industry = p.activity_table().set_index("technique")["labour_compensation"]
     assert by_industry.sum() == pytest.approx(p.total_labour, rel=1e-12)
     # Personal consumption is most of final demand, but less than all of it.
     domestic = plan(tables.economy, tables.domestic_final_uses)

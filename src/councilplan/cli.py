@@ -638,7 +638,7 @@ def plan_command(
             ("status", result.status),
             ("method", f"{result.method} ({d.solver})"),
             ("products / techniques", f"{economy.n_products:,} / {economy.n_techniques:,}"),
-            ("total labour", f"{result.total_labour:,.6g} hours"),
+            ("total labour", f"{result.total_labour:,.6g} {result._labour_unit()}"),
             ("relative gap", f"{d.relative_gap:.2e}"),
             ("residuals", f"primal {d.primal_residual:.2e}, dual {d.dual_residual:.2e}"),
             ("time", f"{seconds:.2f} s ({d.iterations} iterations)"),

@@ -141,6 +141,7 @@ class Plan:
     shortfall: pd.DataFrame | None = None
     consumption: pd.DataFrame | None = None
     labour_by_technique: np.ndarray | None = field(default=None, repr=False)
+    labour_units: np.ndarray | None = None
 
     @property
     def feasible(self) -> bool:
@@ -150,7 +151,8 @@ class Plan:
     # -- labelled views -----------------------------------------------------------------
 
     def activity_table(self) -> pd.DataFrame:
-        """technique, product, activity, capacity, capacity_dual, then hours by labour kind."""
+        """technique, product, activity, capacity, capacity_dual, then labour_<kind>: the
+        labour of each kind the technique uses (hours, or the kind's unit)."""
         frame = pd.DataFrame(
             {
                 "technique": self.technique_ids,
@@ -162,7 +164,7 @@ class Plan:
         )
         if self.labour_by_technique is not None:
             for kind, row in zip(self.labour_ids, self.labour_by_technique, strict=True):
-                frame[f"hours_{kind}"] = row
+                frame[f"labour_{kind}"] = row
         return frame
 
     def output_table(self) -> pd.DataFrame:
@@ -223,6 +225,10 @@ class Plan:
             out["consumption"] = self.consumption
         return out
 
+    def _labour_unit(self) -> str:
+        units = set() if self.labour_units is None else set(map(str, self.labour_units))
+        return units.pop() if len(units) == 1 else "hours"
+
     def report(self) -> str:
         """The plan in markdown: what it costs, what binds, what falls short."""
         d = self.diagnostics
@@ -233,7 +239,7 @@ class Plan:
             + ("" if self.feasible else " (not every need can be met)"),
             f"- method: {self.method} (solver {d.solver}, {d.iterations} iterations, "
             f"{d.seconds:.3g} s)",
-            f"- total labour: {self.total_labour:,.6g} hours",
+            f"- total labour: {self.total_labour:,.6g} {self._labour_unit()}",
             f"- relative gap {d.relative_gap:.2e}, primal residual {d.primal_residual:.2e}, "
             f"dual residual {d.dual_residual:.2e}",
             f"- {len(self.product_ids)} products, {len(self.technique_ids)} techniques, "
@@ -636,6 +642,7 @@ def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices,
         shortfall=shortfall,
         consumption=consumption,
         labour_by_technique=_ro(economy.labour * activity),
+        labour_units=economy.labour_units,
     )
 
 
