@@ -85,4 +85,11 @@ def town_schema(town_app):
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_error(case, town_app):
-    case.call_and_validate(headers=town_app.state.test_headers, checks=[not_a_server_error])
+    if (case.method, case.operation.path) == ("DELETE", "/api/session"):
+        return  # logging out would revoke the token the other examples run with
+    # Schemathesis fills the bearer scheme's header itself (with junk); ours must win, or
+    # every request would stop at authentication.
+    case.headers = {**(case.headers or {}), **town_app.state.test_headers}
+    response = case.call_and_validate(checks=[not_a_server_error])
+    if case.operation.path not in ("/api/session", "/api/tokens"):  # a wrong password is 401
+        assert response.status_code != 401, "the test account's token was not used"
