@@ -1009,18 +1009,16 @@ def _void(ballot: Mapping[str, Any], votes: Sequence[Mapping[str, Any]], elector
     }
 
 
-def close_ballot(
-    store: Store, *, ballot_id: int, now: datetime | None = None, early: bool = False
-) -> Ballot:
+def close_ballot(store: Store, *, ballot_id: int, now: datetime | None = None) -> Ballot:
     """Close a ballot whose time is up, count it, store the tally, and carry out what it
     decided (seat delegates, recall one, fund budget proposals). Anyone may ask; nobody may
-    close a ballot before its closing time (``early`` is for decided recalls only)."""
+    close a ballot before its closing time."""
     now = _now(now)
     with store.transaction() as tx:
         ballot = _get(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="update")
         if ballot["status"] == "closed":
             raise Conflict("ballot_closed", f"ballot {ballot_id} is already closed", "ballot_id")
-        if now < ballot["closes_at"] and not early:
+        if now < ballot["closes_at"]:
             raise Conflict(
                 "ballot_still_open",
                 f"ballot {ballot_id} closes at "
