@@ -279,3 +279,30 @@ def test_one_member_one_vote_whatever_the_attempts(council_store, attempts):
     tally = s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1)).tally
     for option in ("yes", "no", "abstain"):
         assert tally["counts"][option] == sum(c == option for c in first.values())
+
+
+def test_due_ballots_are_closed_by_the_scheduler(council_store):
+    ids = people(council_store, "ada", "bea")
+    council = workplace(council_store, ids[0], ids[1:])
+    soon = s.open_ballot(
+        council_store,
+        council_id=council.id,
+        opened_by=ids[0],
+        title="A",
+        rule="yes_no",
+        closes_at=T0 + timedelta(hours=1),
+        now=T0,
+    )
+    later = s.open_ballot(
+        council_store,
+        council_id=council.id,
+        opened_by=ids[0],
+        title="B",
+        rule="yes_no",
+        closes_at=T0 + timedelta(days=3),
+        now=T0,
+    )
+    assert s.close_due_ballots(council_store, now=T0 + timedelta(days=1)) == [soon.id]
+    assert s.get_ballot(council_store, soon.id).status == "closed"
+    assert s.get_ballot(council_store, later.id).status == "open"
+    assert s.close_due_ballots(council_store, now=T0 + timedelta(days=1)) == []

@@ -3,6 +3,7 @@ and the audit log checked after someone with database rights has tampered with i
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -239,3 +240,39 @@ def test_concurrent_double_votes_are_refused_and_none_is_lost(council_store):
     assert closed.tally["counts"]["yes"] == 100
     assert len(s.participation(council_store, ballot.id)) == 100
     assert council_store.verify_audit().ok
+
+
+def test_migrations_go_down_and_up_again(tmp_path):
+    """Every migration downgrades cleanly and the schema comes back the same (SQLite file, and
+    PostgreSQL in a throwaway schema when available)."""
+    from alembic import command
+
+    from councilplan.store import migrate
+    from councilplan.store.repository import make_engine
+
+    urls = [(f"sqlite:///{tmp_path / 'm.sqlite'}", None)]
+    if os.environ.get("COUNCILPLAN_TEST_DATABASE_URL"):
+        urls.append((os.environ["COUNCILPLAN_TEST_DATABASE_URL"], f"cp_mig_{uuid.uuid4().hex[:8]}"))
+    for url, schema in urls:
+        admin = sa.create_engine(url)
+        if schema:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine = make_engine(url, schema=schema, pool_size=1)
+        try:
+            migrate.upgrade(engine)
+            before = sorted(sa.inspect(engine).get_table_names())
+            with engine.begin() as conn:
+                config = migrate.alembic_config(url)
+                config.attributes["connection"] = conn
+                command.downgrade(config, "base")
+            assert sa.inspect(engine).get_table_names() == ["alembic_version"]
+            migrate.upgrade(engine)
+            assert sorted(sa.inspect(engine).get_table_names()) == before
+            assert migrate.current_revision(engine) == "0003"
+        finally:
+            engine.dispose()
+            if schema:
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
