@@ -706,9 +706,10 @@ def _write_plan(result, out: Path) -> list[str]:
 @app.command()
 def demo(
     data_dir: Path = typer.Option(
-        Path("councilplan-demo"),
+        Path("."),
         "--data-dir",
-        help="Folder for the demo's SQLite database and the plan's tables.",
+        help="Folder for the demo's SQLite database (councilplan.sqlite, which `councilplan "
+        "serve` then serves) and the plans' tables (demo-plans/).",
     ),
 ) -> None:
     """Run councilplan on the shipped demo town: values, the plan, rounds, councils' vote."""
@@ -719,6 +720,7 @@ def demo(
     from councilplan.economy import DEMO_BUNDLE, load_demo
     from councilplan.planning import labour_values, plan, read_needs
 
+    database_url = _demo_database(data_dir)
     economy = load_demo()
     console.print(Rule(f"[bold]The demo town[/]: {economy.description or economy.name}"))
     limits = Table(title="Labour and nature the town can give in a year", title_justify="left")
@@ -758,7 +760,7 @@ def demo(
     needs_file = DEMO_BUNDLE / "needs" / "town.csv"
     needs = read_needs(needs_file, economy)
     optimum = plan(economy, needs)
-    out = data_dir / "plan"
+    out = data_dir / "demo-plans" / "least-labour"
     written = _write_plan(optimum, out)
     _summary(
         "",
@@ -782,3 +784,125 @@ def demo(
     _, comparison = demo_town_rounds(economy, needs, seed=0)
     for line in comparison.report():
         console.print(line, highlight=False)
+
+    console.print(Rule("[bold]The councils decide[/]: the federation votes on the plan variants"))
+    co2 = next((i for i, r in enumerate(economy.resource_ids) if r == "co2"), None)
+    greener = None
+    if co2 is not None:
+        cap = 0.68 * float(economy.resource_limits[co2])
+        greener = plan(economy, needs, {"resources": {"co2": cap}})
+        _write_plan(greener, data_dir / "demo-plans" / "low-carbon")
+    variants = {
+        "least-labour": f"the planner's optimum: {optimum.total_labour:,.0f} hours",
+        "participatory": (
+            f"the councils' own proposals after the rounds: "
+            f"{comparison.participatory_total:,.0f} hours"
+        ),
+    }
+    if greener is not None and greener.feasible:
+        variants["low-carbon"] = (
+            f"CO2 capped at {cap:,.0f} t: {greener.total_labour:,.0f} hours "
+            f"({100 * (greener.total_labour / optimum.total_labour - 1):+.2f}%)"
+        )
+    _demo_councils_vote(database_url, data_dir, variants)
+
+
+#: The demo town's federation (councils.service.create_demo_town): marks the demo's database.
+DEMO_FEDERATION = "Town planning federation"
+
+
+def _demo_database(data_dir: Path) -> str:
+    """The URL of the demo's SQLite file in ``data_dir``, removed if an earlier demo made it;
+    refused if something else is there, so the demo never overwrites a real database."""
+    from councilplan.councils import service
+    from councilplan.store.repository import default_url, open_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = default_url(data_dir)
+    database = Path(url.removeprefix("sqlite:///"))
+    if database.exists():
+        try:
+            store = open_store(url)
+            names = {c.name for c in service.list_councils(store)}
+            store.dispose()
+        except Exception:  # noqa: BLE001 - any unreadable file is reported the same way
+            names = set()
+        if DEMO_FEDERATION not in names:
+            fail(
+                f"{database} holds something other than the demo's database; run the demo with "
+                "--data-dir pointing to another folder"
+            )
+        database.unlink()  # the demo's own database from an earlier run: start afresh
+    return url
+
+
+def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> None:
+    """Create the demo town's councils in the SQLite file at ``url`` and put the plan variants
+    to the federation's vote; print the outcome and the audit chain's head."""
+    from datetime import UTC, datetime, timedelta
+
+    from councilplan.councils import service
+    from councilplan.store.repository import open_store
+
+    database = url.removeprefix("sqlite:///")
+
+    store = open_store(url)
+    try:
+        now = datetime.now(UTC).replace(microsecond=0)
+        town = service.create_demo_town(store, now=now - timedelta(days=14))
+        federation = town["councils"]["federation"]
+        seated = service.delegates(store, federation_id=federation)
+        opened = now - timedelta(days=7)
+        options = list(variants)
+        motion = service.table_motion(
+            store,
+            council_id=federation,
+            member_id=seated[0]["account_id"],
+            title="Adopt the town's plan for the year",
+            text="The federation adopts one of these plan variants:\n"
+            + "\n".join(f"- {name}: {text}" for name, text in variants.items()),
+            now=opened,
+        )
+        ballot = service.open_ballot(
+            store,
+            council_id=federation,
+            opened_by=seated[0]["account_id"],
+            title=motion["title"],
+            rule="schulze",
+            options=options,
+            motion_id=motion["id"],
+            closes_at=opened + timedelta(days=3),
+            now=opened,
+        )
+        # Each delegate ranks the variants as their council's mandate says (the demo's
+        # councils differ: one puts labour first, one the climate, one its own proposals).
+        for i, delegate in enumerate(seated):
+            ranking = options[i % len(options) :] + options[: i % len(options)]
+            service.cast_vote(
+                store,
+                ballot_id=ballot.id,
+                voter_id=delegate["account_id"],
+                choice=ranking,
+                now=opened + timedelta(hours=2 + i),
+            )
+        closed = service.close_ballot(store, ballot_id=ballot.id, now=opened + timedelta(days=3))
+        seq, head = store.audit_head()
+        verified = store.verify_audit()
+    finally:
+        store.dispose()
+    tally = closed.tally or {}
+    for name, text in variants.items():
+        console.print(f"  {name}: {text}", highlight=False)
+    console.print(
+        f"{len(seated)} delegates voted (weighted by their councils' members), Schulze method."
+    )
+    console.print(f"[bold]Decided:[/] {tally.get('explanation', tally.get('outcome', '?'))}")
+    console.print(
+        f"The record: {seq} acts, chain head {head[:16]}..., "
+        f"{'intact' if verified.ok else 'BROKEN'} ({database})"
+    )
+    console.print(
+        f"Next: [bold]councilplan serve --data-dir {data_dir}[/] and log in as ada "
+        "(password: demo); [bold]councilplan audit verify --data-dir "
+        f"{data_dir}[/] checks the record."
+    )
