@@ -28,7 +28,6 @@ from councilplan.audit.chain import (
     Verification,
     canonical_json,
     entry_after,
-    entry_hash,
     verify,
 )
 from councilplan.councils.service import Duplicate, GuardRefused
@@ -95,34 +94,62 @@ def _aware(row: Mapping[str, Any]) -> dict:
     return out
 
 
-_APPEND_PG = sa.text(
-    "WITH head AS ("
-    " UPDATE audit_head SET seq = seq + 1, prev_hash = hash,"
-    " hash = encode(sha256(convert_to("
-    "   :prefix || hash || :middle || (seq + 1)::text || '}', 'UTF8')), 'hex')"
-    " WHERE id = 1 RETURNING seq, prev_hash, hash) "
-    "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash) "
-    "SELECT seq, :kind, :payload, :recorded_at, prev_hash, hash FROM head "
-    "RETURNING seq, prev_hash, hash"
-)
-
-
 _SETTLE_PG = sa.text(
     "WITH moved AS (DELETE FROM votes WHERE ballot_id = :ballot_id RETURNING *) "
     "INSERT INTO votes (id, ballot_id, choice, weight) "
     "SELECT id, ballot_id, choice, weight FROM moved ORDER BY id"
 )
 
-
-# The same append for psycopg directly (pipeline mode, see SqlRecords.commit_pg).
-_APPEND_PG_RAW = (
-    str(_APPEND_PG)
-    .replace(":prefix", "%(prefix)s")
-    .replace(":middle", "%(middle)s")
-    .replace(":kind", "%(kind)s")
-    .replace(":payload", "%(payload)s")
-    .replace(":recorded_at", "%(recorded_at)s")
+# PostgreSQL's audit path (psycopg directly, in pipeline mode): an act stages its events in
+# audit_pending with its own COMMIT; seal_pg then chains every staged event under the head lock.
+_STAGE_PG = (
+    "INSERT INTO audit_pending (kind, payload, recorded_at) VALUES (%s, %s, %s) RETURNING id"
 )
+_HEAD_PG = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+_STAGED_PG = "SELECT id, kind, payload, recorded_at FROM audit_pending ORDER BY id"
+_SEALED_PG = "SELECT event_id, seq, prev_hash, hash FROM audit_log WHERE event_id = ANY(%s)"
+_CHAIN_PG = (
+    "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash, event_id) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_MOVE_HEAD_PG = "UPDATE audit_head SET seq = %s, hash = %s, prev_hash = %s WHERE id = 1"
+_UNSTAGE_PG = "DELETE FROM audit_pending WHERE id = ANY(%s)"
+
+
+def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str]]:
+    """Chain the staged audit events into audit_log: group commit of the hash chain.
+
+    ``raw`` is a psycopg connection outside any transaction; ``mine`` the staged event ids the
+    caller waits for. Takes the head's row lock, and unless every event in ``mine`` was chained
+    meanwhile by another caller (then it just lets go), chains *every* committed staged event
+    in id order and commits: one commit, one WAL flush, for all the acts that committed while
+    the previous batch was being chained. Returns {event id: (seq, prev_hash, hash)} for
+    ``mine`` and for every event it chained.
+    """
+    mine = list(mine)
+    with raw.pipeline():
+        head = raw.execute(_HEAD_PG)  # waits here while another batch is being chained
+        staged = raw.execute(_STAGED_PG)
+        sealed = raw.execute(_SEALED_PG, [mine])
+    seq, hash_ = head.fetchone()
+    staged = staged.fetchall()
+    found = {event_id: tuple(rest) for event_id, *rest in sealed.fetchall()}
+    if not staged or (mine and len(found) == len(mine)):
+        raw.rollback()
+        return found
+    rows = []
+    for event_id, kind, payload, recorded_at in staged:
+        entry = entry_after(seq, hash_, kind, json.loads(payload), recorded_at)
+        body = canonical_json(entry.payload).decode()
+        rows.append((entry.seq, kind, body, recorded_at, entry.prev_hash, entry.hash, event_id))
+        found[event_id] = (entry.seq, entry.prev_hash, entry.hash)
+        seq, hash_ = entry.seq, entry.hash
+    with raw.pipeline():
+        raw.cursor().executemany(_CHAIN_PG, rows)
+        raw.execute(_MOVE_HEAD_PG, (seq, hash_, rows[-1][4]))
+        raw.execute(_UNSTAGE_PG, [[r[6] for r in rows]])
+        raw.commit()
+    return found
 
 
 class SqlRecords:
@@ -245,65 +272,54 @@ class SqlRecords:
         return entry
 
     def _append_event_pg(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Any:
-        """Queue the event; :meth:`commit_pg` appends it and commits in one round trip."""
-        probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)
-        body = canonical_json(probe.payload).decode()
+        """Stage the event; :meth:`commit_pg` writes it with the COMMIT and then chains it."""
+        probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)  # refuses floats
         pending = PendingEntry(kind, probe.payload, recorded_at)
-        pending.params = {
-            "prefix": f'{{"kind":{json.dumps(kind, ensure_ascii=False)},"payload":{body},'
-            '"prev_hash":"',
-            "middle": f'","recorded_at":{json.dumps(recorded_at, ensure_ascii=False)},"seq":',
-            "kind": kind,
-            "payload": body,
-            "recorded_at": recorded_at,
-        }
         self.pending.append(pending)
         return pending
 
     def commit_pg(self) -> None:
-        """Append the queued audit events and COMMIT in one pipeline (PostgreSQL).
+        """Stage the act's audit events and COMMIT in one round trip, then chain them (PostgreSQL).
 
-        The head row's lock is taken by the append and held until commit; sending the append
-        and the COMMIT together means the lock is held only while the server runs them, never
-        across a round trip to Python. This is what lets concurrent acts queue briefly on the
-        one chain instead of waiting for each other's threads to be scheduled.
+        The act holds no global lock: its events go to audit_pending in its own transaction, so
+        concurrent acts commit (and flush the WAL) together. :func:`seal_pg` then chains them in
+        batches under the head's lock; the act returns once its events are in the chain.
         """
         if not self.pending:
             return
         raw = self.connection.connection.dbapi_connection
-        cursors = []
         with raw.pipeline():
-            for pending in self.pending:
-                cursor = raw.cursor()
-                cursor.execute(_APPEND_PG_RAW, pending.params)
-                cursors.append(cursor)
+            cursors = [
+                raw.execute(
+                    _STAGE_PG,
+                    (p.kind, canonical_json(p.payload).decode(), p.recorded_at),
+                )
+                for p in self.pending
+            ]
             raw.commit()
         for pending, cursor in zip(self.pending, cursors, strict=True):
-            pending.resolve(*cursor.fetchone())
+            pending.event_id = cursor.fetchone()[0]
+        chained = seal_pg(raw, [p.event_id for p in self.pending])
+        for pending in self.pending:
+            pending.resolve(*chained[pending.event_id])
 
 
 class PendingEntry:
-    """An audit entry queued for the commit on PostgreSQL: ``seq``, ``prev_hash`` and ``hash``
-    are filled in when the transaction commits (reading them earlier is an error)."""
+    """An audit entry staged on PostgreSQL: ``seq``, ``prev_hash`` and ``hash`` are filled in
+    when it has been chained, right after the act commits (reading them earlier is an error)."""
 
     def __init__(self, kind: str, payload: Mapping[str, Any], recorded_at: str):
         self.kind, self.payload, self.recorded_at = kind, payload, recorded_at
-        self.params: dict = {}
+        self.event_id: int | None = None
         self._entry: Entry | None = None
 
     def resolve(self, seq: int, prev_hash: str, hash_: str) -> None:
-        entry = Entry(seq, self.kind, self.payload, self.recorded_at, prev_hash, hash_)
-        if entry_hash(seq, self.kind, self.payload, self.recorded_at, prev_hash) != hash_:
-            raise RuntimeError(
-                f"audit entry {seq}: PostgreSQL's hash differs from councilplan's (is the "
-                "database encoding UTF8?); run `councilplan audit verify`"
-            )
-        self._entry = entry
+        self._entry = Entry(seq, self.kind, self.payload, self.recorded_at, prev_hash, hash_)
 
     @property
     def entry(self) -> Entry:
         if self._entry is None:
-            raise RuntimeError("the audit entry is written when the transaction commits")
+            raise RuntimeError("the audit entry is chained when the transaction commits")
         return self._entry
 
     def __getattr__(self, name: str) -> Any:
@@ -369,8 +385,18 @@ class SqlStore:
             row = connection.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
         return (row.seq, row.hash) if row else (0, "0" * 64)
 
+    def seal_audit(self) -> int:
+        """Chain any audit events staged but not yet chained (PostgreSQL; after a crash between
+        an act's commit and its chaining, say). Returns how many it chained."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        with self.engine.begin() as connection:
+            return len(seal_pg(connection.connection.dbapi_connection))
+
     def verify_audit(self) -> Verification:
-        """Recompute the audit chain, checking its end against the stored head too."""
+        """Recompute the audit chain, checking its end against the stored head too. Events
+        whose acts committed are chained first (:meth:`seal_audit`), so every act is checked."""
+        self.seal_audit()
         _, head = self.audit_head()
         return verify(self.audit_entries(), expected_head=head)
 

@@ -281,6 +281,22 @@ audit_log = sa.Table(
     sa.Column("recorded_at", sa.String(40), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Not hashed: which audit_pending row the entry was chained from (PostgreSQL), so the act
+    # that staged it can find its seq. NULL where the entry was appended directly (SQLite).
+    sa.Column("event_id", sa.BigInteger, nullable=True),
+    sa.Index("uq_audit_log_event_id", "event_id", unique=True),
+)
+
+audit_pending = sa.Table(
+    "audit_pending",
+    metadata,
+    # PostgreSQL: an act stages its event here in its own transaction (no global lock), and
+    # the events are chained into audit_log in batches right after (group commit; see
+    # docs/audit.md). Rows live here for milliseconds; chaining moves them in one transaction.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # canonical JSON, exactly as it will be hashed
+    sa.Column("recorded_at", sa.String(40), nullable=False),
 )
 
 audit_head = sa.Table(
