@@ -101,3 +101,31 @@ def test_inputs_scale_with_technique_output():
     economy = corn_iron(technique_output=[2.0, 4.0])
     np.testing.assert_allclose(economy.input_matrix().toarray(), [[0.05, 0.05], [0.15, 0.025]])
     np.testing.assert_allclose(economy.labour_per_unit(), [[0.5, 0.5]])
+
+
+def test_cheapest_technique_is_the_first_least_cost_technique_of_each_product():
+    rng = np.random.default_rng(5)
+    made = rng.integers(0, 40, size=200)
+    made[:40] = np.arange(40)
+    economy = make_economy(
+        products=[f"p{i}" for i in range(40)],
+        techniques=[f"t{i}" for i in range(200)],
+        technique_product=made,
+        inputs=np.zeros((40, 200)),
+        labour=np.ones(200),
+    )
+    cost = rng.integers(0, 5, size=200).astype(float)  # many ties
+    expected = [min(np.flatnonzero(made == p), key=lambda t: (cost[t], t)) for p in range(40)]
+    assert economy.cheapest_technique(cost).tolist() == expected
+
+
+def test_an_economy_can_be_built_from_another_economys_read_only_arrays():
+    economy = corn_iron()
+    again = make_economy(
+        products=economy.product_ids,
+        techniques=economy.technique_ids,
+        technique_product=economy.technique_product,
+        inputs=economy.inputs,
+        labour=economy.labour,
+    )
+    assert np.array_equal(again.inputs.toarray(), economy.inputs.toarray())

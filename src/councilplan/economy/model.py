@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -159,6 +160,25 @@ class Economy:
         return self.n_techniques == self.n_products and bool(
             np.all(np.bincount(self.technique_product, minlength=self.n_products) == 1)
         )
+
+    @cached_property
+    def _techniques_by_product(self) -> tuple[np.ndarray, np.ndarray]:
+        """Techniques sorted by the product they make (stable), and where each product starts."""
+        order = np.argsort(self.technique_product, kind="stable")
+        made = self.technique_product[order]
+        starts = np.flatnonzero(np.r_[True, made[1:] != made[:-1]])
+        return order, starts
+
+    def cheapest_technique(self, cost: np.ndarray) -> np.ndarray:
+        """For each product, the technique with the least ``cost`` (one number per technique;
+        ties go to the technique listed first). O(techniques), no sort per call."""
+        cost = np.asarray(cost, dtype=np.float64)
+        order, starts = self._techniques_by_product
+        ranked = cost[order]
+        least = np.minimum.reduceat(ranked, starts)
+        segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+        position = np.where(ranked == least[segment], np.arange(len(order)), len(order))
+        return order[np.minimum.reduceat(position, starts)]
 
     def technique_choice(self, choice: np.ndarray | None = None) -> np.ndarray:
         """Technique index for each product: ``choice`` checked, or the only technique."""
@@ -311,6 +331,8 @@ def make_economy(
         )
 
     a = sp.csc_array(inputs, dtype=np.float64)
+    if not (a.data.flags.writeable and a.indices.flags.writeable and a.indptr.flags.writeable):
+        a = a.copy()  # another economy's read-only arrays: canonicalise a copy, not them
     if a.shape != (n, t):
         raise EconomyError(
             f"inputs: expected shape {(n, t)} (products x techniques), got {a.shape}"

@@ -23,7 +23,7 @@ _DENSE_LIMIT = 2000
 def check_productive(economy, source: str | None = None) -> None:
     """Raise :class:`NotProductiveError` if no choice of techniques gives rho(A) < 1."""
     col = np.asarray(abs(economy.inputs).sum(axis=0)).reshape(-1) / economy.technique_output
-    best = _cheapest(economy, col)
+    best = economy.cheapest_technique(col)
     if np.all(col[best] < 1.0):
         return
     if not economy.single_technique:
@@ -43,17 +43,6 @@ def check_productive(economy, source: str | None = None) -> None:
         )
 
 
-def _cheapest(economy, cost: np.ndarray) -> np.ndarray:
-    """For each product, the technique with the least ``cost`` (ties: the first)."""
-    order = np.lexsort((np.arange(economy.n_techniques), cost, economy.technique_product))
-    made = economy.technique_product[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = made[1:] != made[:-1]
-    best = np.empty(economy.n_products, dtype=np.int64)
-    best[made[first]] = order[first]
-    return best
-
-
 def _value_iteration_choice(economy, start: np.ndarray, iterations: int = 200) -> np.ndarray:
     """Techniques minimising the embodied 'one per unit of activity' cost, by value iteration.
 
@@ -67,7 +56,7 @@ def _value_iteration_choice(economy, start: np.ndarray, iterations: int = 200) -
     choice = start
     for _ in range(iterations):
         cost = (1.0 + at @ v) / out
-        choice = _cheapest(economy, cost)
+        choice = economy.cheapest_technique(cost)
         new = cost[choice]
         if not np.all(np.isfinite(new)) or new.max() > 1e12:
             break

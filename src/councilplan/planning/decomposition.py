@@ -87,13 +87,18 @@ def decompose(
     cost = weights @ economy.labour
     out = economy.technique_output
 
+    last_choice = None
+
     def best_plan(mu: np.ndarray, base: float):
         """The least-cost plan at costs base * c + mu U: (activity, values) or a reason."""
+        nonlocal last_choice
         w = np.zeros(k + r)
         w[:k] = base * weights
         w[kl] += mu[: len(kl)]
         w[k + kr] += mu[len(kl) :]
-        choice, values = cheapest_techniques(priced, w, method=solve_method)
+        # Successive prices are close: start from the last round's techniques.
+        choice, values = cheapest_techniques(priced, w, start=last_choice, method=solve_method)
+        last_choice = choice
         a = economy.input_matrix(choice)
         ar = a.tocsr()
         system = LeontiefSystem(

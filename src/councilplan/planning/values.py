@@ -139,23 +139,31 @@ def labour_values(
 
 
 def cheapest_techniques(
-    economy: Economy, weights=None, *, tol: float = 1e-12, method: str = "auto"
+    economy: Economy,
+    weights=None,
+    *,
+    start: np.ndarray | None = None,
+    tol: float = 1e-12,
+    method: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The technique per product with the least embodied labour, and the values under it.
 
     ``weights`` (one per labour kind, default 1) turn hours of each kind into one cost.
-    Returns (choice, values): the technique index per product and the weighted hours per
-    unit. By the non-substitution theorem, this choice is optimal for any final demand
-    when labour is the only scarce input.
+    ``start`` is a choice to begin from (say, the answer for nearby weights): the closer
+    it is, the fewer rounds. Returns (choice, values): the technique index per product and
+    the weighted hours per unit. By the non-substitution theorem, this choice is optimal
+    for any final demand when labour is the only scarce input.
     """
     w = np.ones(economy.n_labour_kinds) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (economy.n_labour_kinds,) or np.any(w < 0) or not np.all(np.isfinite(w)):
         raise ValueError(f"weights: expected {economy.n_labour_kinds} finite numbers >= 0")
-    choice, values, _ = _policy_iteration(economy, w, tol, method)
+    if start is not None:
+        start = economy.technique_choice(start)
+    choice, values, _ = _policy_iteration(economy, w, tol, method, start)
     return choice, values
 
 
-def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method: str):
+def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method: str, start=None):
     """Howard's policy iteration: solve for values, switch to cheaper techniques, repeat.
 
     Each round solves the current choice exactly, then lets every product take the
@@ -164,32 +172,20 @@ def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method:
     """
     cost = weights @ economy.labour  # hours-equivalent per unit of activity, per technique
     out = economy.technique_output
-    made = economy.technique_product
-    inputs_t = economy.inputs.T.tocsr()  # techniques x products
-    choice = _argmin_per_product(economy, cost / out)
+    choice = economy.cheapest_technique(cost / out) if start is None else start
     values = None
-    for rounds in range(1, 101):
-        system = LeontiefSystem(economy.input_matrix(choice), method=method)
-        values, _, _ = system.solve_values(cost[choice] / out[choice], tol=tol, x0=values)
-        unit_cost = (cost + inputs_t @ values) / out
-        best = _argmin_per_product(economy, unit_cost)
-        gain = unit_cost[choice] - unit_cost[best]
-        switch = gain > 1e-10 * np.maximum(np.abs(unit_cost[choice]), 1e-300)
-        if not switch.any():
-            return choice, values, rounds
-        choice = np.where(switch, best, choice)
-        assert np.array_equal(made[choice], np.arange(economy.n_products))
+    with _ThreadedProduct(economy.inputs.T.tocsr()) as inputs_t:  # techniques x products
+        for rounds in range(1, 101):
+            system = LeontiefSystem(economy.input_matrix(choice), method=method)
+            values, _, _ = system.solve_values(cost[choice] / out[choice], tol=tol, x0=values)
+            unit_cost = (cost + inputs_t(values)) / out
+            best = economy.cheapest_technique(unit_cost)
+            gain = unit_cost[choice] - unit_cost[best]
+            switch = gain > 1e-10 * np.maximum(np.abs(unit_cost[choice]), 1e-300)
+            if not switch.any():
+                return choice, values, rounds
+            choice = np.where(switch, best, choice)
     raise ValuesNotConvergedError("choosing techniques did not settle in 100 rounds")
-
-
-def _argmin_per_product(economy: Economy, cost: np.ndarray) -> np.ndarray:
-    order = np.lexsort((np.arange(economy.n_techniques), cost, economy.technique_product))
-    made = economy.technique_product[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = made[1:] != made[:-1]
-    best = np.empty(economy.n_products, dtype=np.int64)
-    best[made[first]] = order[first]
-    return best
 
 
 class LeontiefSystem:
