@@ -166,24 +166,30 @@ def cheapest_techniques(
 def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method: str, start=None):
     """Howard's policy iteration: solve for values, switch to cheaper techniques, repeat.
 
-    Each round solves the current choice exactly, then lets every product take the
-    technique that is cheapest at those values; a switch is made only for a gain larger
-    than rounding, so the iteration cannot cycle. It ends in a few rounds.
+    Each round solves the current choice, then lets every product take the technique that
+    is cheapest at those values; a switch is made only for a gain larger than rounding, so
+    the iteration cannot cycle. It ends in a few rounds. While techniques still switch, the
+    values need only be good to 1e-6 (modified policy iteration, Puterman and Shin 1978);
+    the choice is confirmed, and the values returned, at ``tol``.
     """
     cost = weights @ economy.labour  # hours-equivalent per unit of activity, per technique
     out = economy.technique_output
     choice = economy.cheapest_technique(cost / out) if start is None else start
     values = None
+    loose = max(tol, 1e-6)
     with _ThreadedProduct(economy.inputs.T.tocsr()) as inputs_t:  # techniques x products
         for rounds in range(1, 101):
             system = LeontiefSystem(economy.input_matrix(choice), method=method)
-            values, _, _ = system.solve_values(cost[choice] / out[choice], tol=tol, x0=values)
+            values, _, _ = system.solve_values(cost[choice] / out[choice], tol=loose, x0=values)
             unit_cost = (cost + inputs_t(values)) / out
             best = economy.cheapest_technique(unit_cost)
             gain = unit_cost[choice] - unit_cost[best]
             switch = gain > 1e-10 * np.maximum(np.abs(unit_cost[choice]), 1e-300)
             if not switch.any():
-                return choice, values, rounds
+                if loose == tol:
+                    return choice, values, rounds
+                loose = tol  # settled at loose values: confirm with exact ones
+                continue
             choice = np.where(switch, best, choice)
     raise ValuesNotConvergedError("choosing techniques did not settle in 100 rounds")
 
