@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -31,7 +32,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import httpx
+import psutil
 import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
@@ -86,32 +89,39 @@ def prepare(store, clients: int, ballots: int) -> tuple[list[int], list[str]]:
 
 
 async def drive(port: int, ballot_ids: list[int], tokens: list[str]) -> tuple[float, list, int]:
-    """Every client votes once on every ballot; returns (seconds, latencies, accepted)."""
+    """Every client votes once on every ballot; returns (seconds, latencies, accepted).
+
+    The load comes from aiohttp (its client costs a fraction of httpx's CPU per request; on a
+    2-core machine the client's CPU is CPU the server does not get)."""
     latencies: list[float] = []
     accepted = 0
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    base = f"http://127.0.0.1:{port}"
 
-    async def client(http: httpx.AsyncClient, token: str) -> None:
+    async def client(http: aiohttp.ClientSession, token: str) -> None:
         nonlocal accepted
         headers = {"Authorization": f"Bearer {token}"}
         order = list(ballot_ids)
         random.shuffle(order)
         for ballot_id in order:  # bounded: one vote per ballot
             t = time.perf_counter()
-            r = await http.post(
-                f"/api/ballots/{ballot_id}/votes", json={"choice": "yes"}, headers=headers
-            )
+            async with http.post(
+                f"{base}/api/ballots/{ballot_id}/votes", json={"choice": "yes"}, headers=headers
+            ) as r:
+                await r.read()
             latencies.append(time.perf_counter() - t)
-            accepted += r.status_code == 201
+            accepted += r.status == 201
 
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
-    ) as http:
+    connector = aiohttp.TCPConnector(limit=len(tokens), keepalive_timeout=120)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+
+        async def me(token: str) -> None:
+            async with http.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}):
+                pass
+
         # Warm up (not timed): open the HTTP connections and the servers' database pools.
         for _ in range(3):
-            await asyncio.gather(
-                *(http.get("/api/me", headers={"Authorization": f"Bearer {tok}"}) for tok in tokens)
-            )
+            await asyncio.gather(*(me(tok) for tok in tokens))
         start = time.perf_counter()
         await asyncio.gather(*(client(http, tok) for tok in tokens))
         return time.perf_counter() - start, latencies, accepted
@@ -157,7 +167,9 @@ def votes_per_second(url: str, clients: int, ballots: int, workers: int) -> dict
     )
     try:
         wait_for(port, proc)
+        before = cpu_seconds(proc.pid)
         seconds, latencies, accepted = asyncio.run(drive(port, ballot_ids, tokens))
+        after = cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -174,6 +186,35 @@ def votes_per_second(url: str, clients: int, ballots: int, workers: int) -> dict
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
         "audit_intact": intact,
+        # CPU seconds used during the timed run, per side (2 cores: at most 2 s per second).
+        "cpu": {side: after[side] - before[side] for side in after},
+        "seconds": seconds,
+    }
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by this client, the uvicorn server (with its workers), PostgreSQL
+    (every ``postgres`` process) and everything else on the machine."""
+    server = psutil.Process(server_pid)
+    procs = [server, *server.children(recursive=True)]
+    server_s = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            server_s += t.user + t.system
+    postgres_s = 0.0
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        if p.info["name"] == "postgres" and p.info["cpu_times"] is not None:
+            postgres_s += p.info["cpu_times"].user + p.info["cpu_times"].system
+    client = psutil.Process().cpu_times()
+    total = psutil.cpu_times()
+    busy = total.user + total.system + total.nice + total.irq + total.softirq
+    client_s = client.user + client.system
+    return {
+        "client": client_s,
+        "server": server_s,
+        "postgres": postgres_s,
+        "other": busy - client_s - server_s - postgres_s,
     }
 
 
@@ -224,6 +265,10 @@ def tally_times(url: str, n_ballots: int) -> dict:
     assert recount["matches"] and closed.tally["winners"] == list(tally.winners)
     store.dispose()
     return {"count_s": count_s, "recount_s": recount_s, "close_s": close_s}
+
+
+def _split(v: dict) -> list[tuple[str, float, float]]:
+    return [(side, cpu, v["seconds"]) for side, cpu in v["cpu"].items()]
 
 
 def fresh_postgres(url: str) -> tuple[str, callable]:
@@ -283,6 +328,7 @@ def main() -> None:
     )
     for col in ("database", "count() s", "recount s", "close_ballot s", "goal"):
         tally_table.add_column(col, justify="right")
+    cpu_lines: list[str] = []
     for name, url in backends:
         with tempfile.TemporaryDirectory() as tmp:
 
@@ -296,6 +342,11 @@ def main() -> None:
                 v = votes_per_second(db, args.clients, args.ballots, args.workers)
             finally:
                 drop()
+            cpu_lines.append(
+                f"{name}: CPU seconds per second of the run: "
+                + ", ".join(f"{k} {v / v_s:.2f}" for k, v, v_s in _split(v))
+                + f" (of {os.cpu_count()} cores)"
+            )
             votes_table.add_row(
                 name,
                 str(v["votes"]),
@@ -316,6 +367,8 @@ def main() -> None:
                 name, f"{t['count_s']:.2f}", f"{t['recount_s']:.2f}", f"{t['close_s']:.2f}", "< 1 s"
             )
     console.print(votes_table)
+    for line in cpu_lines:
+        console.print(line)
     console.print(tally_table)
     console.print(
         f"machine: {os.cpu_count()} cores, load average "

@@ -9,6 +9,7 @@ it is about to depend on, and the audit head row locked for every append.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,7 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -83,6 +87,60 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> 
         pool_recycle=1800,  # no pre-ping: it would cost a round trip on every act
         connect_args=connect_args,
     )
+
+
+@functools.cache
+def _pg_get_sql(table: str, lock: str | None) -> str:
+    t = metadata.tables[table]
+    (pk,) = t.primary_key.columns
+    sql = f'SELECT * FROM "{t.name}" WHERE "{pk.name}" = %s'
+    if lock:
+        sql += " FOR SHARE" if lock == "share" else " FOR UPDATE"
+    return sql
+
+
+@functools.cache
+def _pg_find_sql(
+    table: str, where: tuple[tuple[str, bool], ...], order_by: str | None, limited: bool
+) -> str:
+    t = metadata.tables[table]
+    clauses = [
+        f'"{t.c[column].name}" IS NULL' if is_null else f'"{t.c[column].name}" = %s'
+        for column, is_null in where
+    ]
+    sql = f'SELECT * FROM "{t.name}"'
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    if order_by:
+        sql += f' ORDER BY "{t.c[order_by].name}"'
+    if limited:
+        sql += " LIMIT %s"
+    return sql
+
+
+@functools.cache
+def _pg_insert_sql(table: str, given: tuple[str, ...]) -> tuple[str, tuple[str, ...], bool]:
+    """The INSERT for the columns ``given`` plus those with a Python-side default, the columns
+    in parameter order, and whether the primary key is among them."""
+    t = metadata.tables[table]
+    columns = tuple(t.c[c].name for c in given) + tuple(
+        c.name for c in t.columns if c.name not in given and c.default is not None
+    )
+    pk = list(t.primary_key.columns)
+    key_given = len(pk) == 1 and pk[0].name in given
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{t.name}" ({names}) VALUES ({", ".join(["%s"] * len(columns))})'
+    if len(pk) == 1 and not key_given:
+        sql += f' RETURNING "{pk[0].name}"'
+    return sql, columns, key_given
+
+
+def _pg_value(column: sa.Column, value: Any) -> Any:
+    return Jsonb(value) if isinstance(column.type, sa.JSON) and value is not None else value
+
+
+def _default(column: sa.Column) -> Any:
+    return column.default.arg  # scalar defaults only in tables.py
 
 
 def _aware(row: Mapping[str, Any]) -> dict:
@@ -189,9 +247,37 @@ class SqlRecords:
                 raise GuardRefused(str(error.orig).splitlines()[0]) from error
             raise
 
+    def _raw(self, sql: str, params: Sequence[Any], table: str = "?") -> Any:
+        """Run ``sql`` on the psycopg connection directly, rows as dicts (PostgreSQL only).
+
+        The acts' common statements (get, find, insert) take this path: it skips SQLAlchemy's
+        statement building and result processing, most of the CPU an act costs on the server.
+        psycopg itself turns jsonb and timestamptz into the same Python values SQLAlchemy does.
+        """
+        cursor = self.connection.connection.dbapi_connection.cursor(row_factory=dict_row)
+        try:
+            cursor.execute(sql, params)
+        except psycopg.Error as error:
+            text = str(error).lower()
+            if "closed" in text or "append-only" in text:
+                raise GuardRefused(str(error).splitlines()[0]) from error
+            if isinstance(error, psycopg.errors.UniqueViolation):
+                raise Duplicate(table, text) from error
+            raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+        return cursor
+
     def insert(self, table: str, values: Mapping[str, Any]) -> Any:
         t = self._table(table)
         pk = list(t.primary_key.columns)
+        if self.postgres:
+            sql, columns, key_given = _pg_insert_sql(table, tuple(values))
+            params = [
+                _pg_value(t.c[c], values[c]) if c in values else _default(t.c[c]) for c in columns
+            ]
+            cursor = self._raw(sql, params, table)
+            if len(pk) == 1:
+                return values[pk[0].name] if key_given else cursor.fetchone()[pk[0].name]
+            return tuple(values[c.name] for c in pk)
         result = self._execute(t.insert().values(**values))
         if len(pk) == 1:
             key = values.get(pk[0].name)
@@ -219,6 +305,8 @@ class SqlRecords:
 
     def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         t = self._table(table)
+        if self.postgres:
+            return self._raw(_pg_get_sql(table, lock), (key,), table).fetchone()
         (pk,) = t.primary_key.columns
         query = sa.select(t).where(pk == key)
         if lock and self.postgres:
@@ -235,6 +323,18 @@ class SqlRecords:
         limit: int | None = None,
     ) -> list[dict]:
         t = self._table(table)
+        if self.postgres:
+            where = dict(where or {})
+            sql = _pg_find_sql(
+                table,
+                tuple((c, where[c] is None) for c in where),
+                order_by,
+                limit is not None,
+            )
+            params = [v for v in where.values() if v is not None]
+            if limit is not None:
+                params.append(limit)
+            return self._raw(sql, params, table).fetchall()
         query = sa.select(t).where(*self._where(t, where))
         if order_by:
             query = query.order_by(t.c[order_by])
