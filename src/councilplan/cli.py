@@ -316,14 +316,6 @@ def import_pymrio(
 # --- Participatory planning rounds (Hahnel and Szczepanczyk) -------------------------------
 
 
-def _rounds_peak_memory_gib() -> float:
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20
-
-
 @app.command()
 def rounds(
     experiment_file: Path | None = typer.Argument(
@@ -445,7 +437,7 @@ def rounds(
             + (" (with writing the log)" if log is not None else "")
             + f", {loaded:.2f} s {'generating' if generate else 'reading'}",
         ),
-        ("peak memory", f"{_rounds_peak_memory_gib():.2f} GiB"),
+        ("peak memory", f"{_peak_memory_gib():.2f} GiB"),
     ]
     if not result.converged:
         shown = ", ".join(f"{name} {pct:.3g}%" for name, pct in result.unbalanced[:12])
