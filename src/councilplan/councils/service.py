@@ -958,11 +958,14 @@ def _votes_digest(votes: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 over the stored votes in a canonical order, published when a ballot closes.
     Choices are strings or lists of strings (``check_choice``), so plain ``json.dumps`` is
     canonical for them."""
-    items = sorted(
-        json.dumps([v["choice"], v["weight"]], separators=(",", ":"), ensure_ascii=False)
-        for v in votes
-    )
+    encode = (
+        _COMPACT_JSON.encode
+    )  # one encoder for all: json.dumps(..., separators) builds one per call
+    items = sorted(encode([v["choice"], v["weight"]]) for v in votes)
     return hashlib.sha256("\n".join(items).encode()).hexdigest()
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _count(

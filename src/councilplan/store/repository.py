@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -158,6 +158,8 @@ _SETTLE_PG = sa.text(
     "SELECT id, ballot_id, choice, weight FROM moved ORDER BY id"
 )
 
+_BALLOT_VOTES_PG = "SELECT id, choice::text, weight FROM votes WHERE ballot_id = %s"
+
 # PostgreSQL's audit path (psycopg directly, in pipeline mode): an act stages its events in
 # audit_pending with its own COMMIT; seal_pg then chains every staged event under the head lock.
 _STAGE_PG = (
@@ -291,6 +293,18 @@ class SqlRecords:
     def ballot_votes(self, ballot_id: int) -> list[dict]:
         # Sorted here rather than by the database: the same order on SQLite and PostgreSQL
         # whatever the collation, and faster than ORDER BY on text keys.
+        if self.postgres:
+            # 100,000 ballots: fetched as text and parsed by one json.loads over them all,
+            # several times faster than psycopg's one json.loads call per row.
+            cursor = self._raw(_BALLOT_VOTES_PG, (ballot_id,), "votes")
+            cursor.row_factory = tuple_row
+            rows = cursor.fetchall()
+            rows.sort()
+            choices = json.loads("[" + ",".join(choice for _, choice, _ in rows) + "]")
+            return [
+                {"choice": choice, "weight": weight}
+                for choice, (_, _, weight) in zip(choices, rows, strict=True)
+            ]
         query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
             votes.c.ballot_id == ballot_id
         )
