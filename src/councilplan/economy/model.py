@@ -204,8 +204,17 @@ class Economy:
         (the inputs per unit of activity divided by its output).
         """
         choice = self.technique_choice(choice)
-        a = self.inputs[:, choice]
-        scale = np.repeat(1.0 / self.technique_output[choice], np.diff(a.indptr))
+        output = self.technique_output[choice]
+        if self.n_techniques == self.n_products and np.array_equal(
+            choice, np.arange(self.n_products)
+        ):
+            a = self.inputs  # technique j makes product j: no copy of the coefficients
+        else:
+            a = self.inputs[:, choice]
+        if np.all(output == 1.0):
+            # Shares the (read-only) arrays: at 10^7 coefficients a copy costs real time.
+            return sp.csc_array((a.data, a.indices, a.indptr), shape=a.shape)
+        scale = np.repeat(1.0 / output, np.diff(a.indptr))
         return sp.csc_array((a.data * scale, a.indices, a.indptr), shape=a.shape)
 
     def labour_per_unit(self, choice: np.ndarray | None = None) -> np.ndarray:
