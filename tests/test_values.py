@@ -48,9 +48,9 @@ def test_large_economy_reaches_the_residual_it_reports():
     result = labour_values(economy)
     assert result.method == "bicgstab"
     a = economy.input_matrix()
-    l = economy.labour_per_unit()[0]
+    direct = economy.labour_per_unit()[0]
     v = result.values
-    measured = np.linalg.norm(v - a.T @ v - l) / np.linalg.norm(l)
+    measured = np.linalg.norm(v - a.T @ v - direct) / np.linalg.norm(direct)
     assert measured == pytest.approx(result.residual, rel=1e-3, abs=1e-15)
     assert measured < 1e-11
 
