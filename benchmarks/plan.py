@@ -83,7 +83,7 @@ def cheapest_plan(economy, d, mu: np.ndarray) -> np.ndarray:
         products=economy.product_ids,
         techniques=economy.technique_ids,
         technique_product=economy.technique_product,
-        inputs=economy.inputs.copy(),  # make_economy edits its input in place
+        inputs=economy.inputs,
         labour=(1 + mu[:3]) @ economy.labour + mu[3:] @ economy.resource_use,
         technique_output=economy.technique_output,
         check_productive=False,
@@ -127,6 +127,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 3,000 and 10^6 sizes")
     parser.add_argument("--tol", type=float, default=1e-6, help="PDLP relative gap")
     parser.add_argument("--limited", type=int, default=100_000, help="size of the limited case")
+    parser.add_argument(
+        "--limited-methods",
+        default="auto,pdlp",
+        help="methods for the limited case, comma-separated",
+    )
     args = parser.parse_args()
     console = Console(width=200)
     rows: list = []
@@ -138,7 +143,7 @@ def main() -> None:
         console.print(f"councilplan, {n:,} products, labour only ...")
         councilplan_alone(n, rows)
     console.print(f"councilplan, {args.limited:,} products, limits binding ...")
-    limited(args.limited, rows, args.tol, ("auto", "pdlp"))
+    limited(args.limited, rows, args.tol, tuple(args.limited_methods.split(",")))
 
     table = Table(title="Least-labour plan: scipy linprog (HiGHS) vs councilplan")
     for name in ("size", "case", "linprog s", "councilplan s", "speed-up", "method",
