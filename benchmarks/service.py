@@ -345,7 +345,10 @@ def main() -> None:
             cpu_lines.append(
                 f"{name}: CPU seconds per second of the run: "
                 + ", ".join(f"{k} {v / v_s:.2f}" for k, v, v_s in _split(v))
-                + f" (of {os.cpu_count()} cores)"
+                + f" (of {os.cpu_count()} cores); CPU per vote: server "
+                f"{1000 * v['cpu']['server'] / v['votes']:.1f} ms, PostgreSQL "
+                f"{1000 * v['cpu']['postgres'] / v['votes']:.1f} ms, client "
+                f"{1000 * v['cpu']['client'] / v['votes']:.1f} ms"
             )
             votes_table.add_row(
                 name,

@@ -276,3 +276,31 @@ def test_migrations_go_down_and_up_again(tmp_path):
                 with admin.begin() as conn:
                     conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
             admin.dispose()
+
+
+def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
+    """PostgreSQL chains audit events by group commit after each act commits; an event whose
+    act committed but whose process died before chaining is chained by the next act (or by
+    verify) and checked like any other."""
+    if council_store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite appends to the chain inside the act's own transaction")
+    ids, _ = town(council_store, 2)
+    raw(
+        council_store,
+        "INSERT INTO audit_pending (kind, payload, recorded_at) "
+        "VALUES ('account.registered', :p, '2026-03-01T09:00:00.000000+00:00')",
+        p='{"account_id":99,"username":"orphan"}',
+    )
+    s.create_council(council_store, name="Second", kind="consumer", founder_id=ids[0], now=T0)
+    entries = council_store.audit_entries()
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    assert entries[-2].payload == {"account_id": 99, "username": "orphan"}
+    assert entries[-1].kind == "council.created"
+    raw(
+        council_store,
+        "INSERT INTO audit_pending (kind, payload, recorded_at) "
+        "VALUES ('member.left', '{}', '2026-03-01T09:00:00.000000+00:00')",
+    )
+    result = council_store.verify_audit()
+    assert result.ok and result.checked == len(entries) + 1
+    assert raw(council_store, "SELECT count(*) FROM audit_pending").scalar() == 0
