@@ -278,7 +278,7 @@ def import_pymrio(
     try:
         import pymrio
     except ImportError:
-        fail("pymrio is not installed: pip install pymrio")
+        fail("pymrio is not installed: pip install 'councilplan[pymrio]' (or pip install pymrio)")
     try:
         io = pymrio.load_test() if source == "test" else pymrio.load_all(source)
     except Exception as error:  # pymrio raises many kinds on a bad folder
