@@ -1,0 +1,163 @@
+"""Budgets for common goods: approval ballots counted by the method of equal shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from councilplan.councils import budgets
+from councilplan.councils.service.ballots import _insert_ballot
+from councilplan.councils.service.records import (
+    Conflict,
+    Invalid,
+    Records,
+    Store,
+    _get,
+    _hours,
+    _now,
+    _record,
+    _require_standing,
+    _text,
+    as_dict,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Budgets for common goods: approval ballots counted by the method of equal shares.
+
+
+def open_budget(
+    store: Store,
+    *,
+    council_id: int,
+    opened_by: int,
+    title: str,
+    hours: Any,
+    proposals_close_at: datetime,
+    closes_at: datetime,
+    now: datetime | None = None,
+) -> dict:
+    """Allocate ``hours`` of labour among proposals: members propose until
+    ``proposals_close_at``, then approve proposals until ``closes_at``."""
+    now = _now(now)
+    title = _text(title, "title", limit=300)
+    total = _hours(hours, "hours")
+    opens_at, closes_at = _now(proposals_close_at), _now(closes_at)
+    if not now < opens_at < closes_at:
+        raise Invalid(
+            "bad_times",
+            "closes_at: must follow proposals_close_at, both in the future",
+            "closes_at",
+        )
+    with store.transaction() as tx:
+        council = _get(tx, "councils", council_id, "council", "council_id")
+        _require_standing(tx, council, opened_by, "open a budget")
+        ballot = _insert_ballot(
+            tx,
+            council=council,
+            purpose="budget",
+            title=title,
+            subject={},
+            rule="approval",
+            options=(),
+            seats=1,
+            quorum=Fraction(0),
+            majority=Fraction(1, 2),
+            secret=not council["weighted_votes"],
+            opened_by=opened_by,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            now=now,
+        )
+        budget_id = tx.insert(
+            "budgets",
+            {
+                "council_id": council_id,
+                "title": title,
+                "hours": str(total),
+                "ballot_id": ballot.id,
+                "created_at": now,
+            },
+        )
+        # The ballot is open, so this one update is allowed; it links the ballot back.
+        tx.update("ballots", ballot.id, {"subject": {"budget_id": budget_id}})
+        _record(
+            tx,
+            "budget.opened",
+            {"budget_id": budget_id, "ballot_id": ballot.id, "hours": str(total), "by": opened_by},
+            now,
+        )
+        return tx.get("budgets", budget_id)
+
+
+def propose_project(
+    store: Store,
+    *,
+    budget_id: int,
+    member_id: int,
+    title: str,
+    cost_hours: Any,
+    now: datetime | None = None,
+) -> dict:
+    """A member proposes a project costing ``cost_hours`` of labour."""
+    now = _now(now)
+    title = _text(title, "title", limit=300)
+    cost = _hours(cost_hours, "cost_hours")
+    with store.transaction() as tx:
+        budget = _get(tx, "budgets", budget_id, "budget", "budget_id")
+        ballot = tx.get("ballots", budget["ballot_id"], lock="update")
+        council = tx.get("councils", budget["council_id"])
+        _require_standing(tx, council, member_id, "propose")
+        if ballot["status"] != "open" or now >= ballot["opens_at"]:
+            raise Conflict(
+                "proposals_closed", f"proposals for budget {budget_id} are closed", "budget_id"
+            )
+        if cost > Decimal(budget["hours"]):
+            raise Invalid(
+                "over_budget",
+                f"cost_hours: {cost} exceeds the whole budget of {budget['hours']} hours",
+                "cost_hours",
+            )
+        proposal_id = tx.insert(
+            "budget_proposals",
+            {
+                "budget_id": budget_id,
+                "title": title,
+                "cost_hours": str(cost),
+                "proposed_by": member_id,
+                "proposed_at": now,
+            },
+        )
+        tx.update("ballots", ballot["id"], {"options": [*ballot["options"], str(proposal_id)]})
+        _record(
+            tx,
+            "budget.proposed",
+            {
+                "budget_id": budget_id,
+                "proposal_id": proposal_id,
+                "title": title,
+                "cost_hours": str(cost),
+                "by": member_id,
+            },
+            now,
+        )
+        return tx.get("budget_proposals", proposal_id)
+
+
+def _count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Mapping]) -> dict:
+    budget = tx.get("budgets", ballot["subject"]["budget_id"])
+    proposals = tx.find("budget_proposals", {"budget_id": budget["id"]}, order_by="id")
+    costs = {str(p["id"]): Fraction(p["cost_hours"]) for p in proposals}
+    approvals = [list(v["choice"]) for v in votes]
+    result = budgets.equal_shares(Fraction(budget["hours"]), costs, approvals)
+    plain = result.to_dict() if hasattr(result, "to_dict") else result
+    return as_dict(plain)
+
+
+def get_budget(store: Store, budget_id: int) -> dict:
+    with store.transaction() as tx:
+        row = _get(tx, "budgets", budget_id, "budget", "budget_id")
+        row["proposals"] = tx.find("budget_proposals", {"budget_id": budget_id}, order_by="id")
+        return row

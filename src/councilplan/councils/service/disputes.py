@@ -1,0 +1,470 @@
+"""The rates-and-conflicts commission: its seats, and disputes heard, decided and appealed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from councilplan.audit.chain import utc_timestamp
+from councilplan.councils import disputes, rules
+from councilplan.councils.service.records import (
+    Conflict,
+    Duplicate,
+    Invalid,
+    Records,
+    Refused,
+    Store,
+    _current_membership,
+    _get,
+    _now,
+    _record,
+    _require_standing,
+    _text,
+    as_dict,
+    standing,
+)
+
+# ---------------------------------------------------------------------------------------------
+# The rates-and-conflicts commission. A dispute is stored as the list of acts done on it; its
+# state is rebuilt by replaying them through the pure ``disputes`` state machine, so the stored
+# record and the rules can never disagree. The rebuilt view is stored alongside for reading.
+
+_REASON_STATUS = {
+    rules.Reason.NOT_A_COMMISSIONER: Refused,
+    rules.Reason.NOT_A_PARTY: Refused,
+    rules.Reason.NOT_A_MEMBER: Refused,
+    rules.Reason.WRONG_STATE: Conflict,
+    rules.Reason.DEADLINE_PASSED: Conflict,
+    rules.Reason.NO_MAJORITY: Conflict,
+    rules.Reason.SIDE_ABSENT: Conflict,
+    rules.Reason.UNEQUAL_COMMISSION: Conflict,
+}
+
+
+def _refusal(rejection: rules.Rejection) -> Refused:
+    kind = _REASON_STATUS.get(rejection.reason, Invalid)
+    return kind(str(rejection.reason), rejection.message, rejection.field)
+
+
+def _workplace_party(council_id: int) -> str:
+    return f"council-{council_id}"
+
+
+def create_commission(
+    store: Store,
+    *,
+    name: str,
+    workplace_council_id: int,
+    federation_id: int,
+    actor_id: int,
+    seats_per_side: int = 1,
+    now: datetime | None = None,
+) -> dict:
+    """Set up a rates-and-conflicts commission between a workplace council and a planning
+    federation, with ``seats_per_side`` seats for each. Done by a member of the workplace
+    council or a delegate to the federation."""
+    now = _now(now)
+    name = _text(name, "name", limit=200)
+    if not 1 <= seats_per_side <= 50:
+        raise Invalid("bad_seats", "seats_per_side: between 1 and 50", "seats_per_side")
+    with store.transaction() as tx:
+        workplace = _get(tx, "councils", workplace_council_id, "council", "workplace_council_id")
+        federation = _get(tx, "councils", federation_id, "council", "federation_id")
+        if workplace["kind"] != "workplace":
+            raise Invalid(
+                "not_a_workplace",
+                f"workplace_council_id: council {workplace_council_id} is not a workplace council",
+                "workplace_council_id",
+            )
+        if federation["kind"] != "federation":
+            raise Invalid(
+                "not_a_federation",
+                f"federation_id: council {federation_id} is not a federation",
+                "federation_id",
+            )
+        if standing(tx, workplace, actor_id) is None and standing(tx, federation, actor_id) is None:
+            raise Refused(
+                "not_a_member",
+                f"account {actor_id} is neither a member of council "
+                f"{workplace_council_id} nor a delegate to federation {federation_id}",
+                "actor_id",
+            )
+        try:
+            commission_id = tx.insert(
+                "commissions",
+                {
+                    "name": name,
+                    "workplace_council_id": workplace_council_id,
+                    "federation_id": federation_id,
+                    "seats_per_side": seats_per_side,
+                    "created_at": now,
+                },
+            )
+        except Duplicate:
+            raise Conflict(
+                "name_taken", f"name: a commission called {name!r} exists", "name"
+            ) from None
+        _record(
+            tx,
+            "commission.created",
+            {
+                "commission_id": commission_id,
+                "workplace_council_id": workplace_council_id,
+                "federation_id": federation_id,
+                "seats_per_side": seats_per_side,
+                "by": actor_id,
+            },
+            now,
+        )
+        return tx.get("commissions", commission_id)
+
+
+def take_commission_seat(
+    store: Store,
+    *,
+    commission_id: int,
+    account_id: int,
+    side: str,
+    now: datetime | None = None,
+) -> dict:
+    """Seat ``account_id`` for its side: a workplace seat for a member of the workplace
+    council, a planning seat for a current delegate to the federation."""
+    now = _now(now)
+    if side not in ("workplace", "planning"):
+        raise Invalid("bad_side", "side: 'workplace' or 'planning'", "side")
+    with store.transaction() as tx:
+        commission = _get(
+            tx, "commissions", commission_id, "commission", "commission_id", lock="update"
+        )
+        council_id = (
+            commission["workplace_council_id"]
+            if side == "workplace"
+            else commission["federation_id"]
+        )
+        council = tx.get("councils", council_id)
+        _require_standing(tx, council, account_id, f"sit for the {side} side")
+        seats = tx.find("commission_seats", {"commission_id": commission_id, "left_at": None})
+        if any(s["account_id"] == account_id for s in seats):
+            raise Conflict(
+                "already_seated",
+                f"account {account_id} already holds a seat on commission {commission_id}",
+                "account_id",
+            )
+        if sum(s["side"] == side for s in seats) >= commission["seats_per_side"]:
+            raise Conflict(
+                "side_full",
+                f"the {side} side of commission {commission_id} has "
+                f"all its {commission['seats_per_side']} seat(s) filled",
+                "side",
+            )
+        seat_id = tx.insert(
+            "commission_seats",
+            {
+                "commission_id": commission_id,
+                "account_id": account_id,
+                "side": side,
+                "seated_at": now,
+            },
+        )
+        _record(
+            tx,
+            "commission.seated",
+            {"commission_id": commission_id, "account_id": account_id, "side": side},
+            now,
+        )
+        return tx.get("commission_seats", seat_id)
+
+
+def _seat_ids(tx: Records, commission_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    seats = tx.find(
+        "commission_seats", {"commission_id": commission_id, "left_at": None}, order_by="id"
+    )
+    return (
+        tuple(str(s["account_id"]) for s in seats if s["side"] == "workplace"),
+        tuple(str(s["account_id"]) for s in seats if s["side"] == "planning"),
+    )
+
+
+def _replay(acts: Sequence[Mapping[str, Any]]) -> disputes.Dispute | rules.Rejection:
+    """Rebuild a dispute from its recorded acts (inputs as stored: strings and 'p/q' hours)."""
+    dispute: Any = None
+    for act in acts:
+        at = datetime.fromisoformat(act["at"])
+        if act["act"] == "file":
+            a = dict(act["args"])
+            a["commission"] = disputes.Commission(
+                tuple(a.pop("workplace_seats")), tuple(a.pop("federation_seats"))
+            )
+            for key in ("current_hours", "claimed_hours"):
+                a[key] = Fraction(a[key])
+            dispute = disputes.file_dispute(now=at, **a)
+        elif act["act"] == "hear":
+            dispute = disputes.hear(dispute, at, present=act["present"])
+        elif act["act"] == "decide":
+            dispute = disputes.decide(dispute, at, hours=Fraction(act["hours"]), votes=act["votes"])
+        elif act["act"] == "appeal":
+            dispute = disputes.appeal(dispute, at, by=act["by"], grounds=act["grounds"])
+        elif act["act"] == "finalise":
+            hours = Fraction(act["hours"]) if act.get("hours") is not None else None
+            dispute = disputes.finalise(dispute, at, hours=hours, votes=act.get("votes"))
+        elif act["act"] == "deadlines":
+            dispute = disputes.apply_deadlines(dispute, at)
+        if isinstance(dispute, rules.Rejection):
+            return dispute
+    return dispute
+
+
+def _dispute_view(row: Mapping[str, Any]) -> dict:
+    view = dict(row["state"]["view"])
+    view["dispute_id"] = row["id"]
+    view["commission_id"] = row["commission_id"]
+    return view
+
+
+def _dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> dict:
+    """Apply one more act: replay with it, refuse if the rules refuse, else store it."""
+    acts = [*row["state"]["acts"], act]
+    dispute = _replay(acts)
+    if isinstance(dispute, rules.Rejection):
+        raise _refusal(dispute)
+    state = {"acts": acts, "view": as_dict(dispute)}
+    tx.update(
+        "disputes", row["id"], {"state": state, "status": str(dispute.state), "updated_at": now}
+    )
+    effect = dispute.effect
+    _record(
+        tx,
+        kind,
+        {
+            "dispute_id": row["id"],
+            "act": act,
+            "state": str(dispute.state),
+            "effect": as_dict(effect) if effect else None,
+        },
+        now,
+    )
+    return _dispute_view(tx.get("disputes", row["id"]))
+
+
+def _hours_text(value: Any, field: str) -> str:
+    try:
+        hours = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise Invalid("bad_hours", f"{field}: {value!r} is not a number of hours", field) from None
+    if hours < 0 or hours.denominator > 10_000 or hours > 10**9:
+        raise Invalid(
+            "bad_hours",
+            f"{field}: {value} must be between 0 and 10^9 hours, to 1/10000 hour",
+            field,
+        )
+    return str(hours)
+
+
+def file_dispute(
+    store: Store,
+    *,
+    commission_id: int,
+    filer_id: int,
+    subject: str,
+    target: str,
+    current_hours: Any,
+    claimed_hours: Any,
+    grounds: str = "",
+    worker_id: int | None = None,
+    for_council: bool = False,
+    now: datetime | None = None,
+) -> dict:
+    """File a dispute about a work norm (``target`` a product id) or recorded hours
+    (``target`` a record id). A worker of the workplace files for themselves; with
+    ``for_council`` a member files for the workplace council about ``worker_id``."""
+    now = _now(now)
+    target = _text(target, "target", limit=200)
+    with store.transaction() as tx:
+        commission = _get(tx, "commissions", commission_id, "commission", "commission_id")
+        workplace = tx.get("councils", commission["workplace_council_id"])
+        _require_standing(tx, workplace, filer_id, "file a dispute")
+        workplace_seats, federation_seats = _seat_ids(tx, commission_id)
+        args = {
+            "id": "pending",
+            "subject": subject,
+            "filed_by": "workplace_council" if for_council else "worker",
+            "filer_id": _workplace_party(workplace["id"]) if for_council else str(filer_id),
+            "workplace_id": _workplace_party(workplace["id"]),
+            "target": target,
+            "current_hours": _hours_text(current_hours, "current_hours"),
+            "claimed_hours": _hours_text(claimed_hours, "claimed_hours"),
+            "grounds": grounds or "",
+            "worker_id": str(worker_id) if worker_id is not None else None,
+            "workplace_seats": list(workplace_seats),
+            "federation_seats": list(federation_seats),
+        }
+        act = {"act": "file", "at": utc_timestamp(now), "args": args}
+        dispute = _replay([act])
+        if isinstance(dispute, rules.Rejection):
+            raise _refusal(dispute)
+        dispute_id = tx.insert(
+            "disputes",
+            {
+                "commission_id": commission_id,
+                "filed_by": filer_id,
+                "status": str(dispute.state),
+                "state": {"acts": [], "view": {}},
+                "filed_at": now,
+                "updated_at": now,
+            },
+        )
+        args["id"] = str(dispute_id)
+        row = tx.get("disputes", dispute_id)
+        return _dispute_act(tx, row, act, now, "dispute.filed")
+
+
+def _seat_holder(tx: Records, row: Mapping[str, Any], account_id: int) -> None:
+    seats = tx.find(
+        "commission_seats",
+        {"commission_id": row["commission_id"], "account_id": account_id, "left_at": None},
+    )
+    if not seats:
+        raise Refused(
+            "not_a_commissioner",
+            f"account {account_id} holds no seat on commission {row['commission_id']}",
+            "account_id",
+        )
+
+
+def hear_dispute(
+    store: Store,
+    *,
+    dispute_id: int,
+    actor_id: int,
+    present: Sequence[int],
+    now: datetime | None = None,
+) -> dict:
+    """Record the hearing (a commissioner records who was present; both sides must be)."""
+    now = _now(now)
+    with store.transaction() as tx:
+        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        _seat_holder(tx, row, actor_id)
+        act = {"act": "hear", "at": utc_timestamp(now), "present": [str(p) for p in present]}
+        return _dispute_act(tx, row, act, now, "dispute.heard")
+
+
+def decide_dispute(
+    store: Store,
+    *,
+    dispute_id: int,
+    actor_id: int,
+    hours: Any,
+    votes: Mapping[int, str],
+    now: datetime | None = None,
+) -> dict:
+    """Record the commission's vote on ``hours``; it decides with a majority of all seats."""
+    now = _now(now)
+    with store.transaction() as tx:
+        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        _seat_holder(tx, row, actor_id)
+        act = {
+            "act": "decide",
+            "at": utc_timestamp(now),
+            "hours": _hours_text(hours, "hours"),
+            "votes": {str(k): v for k, v in votes.items()},
+        }
+        return _dispute_act(tx, row, act, now, "dispute.decided")
+
+
+def appeal_dispute(
+    store: Store, *, dispute_id: int, actor_id: int, grounds: str = "", now: datetime | None = None
+) -> dict:
+    """A party appeals: the worker or filer, a commissioner of the planning side, or any
+    member of the workplace council on its behalf."""
+    now = _now(now)
+    with store.transaction() as tx:
+        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        commission = tx.get("commissions", row["commission_id"])
+        view = row["state"]["view"]
+        by = str(actor_id)
+        parties = {
+            view.get("filer_id"),
+            view.get("worker_id"),
+            *view.get("commission", {}).get("federation_seats", []),
+        }
+        if by not in parties and _current_membership(
+            tx, commission["workplace_council_id"], actor_id
+        ):
+            by = _workplace_party(commission["workplace_council_id"])
+        act = {"act": "appeal", "at": utc_timestamp(now), "by": by, "grounds": grounds or ""}
+        return _dispute_act(tx, row, act, now, "dispute.appealed")
+
+
+def finalise_dispute(
+    store: Store,
+    *,
+    dispute_id: int,
+    actor_id: int,
+    hours: Any = None,
+    votes: Mapping[int, str] | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Make a decided dispute final after its appeal window, or decide an appeal."""
+    now = _now(now)
+    with store.transaction() as tx:
+        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        _seat_holder(tx, row, actor_id)
+        act = {
+            "act": "finalise",
+            "at": utc_timestamp(now),
+            "hours": _hours_text(hours, "hours") if hours is not None else None,
+            "votes": {str(k): v for k, v in votes.items()} if votes is not None else None,
+        }
+        return _dispute_act(tx, row, act, now, "dispute.finalised")
+
+
+def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> list[int]:
+    """Apply every passed deadline to open disputes; returns the ids that changed."""
+    now = _now(now)
+    changed = []
+    with store.transaction() as tx:
+        for row in tx.find("disputes", order_by="id"):
+            if row["status"] == "final":
+                continue
+            deadline = row["state"]["view"].get("deadline")
+            if deadline and datetime.fromisoformat(deadline) < now:
+                act = {"act": "deadlines", "at": utc_timestamp(now)}
+                _dispute_act(tx, row, act, now, "dispute.deadline")
+                changed.append(row["id"])
+    return changed
+
+
+def _may_see(tx: Records, row: Mapping[str, Any], viewer_id: int) -> bool:
+    if row["filed_by"] == viewer_id or row["state"]["view"].get("worker_id") == str(viewer_id):
+        return True
+    return bool(
+        tx.find(
+            "commission_seats",
+            {"commission_id": row["commission_id"], "account_id": viewer_id, "left_at": None},
+        )
+    )
+
+
+def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
+    """A dispute, for its commissioners and the worker and filer concerned only."""
+    with store.transaction() as tx:
+        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id")
+        if not _may_see(tx, row, viewer_id):
+            raise Refused(
+                "not_a_commissioner",
+                f"dispute {dispute_id} is seen by its commission's seats and its parties only",
+                "dispute_id",
+            )
+        return _dispute_view(row)
+
+
+def my_disputes(store: Store, *, viewer_id: int) -> list[dict]:
+    """The cases before the commissions where ``viewer_id`` holds a seat, and their own."""
+    with store.transaction() as tx:
+        return [
+            _dispute_view(r)
+            for r in tx.find("disputes", order_by="id")
+            if _may_see(tx, r, viewer_id)
+        ]

@@ -1,0 +1,334 @@
+"""The shared ground of the councils' acts: the named refusals, the :class:`Records` and
+:class:`Store` interfaces the acts need, the plain results, and small helpers (who stands in a
+council, who may vote on a ballot)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Protocol
+
+from councilplan.audit.chain import Entry, utc_timestamp
+from councilplan.councils import rules
+
+COUNCIL_KINDS = ("workplace", "consumer", "federation")
+MOTION_RULES = ("yes_no", "approval", "schulze")
+DEFAULT_RECALL_SHARE = rules.DEFAULT_RECALL_SHARE
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: named reasons a member can read.
+
+
+class Refused(Exception):
+    """An act that may not be done. ``reason`` is a stable name (e.g. ``already_voted``),
+    ``field`` the input at fault, ``message`` says what was wrong and what to do."""
+
+    status = 403
+
+    def __init__(self, reason: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+
+
+class NotFound(Refused):
+    status = 404
+
+
+class Invalid(Refused):
+    status = 422
+
+
+class Conflict(Refused):
+    status = 409
+
+
+class Duplicate(Exception):
+    """Raised by a :class:`Records` implementation when a unique key is already taken."""
+
+    def __init__(self, table: str, detail: str = ""):
+        super().__init__(f"{table}: {detail}")
+        self.table = table
+
+
+class GuardRefused(Exception):
+    """Raised by a :class:`Records` implementation when a database guard (trigger) refuses."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The repository interface the use cases need. Rows are plain dicts keyed by column name;
+# ``where`` maps columns to values, ``None`` meaning SQL NULL; datetimes are UTC-aware.
+
+
+class Records(Protocol):
+    def insert(self, table: str, values: Mapping[str, Any]) -> Any:
+        """Insert one row and return its primary key; raise :class:`Duplicate` on a taken key."""
+
+    def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def ballot_votes(self, ballot_id: int) -> list[dict]:
+        """The stored votes of a ballot (``choice``, ``weight``), in key order."""
+
+    def settle_votes(self, ballot_id: int) -> None:
+        """Store the ballot's votes so that not even their physical order follows the order
+        in which members voted (PostgreSQL heaps keep insertion order)."""
+
+    def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
+        """The row with primary key ``key``; ``lock`` "share" or "update" locks it (PostgreSQL)."""
+
+    def find(
+        self,
+        table: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]: ...
+
+    def count(self, table: str, where: Mapping[str, Any] | None = None) -> int: ...
+
+    def update(self, table: str, key: Any, values: Mapping[str, Any]) -> None: ...
+
+    def delete(self, table: str, where: Mapping[str, Any]) -> int: ...
+
+    def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
+        """Append to the audit log after the current head (locking it) and return the entry.
+        A store may write it as the transaction commits; its ``seq`` and hashes are then
+        readable once the transaction has committed."""
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Records]:
+        """One transaction: commits when the block ends, rolls back if it raises."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain results.
+
+
+@dataclass(frozen=True)
+class Council:
+    id: int
+    name: str
+    kind: str
+    description: str
+    recall_share: str
+    weighted_votes: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Ballot:
+    id: int
+    council_id: int
+    purpose: str
+    title: str
+    subject: Mapping[str, Any]
+    rule: str
+    options: tuple[str, ...]
+    seats: int
+    quorum: str
+    majority: str
+    secret: bool
+    weighted: bool
+    opened_by: int | None
+    created_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    status: str
+    closed_at: datetime | None
+    electorate: int | None
+    tally: Mapping[str, Any] | None
+    votes_digest: str | None
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    """Proof of participation; for secret ballots it names no choice."""
+
+    ballot_id: int
+    account_id: int
+    weight: int
+    audit_seq: int
+
+
+def _council(row: dict) -> Council:
+    return Council(
+        row["id"],
+        row["name"],
+        row["kind"],
+        row["description"],
+        row["recall_share"],
+        bool(row["weighted_votes"]),
+        row["created_at"],
+    )
+
+
+def _ballot(row: dict) -> Ballot:
+    fields = {k: row[k] for k in Ballot.__dataclass_fields__}
+    fields["options"] = tuple(row["options"])
+    fields["secret"] = bool(row["secret"])
+    fields["weighted"] = bool(row["weighted"])
+    return Ballot(**fields)
+
+
+def as_dict(value: Any) -> Any:
+    """A plain JSON-ready form of a result (datetimes as ISO strings, Fractions as 'p/q')."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: as_dict(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, datetime):
+        return utc_timestamp(value)
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():.0f}s"
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else f"{value}"
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): as_dict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [as_dict(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers shared by the acts.
+
+
+def _now(now: datetime | None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _record(tx: Records, kind: str, payload: Mapping[str, Any], now: datetime) -> Entry:
+    return tx.append_event(kind, as_dict(payload), utc_timestamp(now))
+
+
+def _share(value: Fraction | str | int, field: str, *, allow_zero: bool = True) -> Fraction:
+    try:
+        share = Fraction(value)
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise Invalid(
+            "bad_share", f"{field}: {value!r} is not a share; write e.g. '1/4' or '0.25'", field
+        ) from None
+    if share < 0 or share > 1 or (share == 0 and not allow_zero):
+        raise Invalid("bad_share", f"{field}: {value} must lie in (0, 1]", field)
+    return share
+
+
+def _hours(value: Any, field: str) -> Decimal:
+    try:
+        hours = Decimal(str(value))
+    except InvalidOperation:
+        raise Invalid("bad_hours", f"{field}: {value!r} is not a number of hours", field) from None
+    if not hours.is_finite() or hours <= 0:
+        raise Invalid("bad_hours", f"{field}: {value} hours must be positive", field)
+    return hours
+
+
+def _text(value: str, field: str, *, limit: int = 20_000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Invalid("empty", f"{field}: must not be empty", field)
+    if len(value) > limit:
+        raise Invalid("too_long", f"{field}: {len(value)} characters, at most {limit}", field)
+    return value
+
+
+def _get(tx: Records, table: str, key: Any, what: str, field: str, lock: str | None = None) -> dict:
+    row = tx.get(table, key, lock=lock) if isinstance(key, int) else None
+    if row is None:
+        raise NotFound(f"no_such_{what}", f"{field}: there is no {what} {key!r}", field)
+    return row
+
+
+def _account(tx: Records, account_id: int, field: str = "account_id") -> dict:
+    return _get(tx, "accounts", account_id, "account", field)
+
+
+def _current_membership(tx: Records, council_id: int, account_id: int) -> dict | None:
+    rows = tx.find(
+        "memberships", {"council_id": council_id, "account_id": account_id, "left_at": None}
+    )
+    return rows[0] if rows else None
+
+
+def _current_delegate(tx: Records, federation_id: int, account_id: int) -> dict | None:
+    rows = tx.find(
+        "delegates", {"federation_id": federation_id, "account_id": account_id, "ended_at": None}
+    )
+    return rows[0] if rows else None
+
+
+def _seat_of(tx: Records, federation_id: int, council_id: int) -> dict | None:
+    rows = tx.find(
+        "federation_members",
+        {"federation_id": federation_id, "council_id": council_id, "left_at": None},
+    )
+    return rows[0] if rows else None
+
+
+def standing(tx: Records, council: Mapping[str, Any], account_id: int) -> int | None:
+    """The weight with which ``account_id`` acts in ``council`` now, or None if they may not.
+
+    In a workplace or consumer council every current member counts once. In a federation only
+    current delegates act; each carries their council's weight when the federation weighs votes.
+    """
+    if council["kind"] != "federation":
+        return 1 if _current_membership(tx, council["id"], account_id) else None
+    delegate = _current_delegate(tx, council["id"], account_id)
+    if delegate is None:
+        return None
+    if not council["weighted_votes"]:
+        return 1
+    seat = _seat_of(tx, council["id"], delegate["council_id"])
+    return seat["weight"] if seat else None
+
+
+def _require_standing(tx: Records, council: Mapping[str, Any], account_id: int, act: str) -> int:
+    weight = standing(tx, council, account_id)
+    if weight is None:
+        if council["kind"] == "federation":
+            raise Refused(
+                "not_a_current_delegate",
+                f"account {account_id} is not a current delegate to federation "
+                f"{council['id']} ({council['name']}) and may not {act} there",
+                "account_id",
+            )
+        raise Refused(
+            "not_a_member",
+            f"account {account_id} is not a member of council {council['id']} "
+            f"({council['name']}) and may not {act} there; join it first",
+            "account_id",
+        )
+    return weight
+
+
+def _electorate(tx: Records, council: Mapping[str, Any], since: datetime) -> list[tuple[int, int]]:
+    """(account, weight) of everyone who may vote on a ballot created at ``since``, now."""
+    if council["kind"] == "federation":
+        seats = {
+            s["council_id"]: s["weight"]
+            for s in tx.find(
+                "federation_members", {"federation_id": council["id"], "left_at": None}
+            )
+        }
+        result = []
+        for d in tx.find("delegates", {"federation_id": council["id"], "ended_at": None}):
+            weight = seats.get(d["council_id"], 1) if council["weighted_votes"] else 1
+            result.append((d["account_id"], weight))
+        return result
+    return [
+        (m["account_id"], 1)
+        for m in tx.find("memberships", {"council_id": council["id"], "left_at": None})
+        if m["joined_at"] <= since
+    ]
