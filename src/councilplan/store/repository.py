@@ -415,6 +415,11 @@ class SqlRecords:
             pending.event_id = cursor.fetchone()[0]
         chained = seal_pg(raw, [p.event_id for p in self.pending])
         for pending in self.pending:
+            if pending.event_id not in chained:  # only if someone deleted it from audit_pending
+                raise RuntimeError(
+                    f"audit event {pending.event_id} ({pending.kind}) was committed but is "
+                    "neither in audit_pending nor in audit_log; run `councilplan audit verify`"
+                )
             pending.resolve(*chained[pending.event_id])
 
 

@@ -6,7 +6,7 @@ event in the same transaction, and returns plain data. A refusal raises :class:`
 named ``reason`` and the ``field`` at fault, and nothing is written.
 
 Persistence is reached only through the small :class:`Records` interface (in ``records``)
-(``store.repository`` implements it for SQLite and PostgreSQL), so this module imports nothing
+(``store.repository`` implements it for SQLite and PostgreSQL), so this package imports nothing
 from ``store`` or ``web``. Counting is done only by :func:`councilplan.councils.counting.count`
 (and ``budgets.equal_shares`` for budgets).
 
