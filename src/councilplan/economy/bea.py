@@ -166,6 +166,9 @@ class BeaTables:
         commodity_output: q, domestic output per product (USD millions, basic prices for SUT).
         industry_output: g, output per industry (USD millions).
         report: what the load found (negative coefficients, dropped commodities, residuals).
+        make_shares: D, industries x products, the share of each product's output that
+            each industry makes (industry technology), sparse.
+        compensation_per_output: comp / g per industry (USD per USD of industry output).
     """
 
     economy: Economy
@@ -175,6 +178,21 @@ class BeaTables:
     commodity_output: pd.Series
     industry_output: pd.Series
     report: BeaReport
+    make_shares: sp.csr_array
+    compensation_per_output: pd.Series
+
+    def labour_by_industry(self, output) -> pd.Series:
+        """Labour (USD millions of compensation) each industry gives to make ``output``
+        (gross output per product, e.g. ``Plan.output``): (comp/g) * (D output)."""
+        output = np.asarray(output, dtype=np.float64)
+        if output.shape != (self.economy.n_products,):
+            raise ValueError(f"output: expected {self.economy.n_products} numbers")
+        industry = self.make_shares @ output
+        return pd.Series(
+            self.compensation_per_output.to_numpy() * industry,
+            index=self.compensation_per_output.index,
+            name="labour",
+        )
 
 
 # -- reading a table ----------------------------------------------------------------------
@@ -563,6 +581,10 @@ def _build(
         commodity_output=pd.Series(q[kept], index=index, name="commodity_output"),
         industry_output=pd.Series(g, index=pd.Index(ind.astype(str), name="industry"), name="g"),
         report=report,
+        make_shares=sp.csr_array(v[:, kept] * per_q),
+        compensation_per_output=pd.Series(
+            comp * per_g, index=pd.Index(ind.astype(str), name="industry"), name="comp_per_g"
+        ),
     )
 
 
