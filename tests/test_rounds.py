@@ -539,3 +539,9 @@ def test_several_worker_councils_that_propose_nothing_leave_the_sums(small):
         planning_round(terms, state, overrides={("worker", 1): Proposal(effort=-1.0)})
     with pytest.raises(RoundsError, match="demands only"):
         planning_round(terms, state, overrides={("consumer", 1): Proposal(supplies={0: 1.0})})
+
+
+def test_a_rounds_plan_reports_its_prices_in_the_unit_of_account(pequod_dir):
+    result = run_rounds(load_experiment(pequod_dir / "dep1ex01.clj"))
+    report = result.to_plan().report()
+    assert "unit of account" in report and "hours per unit" not in report

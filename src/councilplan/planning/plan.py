@@ -142,6 +142,9 @@ class Plan:
     consumption: pd.DataFrame | None = None
     labour_by_technique: np.ndarray | None = field(default=None, repr=False)
     labour_units: np.ndarray | None = None
+    #: What ``prices`` measure: shadow prices in hours for an optimal plan; the rounds'
+    #: indicative prices are in their experiment's unit of account.
+    price_unit: str = "hours per unit"
 
     @property
     def feasible(self) -> bool:
@@ -267,7 +270,7 @@ class Plan:
                     f"{row.short:,.6g} | {row.binding} |"
                 )
         top = np.argsort(-self.prices)[:10]
-        lines += ["", "## Highest shadow prices (hours per unit)", "", "| product | price |",
+        lines += ["", f"## Highest prices ({self.price_unit})", "", "| product | price |",
                   "|---|---:|"]  # fmt: skip
         for j in top:
             lines.append(f"| {self.product_ids[j]} | {self.prices[j]:.6g} |")

@@ -631,6 +631,7 @@ class RoundsResult:
             resource_duals=ro(self.prices[nature_goods]),
             capacity_duals=np.zeros(wc.n),
             labour_weights=np.ones(g),
+            price_unit="indicative price in the experiment's unit of account per unit",
             total_labour=float(labour.sum()),
             objective=float(labour.sum()),
             diagnostics=Diagnostics(
