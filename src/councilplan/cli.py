@@ -26,6 +26,14 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _progress():
+    """The progress display of long work: a spinner, what is being done, time elapsed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    return Progress(*columns, console=err_console, transient=True)
+
+
 # Commands are registered below, one section per area. Keep each section self-contained.
 
 
@@ -85,13 +93,10 @@ def generate(
     """Generate a reproducible synthetic economy of any size (for benchmarks and tests)."""
     import time
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from councilplan.economy.bundle import write_bundle
     from councilplan.economy.synthetic import generate_economy
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"generating {products:,} products", total=None)
         started = time.perf_counter()
         economy = generate_economy(
@@ -134,14 +139,11 @@ def values(
     """Labour values: hours of labour each product embodies (v = vA + l)."""
     import time
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from councilplan.planning.values import ValuesNotConvergedError, labour_values
 
     if method not in {"auto", "direct", "iterative"}:
         fail(f"--method must be auto, direct or iterative, not {method!r}")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"reading {bundle}", total=None)
         started = time.perf_counter()
         economy = _read_economy(bundle)
@@ -351,16 +353,13 @@ def rounds(
     """
     import time
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from councilplan.economy.errors import EconomyError
     from councilplan.economy.pequod import generate_experiment, load_experiment
     from councilplan.planning.rounds import RoundsLogWriter, run_rounds
 
     if generate == (experiment_file is not None):
         fail("give either an experiment file (EXPERIMENT.clj) or --generate, not both or neither")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with _progress() as progress:
         started = time.perf_counter()
         try:
             if generate:
@@ -580,8 +579,6 @@ def plan_command(
     """The plan: activities, outputs, labour, shadow prices; shortfalls named when any."""
     import time
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from councilplan.planning.needs import (
         PlanInputError,
         read_limits,
@@ -592,8 +589,7 @@ def plan_command(
 
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"reading {bundle}", total=None)
         economy = _read_economy(bundle)
         try:
