@@ -110,16 +110,20 @@ def labour_values(
     if method not in {"auto", "direct", "iterative"}:
         raise ValueError(f"method must be 'auto', 'direct' or 'iterative', not {method!r}")
     start = time.perf_counter()
-    rounds = 0
+    rounds, chosen = 0, None
     if choice is None and not economy.single_technique:
-        choice, _, rounds = _policy_iteration(economy, np.ones(economy.n_labour_kinds), tol, method)
+        weights = np.ones(economy.n_labour_kinds)
+        choice, chosen, rounds = _policy_iteration(economy, weights, tol, method)
     choice = economy.technique_choice(choice)
     system = LeontiefSystem(economy.input_matrix(choice), method=method)
     labour = economy.labour_per_unit(choice)
     by_kind = np.empty_like(labour)
     residual, iterations = 0.0, 0
+    # With one labour kind the technique choice has already solved these values to ``tol``:
+    # starting from them, the solve only confirms the residual.
+    warm = chosen if labour.shape[0] == 1 else None
     for k in range(labour.shape[0]):
-        by_kind[k], res, its = system.solve_values(labour[k], tol=tol, progress=progress)
+        by_kind[k], res, its = system.solve_values(labour[k], tol=tol, x0=warm, progress=progress)
         residual, iterations = max(residual, res), iterations + its
     by_kind.flags.writeable = False
     values = by_kind.sum(axis=0)
