@@ -4,8 +4,10 @@ The schema itself is created by the Alembic migrations in ``store/migrations``; 
 what the repositories query and what ``alembic revision --autogenerate`` compares against.
 Secret ballots keep who voted (``ballot_participation``) apart from what was voted (``votes``):
 ``votes`` has no member column, random UUID keys, no timestamps, and on SQLite no rowid, so
-nothing in a row orders or joins it back to a voter. Open ballots add ``open_votes`` linking a
-vote to its voter.
+nothing in a row orders or joins it back to a voter. When a secret ballot closes, its votes
+leave ``votes`` for one row of ``ballot_boxes`` (sorted, with no keys at all), so not even the
+transaction or physical order of the rows written while it was open links a vote to a
+participation row. Open ballots add ``open_votes`` linking a vote to its voter.
 """
 
 from __future__ import annotations
@@ -185,11 +187,26 @@ votes = sa.Table(
 open_votes = sa.Table(
     "open_votes",
     metadata,
-    # Only for open (non-secret) ballots: whose vote is whose, for accountability.
-    sa.Column("vote_id", sa.ForeignKey("votes.id"), primary_key=True),
+    # Only for open (non-secret) ballots: whose vote is whose, for accountability. vote_id
+    # names a row of votes of the same ballot, written in the same transaction; it is not a
+    # foreign key, because PostgreSQL would check every vote deleted when a secret ballot's
+    # votes move into its box (a check per row, 1 s per 100,000 votes) for references that a
+    # secret ballot never has.
+    sa.Column("vote_id", sa.String(36), primary_key=True),
     sa.Column("ballot_id", sa.ForeignKey("ballots.id"), nullable=False),
     sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False),
     sa.UniqueConstraint("ballot_id", "account_id", name="uq_open_votes_ballot_account"),
+)
+
+ballot_boxes = sa.Table(
+    "ballot_boxes",
+    metadata,
+    # A closed secret ballot's votes, sealed: one line of compact JSON [choice, weight] per
+    # vote, sorted, joined by newlines. Written once, in the transaction that closes the ballot
+    # (which deletes its rows from votes); the database refuses any later insert, update or
+    # delete. votes_digest in ballots is the SHA-256 of these lines sorted (= of this text).
+    sa.Column("ballot_id", sa.ForeignKey("ballots.id"), primary_key=True),
+    sa.Column("votes", sa.Text, nullable=False),
 )
 
 recalls = sa.Table(
