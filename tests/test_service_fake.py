@@ -20,6 +20,7 @@ KEYS = {  # table -> primary key columns
     "recall_supporters": ("recall_id", "account_id"),
     "votes": ("id",),
     "open_votes": ("vote_id",),
+    "ballot_boxes": ("ballot_id",),
     "auth_tokens": ("token_hash",),
 }
 UNIQUE = {  # table -> (columns, only where) the service relies on
@@ -94,12 +95,14 @@ class FakeRecords:
 
     def ballot_votes(self, ballot_id):
         return [
-            {"choice": v["choice"], "weight": v["weight"]}
+            (v["choice"], v["weight"])
             for v in sorted(self.find("votes", {"ballot_id": ballot_id}), key=lambda v: v["id"])
         ]
 
-    def settle_votes(self, ballot_id):
-        pass  # a dict has no physical order to hide
+    def take_votes(self, ballot_id):
+        taken = self.ballot_votes(ballot_id)
+        self.delete("votes", {"ballot_id": ballot_id})
+        return taken
 
     def append_event(self, kind, payload, recorded_at):
         head = self.log[-1] if self.log else None

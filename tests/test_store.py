@@ -3,6 +3,8 @@ and the audit log checked after someone with database rights has tampered with i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import uuid
@@ -113,29 +115,111 @@ def test_secret_ballot_rows_cannot_be_joined_back_to_voters(council_store):
             now=T0 + timedelta(minutes=i),
         )
         cast_order.append(choice)
-    s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
+    closed = s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
     # The votes table has no column that names, orders or dates a voter.
     columns = {c["name"] for c in sa.inspect(council_store.engine).get_columns("votes")}
     assert columns == {"id", "ballot_id", "choice", "weight"}
     assert set(tables.votes.c.keys()) == columns
+    postgres = council_store.engine.dialect.name == "postgresql"
     with council_store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.open_votes)).scalar() == 0
-        # Rows as the database returns them without ORDER BY: in key order, not casting order.
-        stored = conn.execute(
-            sa.text("SELECT id, choice FROM votes WHERE ballot_id = :b"), {"b": ballot.id}
-        ).all()
+        # Closed, the votes are no longer rows written as members voted (each in the same
+        # transaction as its participation row, and in the same physical order): they sit in
+        # one row written by the close, sorted, with no keys.
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM votes WHERE ballot_id = :b"), {"b": ballot.id}
+        ).scalar()
+        (box,) = conn.execute(
+            sa.text("SELECT votes FROM ballot_boxes WHERE ballot_id = :b"), {"b": ballot.id}
+        ).scalars()
         participants = conn.execute(
             sa.text("SELECT account_id FROM ballot_participation WHERE ballot_id = :b"),
             {"b": ballot.id},
         ).all()
-    keys = [r.id for r in stored]
-    assert all(uuid.UUID(k).version == 4 for k in keys)
-    assert keys == sorted(keys)
-    assert sorted(map(str, [r.choice for r in stored])) != [] and len(participants) == 8
+        if postgres:  # the transaction that wrote each row
+            box_xmin = conn.execute(
+                sa.text("SELECT xmin::text FROM ballot_boxes WHERE ballot_id = :b"),
+                {"b": ballot.id},
+            ).scalar()
+            voted_xmins = set(
+                conn.execute(
+                    sa.text("SELECT xmin::text FROM ballot_participation WHERE ballot_id = :b"),
+                    {"b": ballot.id},
+                ).scalars()
+            )
+            assert len(voted_xmins) == 8 and box_xmin not in voted_xmins
+    assert left == 0 and len(participants) == 8
+    lines = box.split("\n")
+    assert lines == sorted(lines)  # canonical order: nothing of the order of voting
+    assert [json.loads(line) for line in lines] == sorted(
+        ([c, 1] for c in cast_order), key=lambda v: json.dumps(v, separators=(",", ":"))
+    )
+    assert hashlib.sha256(box.encode()).hexdigest() == closed.votes_digest
+    assert s.recount(council_store, ballot.id)["matches"]
     # The audit log records participation only.
     for e in council_store.audit_entries():
         if e.kind == "ballot.voted":
             assert set(e.payload) == {"ballot_id", "account_id"}
+
+
+def test_a_sealed_ballot_box_cannot_change_even_by_hand(council_store):
+    ids, council = town(council_store, 4)
+    ballot = s.open_ballot(
+        council_store,
+        council_id=council.id,
+        opened_by=ids[0],
+        title="Q",
+        rule="yes_no",
+        secret=True,
+        closes_at=T0 + timedelta(days=1),
+        now=T0,
+    )
+    for a, choice in zip(ids, ["yes", "no", "yes", "abstain"], strict=True):
+        s.cast_vote(council_store, ballot_id=ballot.id, voter_id=a, choice=choice, now=T0)
+    later = s.open_ballot(  # closed with no votes: it has an (empty) box
+        council_store,
+        council_id=council.id,
+        opened_by=ids[0],
+        title="R",
+        rule="yes_no",
+        secret=True,
+        closes_at=T0 + timedelta(days=1),
+        now=T0,
+    )
+    for b in (ballot, later):
+        s.close_ballot(council_store, ballot_id=b.id, now=T0 + timedelta(days=1))
+    box = '["yes",1]\n["yes",1]\n["yes",1]\n["yes",1]'
+    attempts = [
+        ("UPDATE ballot_boxes SET votes = :v WHERE ballot_id = :b", {"v": box, "b": ballot.id}),
+        ("DELETE FROM ballot_boxes WHERE ballot_id = :b", {"b": ballot.id}),
+        ("DELETE FROM ballot_boxes WHERE ballot_id = :b", {"b": later.id}),
+        (
+            "INSERT INTO votes (id, ballot_id, choice, weight) VALUES (:v, :b, '\"yes\"', 1)",
+            {"v": str(uuid.uuid4()), "b": later.id},
+        ),
+        ("DELETE FROM ballot_participation WHERE ballot_id = :b", {"b": ballot.id}),
+    ]
+    for sql, params in attempts:
+        with pytest.raises(DBAPIError, match="closed"):
+            raw(council_store, sql, **params)
+    # A second box for a closed ballot: refused as the ballot is closed (or its key is taken).
+    with pytest.raises(DBAPIError, match="closed|unique|UNIQUE|duplicate"):
+        raw(council_store, "INSERT INTO ballot_boxes VALUES (:b, :v)", b=ballot.id, v=box)
+    opened = s.open_ballot(
+        council_store,
+        council_id=council.id,
+        opened_by=ids[0],
+        title="S",
+        rule="yes_no",
+        closes_at=T0 + timedelta(days=1),
+        now=T0,
+    )
+    s.close_ballot(council_store, ballot_id=opened.id, now=T0 + timedelta(days=1))
+    with pytest.raises(DBAPIError, match="closed"):  # an open ballot, closed without a box
+        raw(council_store, "INSERT INTO ballot_boxes VALUES (:b, :v)", b=opened.id, v=box)
+    for b in (ballot, later):
+        assert s.recount(council_store, b.id)["matches"]
+    assert s.get_ballot(council_store, ballot.id).tally["counts"]["yes"] == 2
 
 
 def tamper(store, sql, **params):
@@ -269,7 +353,7 @@ def test_migrations_go_down_and_up_again(tmp_path):
             assert sa.inspect(engine).get_table_names() == ["alembic_version"]
             migrate.upgrade(engine)
             assert sorted(sa.inspect(engine).get_table_names()) == before
-            assert migrate.current_revision(engine) == "0005"
+            assert migrate.current_revision(engine) == "0007"
         finally:
             engine.dispose()
             if schema:
@@ -304,3 +388,145 @@ def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
     result = council_store.verify_audit()
     assert result.ok and result.checked == len(entries) + 1
     assert raw(council_store, "SELECT count(*) FROM audit_pending").scalar() == 0
+
+
+def _close_as_before_0007(store, ballot_id, now):
+    """Close a ballot as the service did before ballot boxes: votes left in their rows (in key
+    order on disk), tally and digest of the votes in key order."""
+    from councilplan.councils.service.ballots import _count, _votes_digest
+
+    with store.transaction() as tx:
+        ballot = tx.get("ballots", ballot_id)
+        votes = tx.ballot_votes(ballot_id)
+        tx.update(
+            "ballots",
+            ballot_id,
+            {
+                "status": "closed",
+                "closed_at": now,
+                "electorate": 5,
+                "tally": _count(ballot, votes, 5).to_dict(),
+                "votes_digest": _votes_digest(votes),
+            },
+        )
+
+
+def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
+    """A database with closed ballots from before 0007: each closed secret ballot's vote rows
+    move into its box in the order they were counted, recounts still match, the guards hold,
+    and the downgrade puts the rows back."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from councilplan.store import migrate
+    from councilplan.store.repository import SqlStore, make_engine
+
+    urls = [(f"sqlite:///{tmp_path / 'm.sqlite'}", None)]
+    if os.environ.get("COUNCILPLAN_TEST_DATABASE_URL"):
+        urls.append((os.environ["COUNCILPLAN_TEST_DATABASE_URL"], f"cp_mig_{uuid.uuid4().hex[:8]}"))
+    for url, schema in urls:
+        config = migrate.alembic_config(url)
+        before = ScriptDirectory.from_config(config).get_revision("0007").down_revision
+        admin = sa.create_engine(url)
+        if schema:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine = make_engine(url, schema=schema, pool_size=1)
+        store = SqlStore(engine)
+        try:
+            migrate.upgrade(engine, before)
+            ids, council = town(store, 5)
+            made = {}
+            for name, rule, secret in [
+                ("ranked", "schulze", True),
+                ("open", "yes_no", False),
+                ("pending", "schulze", True),
+            ]:
+                made[name] = s.open_ballot(
+                    store,
+                    council_id=council.id,
+                    opened_by=ids[0],
+                    title=name,
+                    rule=rule,
+                    options=["a", "b", "c"] if rule == "schulze" else None,
+                    secret=secret,
+                    closes_at=T0 + timedelta(days=1),
+                    now=T0,
+                ).id
+            rankings = [["a"], ["b", "a"], ["c", "b", "a"], ["a", "c"], ["b"]]
+            for a, ranking, yes in zip(
+                ids, rankings, ["yes", "no", "yes", "no", "yes"], strict=True
+            ):
+                s.cast_vote(store, ballot_id=made["ranked"], voter_id=a, choice=ranking, now=T0)
+                s.cast_vote(store, ballot_id=made["open"], voter_id=a, choice=yes, now=T0)
+            s.cast_vote(store, ballot_id=made["pending"], voter_id=ids[0], choice=["c"], now=T0)
+            for name in ("ranked", "open"):
+                _close_as_before_0007(store, made[name], T0 + timedelta(days=1))
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        tables.votes.c.id, tables.votes.c.choice, tables.votes.c.weight
+                    ).where(tables.votes.c.ballot_id == made["ranked"])
+                ).all()
+            in_key_order = [json.dumps([c, w], separators=(",", ":")) for _, c, w in sorted(rows)]
+            assert in_key_order != sorted(in_key_order)  # the box keeps the counting order
+
+            migrate.upgrade(engine)
+            (box,) = raw(
+                store, "SELECT votes FROM ballot_boxes WHERE ballot_id = :b", b=made["ranked"]
+            ).scalars()
+            assert box.split("\n") == in_key_order
+            left = "SELECT count(*) FROM votes WHERE ballot_id = :b"
+            assert raw(store, left, b=made["ranked"]).scalar() == 0
+            assert raw(store, left, b=made["open"]).scalar() == 5
+            assert raw(store, "SELECT count(*) FROM ballot_boxes").scalar() == 1
+            for name in ("ranked", "open"):
+                assert s.recount(store, made[name])["matches"]
+            assert [v["choice"] for v in s.open_votes(store, made["open"])] == [
+                "yes",
+                "no",
+                "yes",
+                "no",
+                "yes",
+            ]
+            s.cast_vote(store, ballot_id=made["pending"], voter_id=ids[1], choice=["b"], now=T0)
+            s.close_ballot(store, ballot_id=made["pending"], now=T0 + timedelta(days=1))
+            assert s.recount(store, made["pending"])["matches"]
+            for sql in (
+                "DELETE FROM votes WHERE ballot_id = :b",
+                "DELETE FROM open_votes WHERE ballot_id = :b",
+                "DELETE FROM ballot_participation WHERE ballot_id = :b",
+                "UPDATE votes SET weight = 2 WHERE ballot_id = :b",
+            ):
+                with pytest.raises(DBAPIError, match="closed"):
+                    raw(store, sql, b=made["open"])
+            with pytest.raises(DBAPIError, match="closed"):
+                raw(store, "DELETE FROM ballot_boxes WHERE ballot_id = :b", b=made["ranked"])
+
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.downgrade(config, before)
+            assert "ballot_boxes" not in sa.inspect(engine).get_table_names()
+            referred = {
+                fk["referred_table"] for fk in sa.inspect(engine).get_foreign_keys("open_votes")
+            }
+            assert "votes" in referred
+            for name in ("ranked", "pending"):
+                back = raw(
+                    store, "SELECT id, choice FROM votes WHERE ballot_id = :b", b=made[name]
+                ).all()
+                assert len(back) == (5 if name == "ranked" else 2)
+            with pytest.raises(DBAPIError, match="closed"):
+                raw(store, "DELETE FROM votes WHERE ballot_id = :b", b=made["ranked"])
+
+            migrate.upgrade(engine)
+            for name in ("ranked", "open", "pending"):
+                assert s.recount(store, made[name])["matches"]
+            assert raw(store, left, b=made["ranked"]).scalar() == 0
+            assert store.verify_audit().ok
+        finally:
+            engine.dispose()
+            if schema:
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()

@@ -146,11 +146,11 @@ def propose_project(
         return tx.get("budget_proposals", proposal_id)
 
 
-def _count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Mapping]) -> dict:
+def _count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence]) -> dict:
     budget = tx.get("budgets", ballot["subject"]["budget_id"])
     proposals = tx.find("budget_proposals", {"budget_id": budget["id"]}, order_by="id")
     costs = {str(p["id"]): Fraction(p["cost_hours"]) for p in proposals}
-    approvals = [list(v["choice"]) for v in votes]
+    approvals = [list(choice) for choice, _ in votes]
     result = budgets.equal_shares(Fraction(budget["hours"]), costs, approvals)
     plain = result.to_dict() if hasattr(result, "to_dict") else result
     return as_dict(plain)
