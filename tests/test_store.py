@@ -269,7 +269,7 @@ def test_migrations_go_down_and_up_again(tmp_path):
             assert sa.inspect(engine).get_table_names() == ["alembic_version"]
             migrate.upgrade(engine)
             assert sorted(sa.inspect(engine).get_table_names()) == before
-            assert migrate.current_revision(engine) == "0005"
+            assert migrate.current_revision(engine) == "0006"
         finally:
             engine.dispose()
             if schema:
