@@ -228,11 +228,13 @@ class Chainer:
         self._wake = threading.Condition()
         self._waiting: dict[int, Future] = {}
         self._thread: threading.Thread | None = None
+        self._closing = False
 
     def chained(self, event_ids: Sequence[int], timeout: float = 60) -> dict[int, tuple]:
         """{event id: (seq, prev_hash, hash)} once each committed event is in the chain."""
         with self._wake:
             futures = {e: self._waiting.setdefault(e, Future()) for e in event_ids}
+            self._closing = False
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="councilplan-audit-chainer", daemon=True
@@ -241,11 +243,20 @@ class Chainer:
             self._wake.notify()
         return {e: f.result(timeout) for e, f in futures.items()}
 
+    def close(self) -> None:
+        """Let the thread end once nothing waits (the store is being disposed of)."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._waiting:
+                while not self._waiting and not self._closing:
                     self._wake.wait()
+                if not self._waiting:
+                    self._thread = None
+                    return
                 batch, self._waiting = self._waiting, {}
             try:
                 with self.engine.connect() as connection:
@@ -600,6 +611,8 @@ class SqlStore:
         return verify(self.audit_entries(), expected_head=head)
 
     def dispose(self) -> None:
+        if self._chainer is not None:
+            self._chainer.close()
         self.engine.dispose()
 
 
