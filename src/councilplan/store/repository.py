@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from councilplan.audit.chain import (
     entry_after,
     verify,
 )
-from councilplan.councils.service import Duplicate, GuardRefused
+from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
 from councilplan.councils.service.records import load_votes
 from councilplan.store import migrate
 from councilplan.store.tables import audit_head, audit_log, metadata, votes
@@ -215,13 +216,83 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
     return found
 
 
+class Chainer:
+    """Chains the audit events of this process's acts: one thread, batches of whatever is staged.
+
+    An act that has committed waits here until its events are in the chain. Had every act called
+    :func:`seal_pg` itself, they would queue for the head's row lock one by one, each taking it
+    only to find its events chained by the one before (measured with benchmarks/service.py: the
+    queue, not the work, set the latency under load). Chainers of other processes may chain
+    some of the events first; seal_pg reports those too.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._wake = threading.Condition()
+        self._waiting: dict[int, Future] = {}
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def chained(self, event_ids: Sequence[int], timeout: float = 60) -> dict[int, tuple]:
+        """{event id: (seq, prev_hash, hash)} once each committed event is in the chain."""
+        with self._wake:
+            futures = {e: self._waiting.setdefault(e, Future()) for e in event_ids}
+            self._closing = False
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="councilplan-audit-chainer", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        return {e: f.result(timeout) for e, f in futures.items()}
+
+    def close(self) -> None:
+        """Let the thread end once nothing waits (the store is being disposed of)."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._closing:
+                    self._wake.wait()
+                if not self._waiting:
+                    self._thread = None
+                    return
+                batch, self._waiting = self._waiting, {}
+            try:
+                with self.engine.connect() as connection:
+                    found = seal_pg(connection.connection.dbapi_connection, list(batch))
+            except Exception as error:  # noqa: BLE001 - handed to every waiting act
+                for future in batch.values():
+                    future.set_exception(error)
+                continue
+            for event_id, future in batch.items():
+                if event_id in found:
+                    future.set_result(found[event_id])
+                else:  # only if someone deleted it from audit_pending
+                    future.set_exception(
+                        RuntimeError(
+                            f"audit event {event_id} was committed but is neither in "
+                            "audit_pending nor in audit_log; run `councilplan audit verify`"
+                        )
+                    )
+
+
+_CAST_VOTE_PG = "SELECT * FROM councilplan_cast_vote(%s, %s, %s, %s, %s)"
+
+
 class SqlRecords:
     """The :class:`Records` interface over one connection inside one transaction."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, chain: Callable[[list[int]], dict] | None = None):
         self.connection = connection
         self.postgres = connection.dialect.name == "postgresql"
         self.pending: list[PendingEntry] = []
+        # How this act's staged audit events get chained once it has committed (PostgreSQL):
+        # the store's chainer, or seal_pg on this connection when there is none.
+        self.chain = chain
 
     def _table(self, name: str) -> sa.Table:
         try:
@@ -407,8 +478,8 @@ class SqlRecords:
         """Stage the act's audit events and COMMIT in one round trip, then chain them (PostgreSQL).
 
         The act holds no global lock: its events go to audit_pending in its own transaction, so
-        concurrent acts commit (and flush the WAL) together. :func:`seal_pg` then chains them in
-        batches under the head's lock; the act returns once its events are in the chain.
+        concurrent acts commit (and flush the WAL) together. The store's :class:`Chainer` then
+        chains them in batches; the act returns once its events are in the chain.
         """
         if not self.pending:
             return
@@ -424,7 +495,8 @@ class SqlRecords:
             raw.commit()
         for pending, cursor in zip(self.pending, cursors, strict=True):
             pending.event_id = cursor.fetchone()[0]
-        chained = seal_pg(raw, [p.event_id for p in self.pending])
+        mine = [p.event_id for p in self.pending]
+        chained = self.chain(mine) if self.chain is not None else seal_pg(raw, mine)
         for pending in self.pending:
             if pending.event_id not in chained:  # only if someone deleted it from audit_pending
                 raise RuntimeError(
@@ -477,6 +549,7 @@ class SqlStore:
         # SQLite has one writer at a time; threads of this process queue on a lock instead of
         # polling the database's busy handler (which sleeps, giving long tail latencies).
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._chainer = Chainer(engine) if engine.dialect.name == "postgresql" else None
 
     @property
     def url(self) -> str:
@@ -489,7 +562,7 @@ class SqlStore:
                 yield SqlRecords(connection)
             return
         with self.engine.begin() as connection:
-            records = SqlRecords(connection)
+            records = SqlRecords(connection, self._chainer.chained if self._chainer else None)
             yield records
             if records.postgres:
                 records.commit_pg()  # audit append + COMMIT; SQLAlchemy's commit is then a no-op
@@ -504,6 +577,24 @@ class SqlStore:
             else:
                 connection = connection.execution_options(councilplan_read_only=True)
             yield SqlRecords(connection)
+
+    def quick_vote(
+        self, *, ballot_id: int, voter_id: int, choice: Any, now: datetime, recorded_at: str
+    ) -> QuickVote | None:
+        """Cast a vote in one database call (PostgreSQL's ``councilplan_cast_vote``, migration
+        0006) when every rule allows it; None when a rule refuses it or on SQLite, and then
+        nothing was written and the service casts it the general way, naming the refusal."""
+        if self._chainer is None:
+            return None
+        with self.reading() as records:
+            row = records._raw(
+                _CAST_VOTE_PG, (ballot_id, voter_id, Jsonb(choice), now, recorded_at)
+            )
+            outcome, weight, event_id, purpose = row.fetchone().values()
+        if outcome != "voted":
+            return None
+        seq = self._chainer.chained([event_id])[event_id][0]
+        return QuickVote(weight=weight, audit_seq=seq, purpose=purpose)
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:
         """Audit entries with seq above ``after`` in stored order (by seq); all by default."""
@@ -531,6 +622,8 @@ class SqlStore:
         return verify(self.audit_entries(), expected_head=head)
 
     def dispose(self) -> None:
+        if self._chainer is not None:
+            self._chainer.close()
         self.engine.dispose()
 
 

@@ -19,6 +19,7 @@ from councilplan.councils.service.records import (
     Conflict,
     Duplicate,
     Invalid,
+    QuickVote,
     Records,
     Refused,
     Store,
@@ -326,6 +327,11 @@ def cast_vote(
     """Cast one vote. One member, one vote: the participation table's primary key refuses a
     second. A secret ballot stores the choice in ``votes`` with no link to the voter."""
     now = _now(now)
+    quick = _quick_vote(store, ballot_id, voter_id, choice, now)
+    if quick is not None:
+        if quick.purpose == "recall":
+            _close_recall_if_decided(store, ballot_id, now)
+        return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
     with store.transaction() as tx:
         # A share lock: a concurrent close waits for votes in flight, and votes wait for it.
         ballot = _get(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="share")
@@ -382,6 +388,25 @@ def cast_vote(
     if ballot["purpose"] == "recall":
         _close_recall_if_decided(store, ballot_id, now)
     return receipt
+
+
+def _quick_vote(
+    store: Store, ballot_id: int, voter_id: int, choice: Any, now: datetime
+) -> QuickVote | None:
+    """The vote cast in one step by a store that can (see :class:`Store`), or None."""
+    quick_vote = getattr(store, "quick_vote", None)
+    plain = isinstance(choice, str) or (
+        isinstance(choice, list | tuple) and all(isinstance(c, str) for c in choice)
+    )
+    if quick_vote is None or not plain:
+        return None
+    return quick_vote(
+        ballot_id=ballot_id,
+        voter_id=voter_id,
+        choice=choice if isinstance(choice, str) else list(choice),
+        now=now,
+        recorded_at=utc_timestamp(now),
+    )
 
 
 def _votes_digest(votes: Sequence[Sequence[Any]]) -> str:

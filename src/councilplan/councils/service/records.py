@@ -112,6 +112,14 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Records]:
         """One transaction: commits when the block ends, rolls back if it raises."""
 
+    # Optional: a store may also offer
+    #
+    #     quick_vote(*, ballot_id, voter_id, choice, now, recorded_at) -> QuickVote | None
+    #
+    # casting a vote in one step (PostgreSQL: one database call) when every rule of
+    # cast_vote allows it, with its audit event, and returning None, having written nothing,
+    # when any rule refuses it; cast_vote then runs its general path, which names the refusal.
+
 
 # ---------------------------------------------------------------------------------------------
 # Plain results.
@@ -161,6 +169,15 @@ class VoteReceipt:
     account_id: int
     weight: int
     audit_seq: int
+
+
+@dataclass(frozen=True)
+class QuickVote:
+    """What a store's ``quick_vote`` reports of a vote it cast."""
+
+    weight: int
+    audit_seq: int
+    purpose: str
 
 
 def _council(row: dict) -> Council:

@@ -1,0 +1,170 @@
+"""PostgreSQL's one-call vote (``councilplan_cast_vote``, migration 0006) against the service's
+general path: for every case, the function accepts exactly the votes the general path accepts,
+stores them the same way, and writes nothing when it refuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from councilplan.councils import service as s
+from test_service_delegates import setup_federation
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+OPTIONS = ["Zed", "apple", "Äpfel", "é", "e", "banana"]  # code-point order differs from locale
+
+
+@pytest.fixture
+def pg_store(council_store):
+    if council_store.engine.dialect.name != "postgresql":
+        pytest.skip("the one-call vote is PostgreSQL's; SQLite always takes the general path")
+    return council_store
+
+
+class GeneralPath:
+    """The same database without the one-call vote: cast_vote takes its general path."""
+
+    def __init__(self, store):
+        self.transaction = store.transaction
+
+
+def general(store, ballot_id, voter, choice, now):
+    try:
+        receipt = s.cast_vote(
+            GeneralPath(store), ballot_id=ballot_id, voter_id=voter, choice=choice, now=now
+        )
+    except s.Refused as refusal:
+        return None, refusal.reason
+    return receipt.weight, None
+
+
+def quick(store, ballot_id, voter, choice, now):
+    before = written(store)
+    done = store.quick_vote(
+        ballot_id=ballot_id,
+        voter_id=voter,
+        choice=choice,
+        now=now,
+        recorded_at=now.isoformat(),
+    )
+    if done is None:
+        assert written(store) == before, "a refused vote wrote something"
+        return None
+    return done.weight
+
+
+def written(store):
+    with store.engine.connect() as conn:
+        return tuple(
+            conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in ("ballot_participation", "votes", "open_votes", "audit_pending", "audit_log")
+        )
+
+
+def stored_choices(store, ballot_id):
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT choice, weight FROM votes WHERE ballot_id = :b"), {"b": ballot_id}
+        )
+        return sorted((json.dumps(choice), weight) for choice, weight in rows)
+
+
+def voted_payloads(store, ballot_id):
+    store.seal_audit()
+    return sorted(
+        json.dumps({k: v for k, v in e.payload.items() if k != "ballot_id"}, sort_keys=True)
+        for e in store.audit_entries()
+        if e.kind == "ballot.voted" and e.payload["ballot_id"] == ballot_id
+    )
+
+
+def twins(store, council, opener, **kw):
+    """Two identical open ballots: one for each path."""
+    return [
+        s.open_ballot(
+            store,
+            council_id=council.id,
+            opened_by=opener,
+            title=f"Q{i}",
+            closes_at=T0 + DAY,
+            now=T0,
+            **kw,
+        ).id
+        for i in range(2)
+    ]
+
+
+def agree(store, pair, voter, choice, now=T0):
+    q, g = pair
+    quick_weight = quick(store, q, voter, choice, now)
+    general_weight, reason = general(store, g, voter, choice, now)
+    assert quick_weight == general_weight, f"{choice!r} by {voter}: general path says {reason}"
+    assert stored_choices(store, q) == stored_choices(store, g)
+    assert voted_payloads(store, q) == voted_payloads(store, g)
+    return reason
+
+
+@pytest.fixture
+def town(pg_store):
+    ids = [
+        s.register_account(pg_store, username=f"v{i}", display_name="V", password_hash="h", now=T0)
+        for i in range(4)
+    ]
+    council = s.create_council(pg_store, name="Works", kind="workplace", founder_id=ids[0], now=T0)
+    for a in ids[1:3]:
+        s.join_council(pg_store, council_id=council.id, account_id=a, now=T0)
+    return pg_store, council, ids
+
+
+def test_standing_and_time_are_checked_alike(town):
+    store, council, (a, b, c, outsider) = town
+    secret = twins(store, council, a, rule="yes_no", secret=True)
+    assert agree(store, secret, a, "yes") is None
+    assert agree(store, secret, a, "no") == "already_voted"
+    assert agree(store, secret, outsider, "yes") == "not_a_member"
+    assert agree(store, secret, b, "yes", now=T0 - timedelta(minutes=1)) == "ballot_not_open"
+    assert agree(store, secret, b, "yes", now=T0 + DAY) == "ballot_closed"
+    s.join_council(store, council_id=council.id, account_id=outsider, now=T0 + timedelta(hours=1))
+    late = T0 + timedelta(hours=2)
+    assert agree(store, secret, outsider, "yes", now=late) == "joined_after_ballot_opened"
+    s.leave_council(store, council_id=council.id, account_id=c, now=late)
+    assert agree(store, secret, c, "yes", now=late) == "not_a_member"
+    public = twins(store, council, a, rule="yes_no", secret=False)
+    assert agree(store, public, b, "abstain") is None  # open: the voter's choice on record too
+
+
+def test_federation_delegates_vote_with_their_councils_weight(pg_store):
+    fed, councils, members = setup_federation(pg_store)  # weights 8 and 3
+    pair = twins(pg_store, fed, members[0][0], rule="yes_no", secret=False)
+    assert agree(pg_store, pair, members[0][0], "yes") is None
+    assert agree(pg_store, pair, members[1][0], "no") is None
+    assert agree(pg_store, pair, members[0][1], "no") == "not_a_current_delegate"
+    assert stored_choices(pg_store, pair[0]) == [('"no"', 3), ('"yes"', 8)]
+
+
+@pytest.mark.parametrize("rule", ["approval", "schulze"])
+@given(
+    choice=st.one_of(
+        st.lists(st.sampled_from([*OPTIONS, "not an option"]), max_size=5),
+        st.sampled_from(["yes", "apple", ""]),
+    )
+)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_choices_are_checked_and_stored_alike(town, rule, choice):
+    store, council, (a, *_) = town
+    pair = twins(store, council, a, rule=rule, options=OPTIONS, secret=False)
+    reason = agree(store, pair, a, choice)
+    assert (reason is None) == (
+        isinstance(choice, list)
+        and len(set(choice)) == len(choice)
+        and set(choice) <= set(OPTIONS)
+        and (bool(choice) or rule == "approval")
+    )
