@@ -36,7 +36,6 @@ from councilplan.audit.chain import (
     verify,
 )
 from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
-from councilplan.councils.service.records import load_votes
 from councilplan.store import migrate
 from councilplan.store.tables import audit_head, audit_log, metadata, votes
 
@@ -386,7 +385,7 @@ class SqlRecords:
         if self.postgres:
             # One text from the server, one parse here: no row objects for 100,000 votes.
             (text,) = self._raw(_VOTES_TEXT_PG, (ballot_id,), "votes").fetchone().values()
-            taken = load_votes("[" + (text or "") + "]")
+            taken = json.loads("[" + (text or "") + "]")
             deleted = self._raw(_DELETE_VOTES_PG, (ballot_id,), "votes").rowcount
             if deleted != len(taken):  # no vote written in between: the caller locks the ballot
                 raise RuntimeError(

@@ -4,6 +4,7 @@ recounting votes."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -33,7 +34,7 @@ from councilplan.councils.service.records import (
     _require_standing,
     _share,
     _text,
-    load_votes,
+    no_cycle_collection,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +431,7 @@ def _unbox(box: str) -> tuple[list, str]:
     """The votes in a ballot box, in its order, and their digest: the SHA-256 of its lines
     sorted, which is of the box itself for every box a close writes (a box moved from vote
     rows by migration 0007 keeps the key order its ballot was counted in)."""
-    pairs = load_votes("[" + box.replace("\n", ",") + "]")
+    pairs = json.loads("[" + box.replace("\n", ",") + "]")  # one parse for the whole box
     digest = _sha256("\n".join(sorted(box.split("\n"))))
     return pairs, digest
 
@@ -531,7 +532,8 @@ def close_ballot(store: Store, *, ballot_id: int, now: datetime | None = None) -
                 f"{utc_timestamp(ballot['closes_at'])}; it cannot be closed earlier",
                 "ballot_id",
             )
-        return _close(tx, ballot, now)
+        with no_cycle_collection():  # over a whole ballot's votes, freed before it resumes
+            return _close(tx, ballot, now)
 
 
 def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
@@ -605,21 +607,8 @@ def recount(store: Store, ballot_id: int) -> dict:
             raise Conflict(
                 "ballot_still_open", f"ballot {ballot_id} is open; it has no tally yet", "ballot_id"
             )
-        box = tx.get("ballot_boxes", ballot_id)  # a closed secret ballot's sealed votes
-        if box is not None:
-            votes, digest = _unbox(box["votes"])
-        else:
-            votes = tx.ballot_votes(ballot_id)
-            digest = _votes_digest(votes)
-        if ballot["purpose"] == "budget":
-            tally = _count_budget(tx, ballot, votes)
-        else:
-            counted = _count_or_void(ballot, votes, ballot["electorate"])
-            tally = (
-                counted.to_dict()
-                if counted is not None
-                else _void(ballot, votes, ballot["electorate"])
-            )
+        with no_cycle_collection():  # over a whole ballot's votes, freed before it resumes
+            tally, digest = _recount(tx, ballot)
         return {
             "ballot_id": ballot_id,
             "matches": tally == ballot["tally"] and digest == ballot["votes_digest"],
@@ -628,6 +617,23 @@ def recount(store: Store, ballot_id: int) -> dict:
             "votes_digest": digest,
             "stored_votes_digest": ballot["votes_digest"],
         }
+
+
+def _recount(tx: Records, ballot: dict) -> tuple[dict, str]:
+    """The tally and the votes digest of a closed ballot's stored votes: a secret ballot's
+    from its box, an open ballot's from its rows."""
+    box = tx.get("ballot_boxes", ballot["id"])
+    if box is not None:
+        votes, digest = _unbox(box["votes"])
+    else:
+        votes = tx.ballot_votes(ballot["id"])
+        digest = _votes_digest(votes)
+    if ballot["purpose"] == "budget":
+        return _count_budget(tx, ballot, votes), digest
+    counted = _count_or_void(ballot, votes, ballot["electorate"])
+    if counted is None:
+        return _void(ballot, votes, ballot["electorate"]), digest
+    return counted.to_dict(), digest
 
 
 def participation(store: Store, ballot_id: int) -> list[int]:

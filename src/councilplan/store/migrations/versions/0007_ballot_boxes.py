@@ -75,6 +75,10 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 """
 
+LZ4_AVAILABLE = sa.text(
+    "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
 SQLITE_GUARD = (
     "CREATE TRIGGER {table}_closed_ballot_{event} BEFORE {EVENT} ON {table} "
     "WHEN (SELECT status FROM ballots WHERE id = {row}.ballot_id) = 'closed' "
@@ -151,6 +155,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("ballot_id", name=op.f("pk_ballot_boxes")),
     )
+    if postgres and bind.execute(LZ4_AVAILABLE).first():
+        # A 100,000-vote box is 7.7 MB of text: lz4 stores it in a quarter of pglz's time.
+        op.execute("ALTER TABLE ballot_boxes ALTER COLUMN votes SET COMPRESSION lz4")
     # The delete guards come off while the closed ballots' rows move into their boxes, and go
     # back on (per statement, on PostgreSQL) before anything else can run.
     if postgres:
