@@ -12,7 +12,7 @@ loop of httpx clients: every client is a member with a bearer token casting one 
 yes/no vote on each of the ballots (so every request is a real, accepted vote: participation
 row, vote row, audit entry, one transaction). The tally is timed three ways: ``count`` alone
 on ballots in memory, ``recount`` (load the stored votes and count), and ``close_ballot``
-(load, count, rewrite the secret votes in key order, store the tally, append the audit entry).
+(move the secret votes into the ballot box, count, store the tally, append the audit entry).
 """
 
 from __future__ import annotations
