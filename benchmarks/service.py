@@ -44,6 +44,7 @@ import contextlib
 import math
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -267,10 +268,10 @@ async def drive(
             lambda: closed_loop(base, sessions, ballot_ids[:closed]),
             lambda: open_loop(base, sessions, ballot_ids[closed:], **opened),
         ):
-            stored_before, before, t = count(), cpu_seconds(server_pid), time.perf_counter()
+            stored_before, before, t = count(), cpu_snapshot(server_pid), time.perf_counter()
             result = await run()
             result["wall_s"] = time.perf_counter() - t
-            result["cpu"] = {k: v - before[k] for k, v in cpu_seconds(server_pid).items()}
+            result["cpu"] = cpu_used(before, cpu_snapshot(server_pid))
             result["stored"] = count() - stored_before
             results.append(result)
         return tuple(results)
@@ -340,29 +341,54 @@ def votes_over_http(
     return {"closed": closed_run, "open": open_run, "audit_intact": intact}
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by this client, the uvicorn server (with its workers), PostgreSQL
-    (every ``postgres`` process) and everything else on the machine."""
+_CLIENT_PORT = re.compile(r"\((\d+)\)|\[local\]")  # a backend's title: "... 127.0.0.1(45678) idle"
+
+
+def cpu_snapshot(server_pid: int) -> dict:
+    """CPU seconds used so far: per process by the uvicorn server (with its workers) and by every
+    ``postgres`` process, with the client port a PostgreSQL backend serves (None: not a backend,
+    as the checkpointer); all PostgreSQL, ended backends included (the postmaster is credited
+    with its children's CPU when they end); the ports of the server's TCP connections; this
+    client; the whole machine."""
     server = psutil.Process(server_pid)
-    procs = [server, *server.children(recursive=True)]
-    server_s = 0.0
-    for p in procs:
+    snap: dict = {"server": {}, "postgres": {}, "postgres_all": 0.0, "ports": set()}
+    for p in [server, *server.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             t = p.cpu_times()
-            server_s += t.user + t.system
-    postgres_s = 0.0
-    for p in psutil.process_iter(["name", "cpu_times"]):
-        if p.info["name"] == "postgres" and p.info["cpu_times"] is not None:
-            postgres_s += p.info["cpu_times"].user + p.info["cpu_times"].system
-    client = psutil.Process().cpu_times()
-    total = psutil.cpu_times()
-    busy = total.user + total.system + total.nice + total.irq + total.softirq
-    client_s = client.user + client.system
+            snap["server"][p.pid] = t.user + t.system
+            snap["ports"].update(c.laddr.port for c in p.net_connections("tcp") if c.raddr)
+    for p in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        if p.info["name"] == "postgres" and (t := p.info["cpu_times"]) is not None:
+            title = _CLIENT_PORT.search(" ".join(p.info["cmdline"] or ()))
+            port = None if title is None else int(title[1] or 0)
+            snap["postgres"][p.pid] = (t.user + t.system, port)
+            snap["postgres_all"] += t.user + t.system + t.children_user + t.children_system
+    client, total = psutil.Process().cpu_times(), psutil.cpu_times()
+    snap["client"] = client.user + client.system
+    snap["busy"] = total.user + total.system + total.nice + total.irq + total.softirq
+    return snap
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds between two snapshots used by this client, the server, PostgreSQL and
+    everything else on the machine. PostgreSQL is all of it less the backends of other
+    sessions (the machine is shared) still open at the end; the CPU of other sessions'
+    backends that ended meanwhile cannot be told apart and stays in."""
+    server = sum(t - before["server"].get(pid, 0.0) for pid, t in after["server"].items())
+    ports = before["ports"] | after["ports"]
+    others = sum(
+        t - before["postgres"].get(pid, (0.0, None))[0]
+        for pid, (t, port) in after["postgres"].items()
+        if port is not None and port not in ports
+    )
+    postgres = after["postgres_all"] - before["postgres_all"] - others
+    client = after["client"] - before["client"]
+    busy = after["busy"] - before["busy"]
     return {
-        "client": client_s,
-        "server": server_s,
-        "postgres": postgres_s,
-        "other": busy - client_s - server_s - postgres_s,
+        "client": client,
+        "server": server,
+        "postgres": postgres,
+        "other": busy - client - server - postgres,
     }
 
 
