@@ -9,10 +9,11 @@ it is about to depend on, and the audit head row locked for every append.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -215,6 +217,24 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
     return found
 
 
+def _translated(error: psycopg.Error, table: str, sql: str, params: Any) -> Exception:
+    """The service's exception for a psycopg error: a guard's refusal, a taken key, or else
+    SQLAlchemy's wrapper (as for statements run through SQLAlchemy)."""
+    text = str(error).lower()
+    if "closed" in text or "append-only" in text:
+        return GuardRefused(str(error).splitlines()[0])
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return Duplicate(table, text)
+    return DBAPIError.instance(sql, params, error, psycopg.Error)
+
+
+async def _translate_async(execution: Awaitable, table: str) -> None:
+    try:
+        await execution
+    except psycopg.Error as error:
+        raise _translated(error, table, "", None) from error
+
+
 class Chainer:
     """Chains the audit events of this process's acts: one thread, batches of whatever is staged.
 
@@ -234,6 +254,10 @@ class Chainer:
 
     def chained(self, event_ids: Sequence[int], timeout: float = 60) -> dict[int, tuple]:
         """{event id: (seq, prev_hash, hash)} once each committed event is in the chain."""
+        futures = self._submit(event_ids)
+        return {e: f.result(timeout) for e, f in futures.items()}
+
+    def _submit(self, event_ids: Sequence[int]) -> dict[int, Future]:
         with self._wake:
             futures = {e: self._waiting.setdefault(e, Future()) for e in event_ids}
             self._closing = False
@@ -243,7 +267,12 @@ class Chainer:
                 )
                 self._thread.start()
             self._wake.notify()
-        return {e: f.result(timeout) for e, f in futures.items()}
+        return futures
+
+    async def chained_async(self, event_ids: Sequence[int]) -> dict[int, tuple]:
+        """:meth:`chained` for a caller on an event loop: awaits instead of blocking it."""
+        futures = self._submit(event_ids)
+        return {e: await asyncio.wrap_future(f) for e, f in futures.items()}
 
     def close(self) -> None:
         """Let the thread end once nothing waits (the store is being disposed of)."""
@@ -333,12 +362,7 @@ class SqlRecords:
         try:
             cursor.execute(sql, params)
         except psycopg.Error as error:
-            text = str(error).lower()
-            if "closed" in text or "append-only" in text:
-                raise GuardRefused(str(error).splitlines()[0]) from error
-            if isinstance(error, psycopg.errors.UniqueViolation):
-                raise Duplicate(table, text) from error
-            raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+            raise _translated(error, table, sql, params) from error
         return cursor
 
     def insert(self, table: str, values: Mapping[str, Any]) -> Any:
@@ -543,8 +567,10 @@ def _log_row(entry: Entry) -> dict:
 class SqlStore:
     """A councilplan database: ``transaction()`` is one act, committed or not at all."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, schema: str | None = None):
         self.engine = engine
+        self.schema = schema
+        self._async_pool: AsyncConnectionPool | None = None
         # SQLite has one writer at a time; threads of this process queue on a lock instead of
         # polling the database's busy handler (which sleeps, giving long tail latencies).
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
@@ -593,6 +619,62 @@ class SqlStore:
         if outcome != "voted":
             return None
         seq = self._chainer.chained([event_id])[event_id][0]
+        return QuickVote(weight=weight, audit_seq=seq, purpose=purpose)
+
+    # -- awaited on an event loop (the web API's busiest requests; PostgreSQL) -----------------
+    #
+    # A request served by a worker thread costs the server a thread hop and, with many threads,
+    # a contended GIL at every database round trip; these are awaited on the event loop itself.
+    # They work between open_async() and close_async() (the web app's lifespan); otherwise
+    # get_async and quick_vote_async answer None and callers go the threaded way.
+
+    async def open_async(self, max_size: int = 8) -> None:
+        """Open psycopg's async connection pool (PostgreSQL; nothing on SQLite)."""
+        if self._chainer is None or self._async_pool is not None:
+            return
+        _, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        kwargs.pop("context", None)  # SQLAlchemy's own adapters: plain psycopg here
+        if self.schema:
+            kwargs["options"] = f"-csearch_path={self.schema}"
+        pool = AsyncConnectionPool(
+            kwargs=dict(kwargs, autocommit=True), min_size=2, max_size=max_size, open=False
+        )
+        await pool.open()
+        self._async_pool = pool
+
+    async def close_async(self) -> None:
+        pool, self._async_pool = self._async_pool, None
+        if pool is not None:
+            await pool.close()
+
+    @property
+    def is_async(self) -> bool:
+        return self._async_pool is not None
+
+    async def get_async(self, table: str, key: Any) -> dict | None:
+        """The row with primary key ``key`` read outside any transaction, as ``reading``
+        (only while :attr:`is_async`)."""
+        if self._async_pool is None:
+            raise RuntimeError("get_async needs open_async() first")
+        async with self._async_pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await _translate_async(cursor.execute(_pg_get_sql(table, None), (key,)), table)
+            return await cursor.fetchone()
+
+    async def quick_vote_async(
+        self, *, ballot_id: int, voter_id: int, choice: Any, now: datetime, recorded_at: str
+    ) -> QuickVote | None:
+        """:meth:`quick_vote` awaited on the event loop; None also when no pool is open."""
+        if self._async_pool is None:
+            return None
+        params = (ballot_id, voter_id, Jsonb(choice), now, recorded_at)
+        async with self._async_pool.connection() as conn:
+            cursor = conn.cursor()
+            await _translate_async(cursor.execute(_CAST_VOTE_PG, params), "votes")
+            outcome, weight, event_id, purpose = await cursor.fetchone()
+        if outcome != "voted":
+            return None
+        seq = (await self._chainer.chained_async([event_id]))[event_id][0]
         return QuickVote(weight=weight, audit_seq=seq, purpose=purpose)
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:
@@ -652,4 +734,4 @@ def open_store(
     engine = make_engine(url or default_url(), schema=schema, pool_size=pool_size)
     if upgrade:
         migrate.upgrade(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, schema=schema)

@@ -7,6 +7,7 @@ form posts carry no cookie); scripts send it as ``Authorization: Bearer <token>`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -73,10 +74,24 @@ def logout(store: Store, token: str) -> None:
 
 def account_for_token(store: Store, token: str) -> int | None:
     with getattr(store, "reading", store.transaction)() as tx:
-        row = tx.get("auth_tokens", _digest(token))
-        if row is None or row["expires_at"] <= datetime.now(UTC):
-            return None
-        return row["account_id"]
+        return _owner(tx.get("auth_tokens", _digest(token)))
+
+
+async def account_or_401_async(store: Store, token: str | None) -> int:
+    """:func:`account_or_401` for a caller on an event loop: awaited there when the store can
+    (``get_async``), else looked up in a worker thread."""
+    if token and getattr(store, "is_async", False):
+        account_id = _owner(await store.get_async("auth_tokens", _digest(token)))
+        if account_id is not None:
+            return account_id
+        raise _not_logged_in()
+    return await asyncio.to_thread(account_or_401, store, token)
+
+
+def _owner(row: dict | None) -> int | None:
+    if row is None or row["expires_at"] <= datetime.now(UTC):
+        return None
+    return row["account_id"]
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))

@@ -22,6 +22,7 @@ from councilplan.councils.service.accounts import register_account
 from councilplan.councils.service.ballots import (
     amend_motion,
     cast_vote,
+    cast_vote_async,
     check_choice,
     close_ballot,
     close_due_ballots,
@@ -106,6 +107,7 @@ __all__ = [
     "apply_dispute_deadlines",
     "as_dict",
     "cast_vote",
+    "cast_vote_async",
     "check_choice",
     "close_ballot",
     "close_due_ballots",

@@ -3,6 +3,7 @@ recounting votes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -330,9 +331,52 @@ def cast_vote(
     now = _now(now)
     quick = _quick_vote(store, ballot_id, voter_id, choice, now)
     if quick is not None:
-        if quick.purpose == "recall":
-            _close_recall_if_decided(store, ballot_id, now)
-        return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
+        return _after_quick_vote(store, ballot_id, voter_id, quick, now)
+    return _cast_vote(store, ballot_id, voter_id, choice, now)
+
+
+async def cast_vote_async(
+    store: Store,
+    *,
+    ballot_id: int,
+    voter_id: int,
+    choice: Any,
+    now: datetime | None = None,
+) -> VoteReceipt:
+    """:func:`cast_vote` for a caller on an event loop (the web API's busiest request). A store
+    that can vote in one awaited call (``quick_vote_async``) does so on the loop; whatever else
+    there is to do (a refusal to name, SQLite, counting a recall) runs in a worker thread."""
+    now = _now(now)
+    quick_vote = getattr(store, "quick_vote_async", None)
+    if quick_vote is not None and _plain(choice) is not None:
+        quick = await quick_vote(
+            ballot_id=ballot_id,
+            voter_id=voter_id,
+            choice=_plain(choice),
+            now=now,
+            recorded_at=utc_timestamp(now),
+        )
+        if quick is not None:
+            if quick.purpose != "recall":
+                return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
+            return await asyncio.to_thread(
+                _after_quick_vote, store, ballot_id, voter_id, quick, now
+            )
+    return await asyncio.to_thread(_cast_vote, store, ballot_id, voter_id, choice, now)
+
+
+def _after_quick_vote(
+    store: Store, ballot_id: int, voter_id: int, quick: QuickVote, now: datetime
+) -> VoteReceipt:
+    if quick.purpose == "recall":
+        _close_recall_if_decided(store, ballot_id, now)
+    return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
+
+
+def _cast_vote(
+    store: Store, ballot_id: int, voter_id: int, choice: Any, now: datetime
+) -> VoteReceipt:
+    """The general path: statement by statement through :class:`Records`, naming refusals."""
     with store.transaction() as tx:
         # A share lock: a concurrent close waits for votes in flight, and votes wait for it.
         ballot = _get(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="share")
@@ -391,20 +435,27 @@ def cast_vote(
     return receipt
 
 
+def _plain(choice: Any) -> str | list[str] | None:
+    """The choice as JSON-ready text or list of texts, or None when it is neither (then only
+    the general path, which names what is wrong with it, takes it)."""
+    if isinstance(choice, str):
+        return choice
+    if isinstance(choice, list | tuple) and all(isinstance(c, str) for c in choice):
+        return list(choice)
+    return None
+
+
 def _quick_vote(
     store: Store, ballot_id: int, voter_id: int, choice: Any, now: datetime
 ) -> QuickVote | None:
     """The vote cast in one step by a store that can (see :class:`Store`), or None."""
     quick_vote = getattr(store, "quick_vote", None)
-    plain = isinstance(choice, str) or (
-        isinstance(choice, list | tuple) and all(isinstance(c, str) for c in choice)
-    )
-    if quick_vote is None or not plain:
+    if quick_vote is None or _plain(choice) is None:
         return None
     return quick_vote(
         ballot_id=ballot_id,
         voter_id=voter_id,
-        choice=choice if isinstance(choice, str) else list(choice),
+        choice=_plain(choice),
         now=now,
         recorded_at=utc_timestamp(now),
     )
