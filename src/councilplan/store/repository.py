@@ -156,7 +156,8 @@ def _aware(row: Mapping[str, Any]) -> dict:
 
 
 # A ballot's votes as one text, [choice, weight] arrays separated by commas, then the rows
-# deleted: two statements cost half of one DELETE ... RETURNING feeding an aggregate.
+# deleted: two statements take less than half the time of one DELETE ... RETURNING feeding
+# an aggregate.
 _VOTES_TEXT_PG = (
     "SELECT string_agg('[' || choice::text || ',' || weight || ']', ',') "
     "FROM votes WHERE ballot_id = %s"

@@ -204,7 +204,9 @@ ballot_boxes = sa.Table(
     # A closed secret ballot's votes, sealed: one line of compact JSON [choice, weight] per
     # vote, sorted, joined by newlines. Written once, in the transaction that closes the ballot
     # (which deletes its rows from votes); the database refuses any later insert, update or
-    # delete. votes_digest in ballots is the SHA-256 of these lines sorted (= of this text).
+    # delete. votes_digest in ballots is the SHA-256 of these lines sorted, so of this text
+    # (migration 0007 moved older ballots' rows here in key order, the order they were counted).
+    # PostgreSQL compresses it with lz4 where the server has it (0007).
     sa.Column("ballot_id", sa.ForeignKey("ballots.id"), primary_key=True),
     sa.Column("votes", sa.Text, nullable=False),
 )

@@ -82,7 +82,8 @@ class Records(Protocol):
     def take_votes(self, ballot_id: int) -> list[Sequence[Any]]:
         """Delete a ballot's rows of ``votes`` and return their votes as (choice, weight) pairs,
         in no particular order: closing a secret ballot seals them in its ballot box. Fast at
-        any size (PostgreSQL: one statement, checked once by the closed-ballot guard)."""
+        any size (PostgreSQL: one aggregate read and one delete, which the closed-ballot guard
+        checks once)."""
 
     def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         """The row with primary key ``key``; ``lock`` "share" or "update" locks it (PostgreSQL)."""
