@@ -106,3 +106,34 @@ def test_refusals_over_http_name_the_rule(members):
     assert [r.status_code for r in answers] == [422, 422, 401, 404]
     assert answers[1].json()["detail"]["reason"] == "bad_choice"
     assert answers[3].json()["detail"]["reason"] == "no_such_ballot"
+
+
+def test_a_token_logged_out_is_refused_at_once(members):
+    store, ballot, tokens = members
+    url = f"/api/ballots/{ballot.id}/votes"
+    second = s.open_ballot(
+        store,
+        council_id=ballot.council_id,
+        opened_by=1,
+        title="Q2",
+        rule="yes_no",
+        closes_at=ballot.closes_at,
+        now=ballot.opens_at,
+    )
+
+    async def vote_log_out_vote():
+        app = create_app(store, close_every_s=None)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {tokens[7]}"}
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://councilplan.test") as http,
+        ):
+            first = await http.post(url, json={"choice": "yes"}, headers=headers)
+            out = await http.delete("/api/session", headers=headers)
+            again = await http.post(
+                f"/api/ballots/{second.id}/votes", json={"choice": "yes"}, headers=headers
+            )
+            return first.status_code, out.status_code, again.status_code
+
+    assert asyncio.run(vote_log_out_vote()) == (201, 200, 401)
