@@ -5,6 +5,8 @@ stores them the same way, and writes nothing when it refuses."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -168,3 +170,60 @@ def test_choices_are_checked_and_stored_alike(town, rule, choice):
         and set(choice) <= set(OPTIONS)
         and (bool(choice) or rule == "approval")
     )
+
+
+def race(store, ballot_id, voters):
+    """Every voter votes while the ballot is closed, all at once; (accepted, refused)."""
+    barrier = threading.Barrier(len(voters) + 1)
+    accepted, refused = [], []
+
+    def vote(voter):
+        barrier.wait()
+        try:
+            s.cast_vote(store, ballot_id=ballot_id, voter_id=voter, choice="yes", now=T0)
+            accepted.append(voter)
+        except s.Conflict as refusal:
+            assert refusal.reason == "ballot_closed"
+            refused.append(voter)
+
+    def close():
+        barrier.wait()
+        time.sleep(0.005)  # a close among the votes, not before them all
+        s.close_ballot(store, ballot_id=ballot_id, now=T0 + DAY)
+
+    threads = [threading.Thread(target=vote, args=(a,)) for a in voters]
+    threads.append(threading.Thread(target=close))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return accepted, refused
+
+
+def test_a_close_racing_votes_counts_every_vote_it_let_in(town):
+    """Votes in flight when a ballot closes: each one is either refused as closed or stored
+    and counted; none is stored but left out of the tally."""
+    store, council, ids = town
+    voters = [
+        s.register_account(store, username=f"r{i}", display_name="R", password_hash="h", now=T0)
+        for i in range(40)
+    ]
+    for a in voters:
+        s.join_council(store, council_id=council.id, account_id=a, now=T0)
+    for round_ in range(4):
+        ballot = s.open_ballot(
+            store,
+            council_id=council.id,
+            opened_by=ids[0],
+            title=f"Race {round_}",
+            rule="yes_no",
+            secret=round_ % 2 == 1,
+            closes_at=T0 + DAY,
+            now=T0,
+        )
+        accepted, refused = race(store, ballot.id, voters)
+        closed = s.get_ballot(store, ballot.id)
+        assert len(accepted) + len(refused) == len(voters)
+        assert closed.tally["ballots_cast"] == len(accepted)
+        assert sorted(s.participation(store, ballot.id)) == sorted(accepted)
+        assert s.recount(store, ballot.id)["matches"]

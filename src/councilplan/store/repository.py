@@ -320,6 +320,9 @@ class Chainer:
 
 
 _CAST_VOTE_PG = "SELECT * FROM councilplan_cast_vote(%s, %s, %s, %s, %s)"
+# The advisory lock on a ballot's votes: councilplan_cast_vote takes it in share mode, whatever
+# changes the ballot in exclusive mode. 1129335874 is "CPLB", councilplan's key space.
+_BALLOT_VOTES_LOCK_PG = "SELECT pg_advisory_xact_lock(1129335874, %s)"
 
 
 class SqlRecords:
@@ -436,6 +439,9 @@ class SqlRecords:
     def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         t = self._table(table)
         if self.postgres:
+            if table == "ballots" and lock == "update":
+                # Excludes one-call votes in flight, which hold this key in share mode (0006).
+                self._raw(_BALLOT_VOTES_LOCK_PG, (key,), table)
             return self._raw(_pg_get_sql(table, lock), (key,), table).fetchone()
         (pk,) = t.primary_key.columns
         query = sa.select(t).where(pk == key)
