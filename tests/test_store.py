@@ -33,6 +33,14 @@ def town(store, n):
     return ids, council
 
 
+def question(store, council, opener, title="Q", **options):
+    """A ballot of ``council`` open from T0 for a day: secret yes/no unless ``options`` say."""
+    options = {"rule": "yes_no", "secret": True, "closes_at": T0 + timedelta(days=1), **options}
+    return s.open_ballot(
+        store, council_id=council.id, opened_by=opener, title=title, now=T0, **options
+    )
+
+
 def raw(store, sql, **params):
     with store.engine.begin() as conn:
         return conn.execute(sa.text(sql), params)
@@ -40,16 +48,7 @@ def raw(store, sql, **params):
 
 def test_one_vote_per_member_is_enforced_by_the_database(council_store):
     ids, council = town(council_store, 2)
-    ballot = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="Q",
-        rule="yes_no",
-        secret=True,
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    ballot = question(council_store, council, ids[0])
     s.cast_vote(council_store, ballot_id=ballot.id, voter_id=ids[0], choice="yes", now=T0)
     with pytest.raises(sa.exc.IntegrityError):  # bypassing the service changes nothing
         raw(
@@ -62,15 +61,7 @@ def test_one_vote_per_member_is_enforced_by_the_database(council_store):
 
 def test_a_closed_ballot_cannot_change_even_by_hand(council_store):
     ids, council = town(council_store, 3)
-    ballot = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="Q",
-        rule="yes_no",
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    ballot = question(council_store, council, ids[0], secret=False)
     s.cast_vote(council_store, ballot_id=ballot.id, voter_id=ids[0], choice="yes", now=T0)
     s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
     attempts = [
@@ -93,17 +84,7 @@ def test_a_closed_ballot_cannot_change_even_by_hand(council_store):
 def test_secret_ballot_rows_cannot_be_joined_back_to_voters(council_store):
     ids, council = town(council_store, 8)
     options = ["a", "b", "c", "d"]
-    ballot = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="Q",
-        rule="schulze",
-        options=options,
-        secret=True,
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    ballot = question(council_store, council, ids[0], rule="schulze", options=options)
     cast_order = []
     for i, a in enumerate(ids):
         choice = [options[(i + k) % 4] for k in range(1 + i % 4)]
@@ -164,28 +145,10 @@ def test_secret_ballot_rows_cannot_be_joined_back_to_voters(council_store):
 
 def test_a_sealed_ballot_box_cannot_change_even_by_hand(council_store):
     ids, council = town(council_store, 4)
-    ballot = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="Q",
-        rule="yes_no",
-        secret=True,
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    ballot = question(council_store, council, ids[0])
     for a, choice in zip(ids, ["yes", "no", "yes", "abstain"], strict=True):
         s.cast_vote(council_store, ballot_id=ballot.id, voter_id=a, choice=choice, now=T0)
-    later = s.open_ballot(  # closed with no votes: it has an (empty) box
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="R",
-        rule="yes_no",
-        secret=True,
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    later = question(council_store, council, ids[0], "R")  # closed with no votes: empty box
     for b in (ballot, later):
         s.close_ballot(council_store, ballot_id=b.id, now=T0 + timedelta(days=1))
     box = '["yes",1]\n["yes",1]\n["yes",1]\n["yes",1]'
@@ -205,15 +168,7 @@ def test_a_sealed_ballot_box_cannot_change_even_by_hand(council_store):
     # A second box for a closed ballot: refused as the ballot is closed (or its key is taken).
     with pytest.raises(DBAPIError, match="closed|unique|UNIQUE|duplicate"):
         raw(council_store, "INSERT INTO ballot_boxes VALUES (:b, :v)", b=ballot.id, v=box)
-    opened = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="S",
-        rule="yes_no",
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    opened = question(council_store, council, ids[0], "S", secret=False)
     s.close_ballot(council_store, ballot_id=opened.id, now=T0 + timedelta(days=1))
     with pytest.raises(DBAPIError, match="closed"):  # an open ballot, closed without a box
         raw(council_store, "INSERT INTO ballot_boxes VALUES (:b, :v)", b=opened.id, v=box)
@@ -280,16 +235,7 @@ def test_concurrent_double_votes_are_refused_and_none_is_lost(council_store):
     if council_store.engine.dialect.name != "postgresql":
         pytest.skip("the concurrency acceptance test is for PostgreSQL")
     ids, council = town(council_store, 100)
-    ballot = s.open_ballot(
-        council_store,
-        council_id=council.id,
-        opened_by=ids[0],
-        title="Q",
-        rule="yes_no",
-        secret=True,
-        closes_at=T0 + timedelta(days=1),
-        now=T0,
-    )
+    ballot = question(council_store, council, ids[0])
     outcomes: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(100)
