@@ -204,6 +204,39 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
     if not staged or (mine and len(found) == len(mine)):
         raw.rollback()
         return found
+    rows = _chain_rows(seq, hash_, staged, found)
+    with raw.pipeline():
+        raw.cursor().executemany(_CHAIN_PG, rows)
+        raw.execute(_MOVE_HEAD_PG, (rows[-1][0], rows[-1][5], rows[-1][4]))
+        raw.execute(_UNSTAGE_PG, [[r[6] for r in rows]])
+        raw.commit()
+    return found
+
+
+async def seal_pg_async(conn: Any, mine: Sequence[int]) -> dict[int, tuple[int, str, str]]:
+    """:func:`seal_pg` on a psycopg AsyncConnection in autocommit mode."""
+    mine = list(mine)
+    async with conn.transaction():
+        async with conn.pipeline():
+            head = await conn.execute(_HEAD_PG)
+            staged = await conn.execute(_STAGED_PG)
+            sealed = await conn.execute(_SEALED_PG, [mine])
+        seq, hash_ = await head.fetchone()
+        staged = await staged.fetchall()
+        found = {event_id: tuple(rest) for event_id, *rest in await sealed.fetchall()}
+        if not staged or (mine and len(found) == len(mine)):
+            return found
+        rows = _chain_rows(seq, hash_, staged, found)
+        async with conn.pipeline():
+            await conn.cursor().executemany(_CHAIN_PG, rows)
+            await conn.execute(_MOVE_HEAD_PG, (rows[-1][0], rows[-1][5], rows[-1][4]))
+            await conn.execute(_UNSTAGE_PG, [[r[6] for r in rows]])
+    return found
+
+
+def _chain_rows(seq: int, hash_: str, staged: list, found: dict) -> list[tuple]:
+    """audit_log rows for the ``staged`` events after the head ``(seq, hash_)``; notes each
+    event's (seq, prev_hash, hash) in ``found``."""
     rows = []
     for event_id, kind, payload, recorded_at in staged:
         entry = entry_after(seq, hash_, kind, json.loads(payload), recorded_at)
@@ -211,12 +244,54 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
         rows.append((entry.seq, kind, body, recorded_at, entry.prev_hash, entry.hash, event_id))
         found[event_id] = (entry.seq, entry.prev_hash, entry.hash)
         seq, hash_ = entry.seq, entry.hash
-    with raw.pipeline():
-        raw.cursor().executemany(_CHAIN_PG, rows)
-        raw.execute(_MOVE_HEAD_PG, (seq, hash_, rows[-1][4]))
-        raw.execute(_UNSTAGE_PG, [[r[6] for r in rows]])
-        raw.commit()
-    return found
+    return rows
+
+
+class LoopChainer:
+    """The :class:`Chainer`'s work for acts awaited on an event loop, done on that loop: no
+    thread, so no hand-off of the GIL between the loop and a chainer thread around every
+    database call the loop makes."""
+
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+        self.gather_s = 0.002
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._task: asyncio.Task | None = None
+
+    async def chained(self, event_ids: Sequence[int]) -> dict[int, tuple]:
+        loop = asyncio.get_running_loop()
+        futures = {e: self._waiting.setdefault(e, loop.create_future()) for e in event_ids}
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+        return {e: await f for e, f in futures.items()}
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        busy = False
+        while self._waiting:
+            if busy:  # as Chainer: let a batch gather under load
+                await asyncio.sleep(self.gather_s)
+            batch, self._waiting = self._waiting, {}
+            busy = len(batch) > 1
+            try:
+                async with self.pool.connection() as conn:
+                    found = await seal_pg_async(conn, list(batch))
+            except Exception as error:  # noqa: BLE001 - handed to every waiting act
+                found = dict.fromkeys(batch, error)
+            for event_id, future in batch.items():
+                outcome = found.get(event_id) or RuntimeError(
+                    f"audit event {event_id} was committed but is neither in audit_pending "
+                    "nor in audit_log; run `councilplan audit verify`"
+                )
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
 
 def _translated(error: psycopg.Error, table: str, sql: str, params: Any) -> Exception:
@@ -658,10 +733,12 @@ class SqlStore:
         )
         await pool.open()
         self._async_pool = pool
+        self._loop_chainer = LoopChainer(pool)
 
     async def close_async(self) -> None:
         pool, self._async_pool = self._async_pool, None
         if pool is not None:
+            await self._loop_chainer.close()
             await pool.close()
 
     @property
@@ -691,7 +768,7 @@ class SqlStore:
             outcome, weight, event_id, purpose = await cursor.fetchone()
         if outcome != "voted":
             return None
-        seq = (await self._chainer.chained_async([event_id]))[event_id][0]
+        seq = (await self._loop_chainer.chained([event_id]))[event_id][0]
         return QuickVote(weight=weight, audit_seq=seq, purpose=purpose)
 
     def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[Entry]:
