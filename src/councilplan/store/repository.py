@@ -332,10 +332,6 @@ class Chainer:
 
     def chained(self, event_ids: Sequence[int], timeout: float = 60) -> dict[int, tuple]:
         """{event id: (seq, prev_hash, hash)} once each committed event is in the chain."""
-        futures = self._submit(event_ids)
-        return {e: f.result(timeout) for e, f in futures.items()}
-
-    def _submit(self, event_ids: Sequence[int]) -> dict[int, Future]:
         with self._wake:
             futures = {e: self._waiting.setdefault(e, Future()) for e in event_ids}
             self._closing = False
@@ -345,12 +341,7 @@ class Chainer:
                 )
                 self._thread.start()
             self._wake.notify()
-        return futures
-
-    async def chained_async(self, event_ids: Sequence[int]) -> dict[int, tuple]:
-        """:meth:`chained` for a caller on an event loop: awaits instead of blocking it."""
-        futures = self._submit(event_ids)
-        return {e: await asyncio.wrap_future(f) for e, f in futures.items()}
+        return {e: f.result(timeout) for e, f in futures.items()}
 
     def close(self) -> None:
         """Let the thread end once nothing waits (the store is being disposed of)."""
