@@ -21,7 +21,6 @@ from councilplan.councils.service.records import (
     Conflict,
     Duplicate,
     Invalid,
-    QuickVote,
     Records,
     Refused,
     Store,
@@ -329,10 +328,14 @@ def cast_vote(
     """Cast one vote. One member, one vote: the participation table's primary key refuses a
     second. A secret ballot stores the choice in ``votes`` with no link to the voter."""
     now = _now(now)
-    quick = _quick_vote(store, ballot_id, voter_id, choice, now)
-    if quick is not None:
-        return _after_quick_vote(store, ballot_id, voter_id, quick, now)
-    return _cast_vote(store, ballot_id, voter_id, choice, now)
+    quick_vote = getattr(store, "quick_vote", None)
+    request = _quick_request(ballot_id, voter_id, choice, now)
+    quick = quick_vote(**request) if quick_vote is not None and request is not None else None
+    if quick is None:
+        return _cast_vote(store, ballot_id, voter_id, choice, now)
+    if quick.purpose == "recall":
+        _close_recall_if_decided(store, ballot_id, now)
+    return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
 
 
 async def cast_vote_async(
@@ -348,29 +351,32 @@ async def cast_vote_async(
     there is to do (a refusal to name, SQLite, counting a recall) runs in a worker thread."""
     now = _now(now)
     quick_vote = getattr(store, "quick_vote_async", None)
-    if quick_vote is not None and _plain(choice) is not None:
-        quick = await quick_vote(
-            ballot_id=ballot_id,
-            voter_id=voter_id,
-            choice=_plain(choice),
-            now=now,
-            recorded_at=utc_timestamp(now),
-        )
-        if quick is not None:
-            if quick.purpose != "recall":
-                return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
-            return await asyncio.to_thread(
-                _after_quick_vote, store, ballot_id, voter_id, quick, now
-            )
-    return await asyncio.to_thread(_cast_vote, store, ballot_id, voter_id, choice, now)
-
-
-def _after_quick_vote(
-    store: Store, ballot_id: int, voter_id: int, quick: QuickVote, now: datetime
-) -> VoteReceipt:
+    request = _quick_request(ballot_id, voter_id, choice, now)
+    quick = None
+    if quick_vote is not None and request is not None:
+        quick = await quick_vote(**request)
+    if quick is None:
+        return await asyncio.to_thread(_cast_vote, store, ballot_id, voter_id, choice, now)
     if quick.purpose == "recall":
-        _close_recall_if_decided(store, ballot_id, now)
+        await asyncio.to_thread(_close_recall_if_decided, store, ballot_id, now)
     return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
+
+
+def _quick_request(ballot_id: int, voter_id: int, choice: Any, now: datetime) -> dict | None:
+    """The arguments of a store's one-step vote (see :class:`Store`), or None when the choice is
+    neither a text nor a list of texts: then only the general path, which names what is wrong
+    with it, takes it."""
+    if isinstance(choice, list | tuple) and all(isinstance(c, str) for c in choice):
+        choice = list(choice)
+    elif not isinstance(choice, str):
+        return None
+    return {
+        "ballot_id": ballot_id,
+        "voter_id": voter_id,
+        "choice": choice,
+        "now": now,
+        "recorded_at": utc_timestamp(now),
+    }
 
 
 def _cast_vote(
@@ -433,32 +439,6 @@ def _cast_vote(
     if ballot["purpose"] == "recall":
         _close_recall_if_decided(store, ballot_id, now)
     return receipt
-
-
-def _plain(choice: Any) -> str | list[str] | None:
-    """The choice as JSON-ready text or list of texts, or None when it is neither (then only
-    the general path, which names what is wrong with it, takes it)."""
-    if isinstance(choice, str):
-        return choice
-    if isinstance(choice, list | tuple) and all(isinstance(c, str) for c in choice):
-        return list(choice)
-    return None
-
-
-def _quick_vote(
-    store: Store, ballot_id: int, voter_id: int, choice: Any, now: datetime
-) -> QuickVote | None:
-    """The vote cast in one step by a store that can (see :class:`Store`), or None."""
-    quick_vote = getattr(store, "quick_vote", None)
-    if quick_vote is None or _plain(choice) is None:
-        return None
-    return quick_vote(
-        ballot_id=ballot_id,
-        voter_id=voter_id,
-        choice=_plain(choice),
-        now=now,
-        recorded_at=utc_timestamp(now),
-    )
 
 
 def _votes_digest(votes: Sequence[Sequence[Any]]) -> str:
