@@ -282,16 +282,25 @@ class LoopChainer:
             except Exception as error:  # noqa: BLE001 - handed to every waiting act
                 found = dict.fromkeys(batch, error)
             for event_id, future in batch.items():
-                outcome = found.get(event_id) or RuntimeError(
-                    f"audit event {event_id} was committed but is neither in audit_pending "
-                    "nor in audit_log; run `councilplan audit verify`"
-                )
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+                if not future.done():  # an awaiting act that was cancelled
+                    _settle(future, event_id, found)
+
+
+def _settle(future: Any, event_id: int, found: dict) -> None:
+    """Hand an act waiting on a chainer its event's (seq, prev_hash, hash), or the error."""
+    outcome = found.get(event_id) or _lost(event_id)
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _lost(event_id: int) -> RuntimeError:
+    # Only if someone deleted the staged event by hand.
+    return RuntimeError(
+        f"audit event {event_id} was committed but is neither in audit_pending nor in "
+        "audit_log; run `councilplan audit verify`"
+    )
 
 
 def _translated(error: psycopg.Error, table: str, sql: str, params: Any) -> Exception:
@@ -370,19 +379,9 @@ class Chainer:
                 with self.engine.connect() as connection:
                     found = seal_pg(connection.connection.dbapi_connection, list(batch))
             except Exception as error:  # noqa: BLE001 - handed to every waiting act
-                for future in batch.values():
-                    future.set_exception(error)
-                continue
+                found = dict.fromkeys(batch, error)
             for event_id, future in batch.items():
-                if event_id in found:
-                    future.set_result(found[event_id])
-                else:  # only if someone deleted it from audit_pending
-                    future.set_exception(
-                        RuntimeError(
-                            f"audit event {event_id} was committed but is neither in "
-                            "audit_pending nor in audit_log; run `councilplan audit verify`"
-                        )
-                    )
+                _settle(future, event_id, found)
 
 
 _CAST_VOTE_PG = "SELECT * FROM councilplan_cast_vote(%s, %s, %s, %s, %s)"
@@ -494,7 +493,7 @@ class SqlRecords:
             if deleted != len(taken):  # no vote written in between: the caller locks the ballot
                 raise RuntimeError(
                     f"ballot {ballot_id}: {deleted} vote rows deleted but {len(taken)} read; "
-                    "was a vote written without the ballot's row lock?"
+                    "was a vote written without the ballot's locks?"
                 )
             return taken
         where = votes.c.ballot_id == ballot_id
@@ -604,11 +603,8 @@ class SqlRecords:
         mine = [p.event_id for p in self.pending]
         chained = self.chain(mine) if self.chain is not None else seal_pg(raw, mine)
         for pending in self.pending:
-            if pending.event_id not in chained:  # only if someone deleted it from audit_pending
-                raise RuntimeError(
-                    f"audit event {pending.event_id} ({pending.kind}) was committed but is "
-                    "neither in audit_pending nor in audit_log; run `councilplan audit verify`"
-                )
+            if pending.event_id not in chained:
+                raise _lost(pending.event_id)
             pending.resolve(*chained[pending.event_id])
 
 
@@ -654,6 +650,7 @@ class SqlStore:
         self.engine = engine
         self.schema = schema
         self._async_pool: AsyncConnectionPool | None = None
+        self._loop_chainer: LoopChainer | None = None  # with the pool
         # SQLite has one writer at a time; threads of this process queue on a lock instead of
         # polling the database's busy handler (which sleeps, giving long tail latencies).
         self._sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
@@ -708,8 +705,8 @@ class SqlStore:
     #
     # A request served by a worker thread costs the server a thread hop and, with many threads,
     # a contended GIL at every database round trip; these are awaited on the event loop itself.
-    # They work between open_async() and close_async() (the web app's lifespan); otherwise
-    # get_async and quick_vote_async answer None and callers go the threaded way.
+    # They work between open_async() and close_async() (the web app's lifespan), while
+    # is_async; otherwise quick_vote_async answers None and callers go the threaded way.
 
     async def open_async(self, max_size: int = 8) -> None:
         """Open psycopg's async connection pool (PostgreSQL; nothing on SQLite)."""
@@ -730,6 +727,7 @@ class SqlStore:
         pool, self._async_pool = self._async_pool, None
         if pool is not None:
             await self._loop_chainer.close()
+            self._loop_chainer = None
             await pool.close()
 
     @property
