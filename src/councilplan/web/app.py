@@ -222,7 +222,9 @@ def create_app(store: svc.Store, *, close_every_s: float | None = 30.0) -> FastA
                         await asyncio.to_thread(svc.apply_dispute_deadlines, store)
 
             task = asyncio.create_task(closer())
+        # PostgreSQL's async pool for the vote endpoint (a store without one: nothing to open).
         open_async = getattr(store, "open_async", None)
+        close_async = getattr(store, "close_async", None)
         if open_async is not None:
             await open_async()
         # What start-up built (modules, the app, pools) lives as long as the server: keep it
@@ -233,8 +235,8 @@ def create_app(store: svc.Store, *, close_every_s: float | None = 30.0) -> FastA
         yield
         if task:
             task.cancel()
-        if open_async is not None:
-            await store.close_async()
+        if close_async is not None:
+            await close_async()
 
     app = FastAPI(
         title="councilplan",
