@@ -50,15 +50,21 @@ def members(council_store, monkeypatch):
     return council_store, ballot, tokens
 
 
-async def served(store, requests):
-    """Send ``requests`` (token, choice) all at once to the app, lifespan and all."""
+@contextlib.asynccontextmanager
+async def serving(store):
+    """An HTTP client of the app over ``store``, its lifespan run as uvicorn runs it."""
     app = create_app(store, close_every_s=None)
     transport = httpx.ASGITransport(app=app)
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url="http://councilplan.test")
-        )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://councilplan.test") as http,
+    ):
+        yield http
+
+
+async def served(store, requests):
+    """Send ``requests`` (url, token, choice) all at once to the app, lifespan and all."""
+    async with serving(store) as http:
         return await asyncio.gather(
             *(
                 http.post(url, json={"choice": choice}, headers={"Authorization": f"Bearer {t}"})
@@ -122,13 +128,8 @@ def test_a_token_logged_out_is_refused_at_once(members):
     )
 
     async def vote_log_out_vote():
-        app = create_app(store, close_every_s=None)
-        transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {tokens[7]}"}
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://councilplan.test") as http,
-        ):
+        async with serving(store) as http:
             first = await http.post(url, json={"choice": "yes"}, headers=headers)
             out = await http.delete("/api/session", headers=headers)
             again = await http.post(
