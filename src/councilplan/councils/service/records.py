@@ -120,6 +120,8 @@ class Store(Protocol):
     # casting a vote in one step (PostgreSQL: one database call) when every rule of
     # cast_vote allows it, with its audit event, and returning None, having written nothing,
     # when any rule refuses it; cast_vote then runs its general path, which names the refusal.
+    # ``async quick_vote_async`` (same arguments) does the same for cast_vote_async, awaited on
+    # the caller's event loop.
 
 
 # ---------------------------------------------------------------------------------------------
