@@ -11,8 +11,8 @@ Each database gets a fresh PostgreSQL schema (dropped afterwards) or a temporary
 council of 50 members (one bearer token each) and enough open secret yes/no ballots that every
 request is a real, accepted vote (201: participation row, vote row, audit entry, one
 transaction; one member, one vote per ballot). Setup goes through the service functions and is
-not timed. One ``uvicorn councilplan.web.main:app`` on 127.0.0.1 then serves two runs, each
-client a member with its own token and keep-alive connection (a minimal HTTP/1.1 client,
+not timed. One ``councilplan serve`` on 127.0.0.1 then serves two runs (one worker process,
+its default; ``--workers N``: N, each with a socket of its own), each client a member with its own token and keep-alive connection (a minimal HTTP/1.1 client,
 ``Member``: on a 2-core machine the client's CPU is CPU the server does not get, and aiohttp
 spent 0.2-0.3 ms per vote):
 
@@ -312,13 +312,13 @@ def wait_for(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {proc.returncode}")
+            raise SystemExit(f"councilplan serve exited with {proc.returncode}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise SystemExit("uvicorn did not start within a minute")
+    raise SystemExit("councilplan serve did not start within a minute")
 
 
 def votes_over_http(
@@ -339,21 +339,17 @@ def votes_over_http(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "councilplan.web.main:app",
-            "--host",
-            "127.0.0.1",
+            "councilplan",
+            "serve",
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-keep-alive",  # clients may wait seconds under load; keep connections
+            "--keep-alive",  # clients may wait seconds under load; keep connections
             "120",
         ],
         env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         wait_for(port, proc)
@@ -554,7 +550,9 @@ def main() -> None:
     parser.add_argument(
         "--drain", type=float, default=5, help="open loop: seconds after --duration to send"
     )
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server worker processes (councilplan serve's)"
+    )
     parser.add_argument("--tally-ballots", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
@@ -622,7 +620,7 @@ def main() -> None:
             )
     votes_table = Table(
         title=f"Votes over HTTP: {args.clients} clients (members, own token and connection), "
-        f"uvicorn x{args.workers} on 127.0.0.1",
+        f"councilplan serve, {args.workers} workers, on 127.0.0.1",
         caption_justify="left",
         caption=f"Closed loop: {args.ballots} votes per client, each sent when the last is "
         "answered; latency from sending. Open loop: votes scheduled evenly, round robin over "

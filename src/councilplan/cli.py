@@ -479,7 +479,16 @@ def serve(
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
     port: int = typer.Option(8000, "--port", help="Port to listen on"),
-    workers: int = typer.Option(1, "--workers", help="uvicorn worker processes"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Worker processes; on Linux each listens on a socket of its own (SO_REUSEPORT), "
+        "so that connections are spread over them",
+    ),
+    keep_alive: int = typer.Option(
+        5, "--keep-alive", min=1, help="Seconds an idle HTTP connection is kept open"
+    ),
 ) -> None:
     """Run the JSON API (OpenAPI at /docs), migrating the database first."""
     import os
@@ -487,17 +496,33 @@ def serve(
     import uvicorn
 
     from councilplan.store.repository import open_store
+    from councilplan.web import serving
 
     url = _database_url(database_url, data_dir)
     try:
         open_store(url).dispose()  # runs the migrations once, before the workers start
     except Exception as error:  # noqa: BLE001 - shown to the user, with the URL
         fail(f"cannot open the database {url}: {error}")
-    console.print(f"councilplan API on http://{host}:{port}/docs  (database: {url})")
     os.environ["COUNCILPLAN_DATABASE_URL"] = url
-    uvicorn.run(
-        "councilplan.web.main:app", host=host, port=port, workers=workers, log_level="warning"
+    options = {
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": keep_alive,
+        "server_header": False,
+    }
+    if workers == 1 or not serving.spreads_connections():
+        console.print(f"councilplan API on http://{host}:{port}/docs  (database: {url})")
+        uvicorn.run(serving.APP, host=host, port=port, workers=workers, **options)
+        return
+    try:
+        sockets = serving.listening_sockets(host, port, workers)
+    except OSError as error:
+        fail(str(error.strerror or error))
+    port = sockets[0].getsockname()[1]
+    console.print(
+        f"councilplan API on http://{host}:{port}/docs  (database: {url}; {workers} workers)"
     )
+    raise typer.Exit(serving.run_workers(sockets, options))
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,128 @@
+"""``councilplan serve`` as a person starts it: a real process on a real port. With several
+workers (on Linux) each listens on a socket of its own, so that connections opened together are
+spread over them; Ctrl-C or SIGTERM stops them all; a port in use is named."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from councilplan.web import serving
+
+pytestmark = pytest.mark.skipif(
+    not serving.spreads_connections(), reason="SO_REUSEPORT spreads connections on Linux only"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(tmp_path: Path, port: int, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "councilplan", "serve", "--data-dir", str(tmp_path)]
+        + ["--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "COUNCILPLAN_DATABASE_URL"},
+    )
+
+
+def wait_until_up(proc: subprocess.Popen, port: int, workers: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        listening = _listening_pids(proc, port)
+        if len(listening) == workers:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{workers} workers were not listening on {port} within a minute")
+
+
+def _workers(proc: subprocess.Popen) -> list[psutil.Process]:
+    return psutil.Process(proc.pid).children(recursive=True)
+
+
+def _listening_pids(proc: subprocess.Popen, port: int) -> set[int]:
+    return {
+        w.pid
+        for w in _workers(proc)
+        for c in _connections(w)
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    }
+
+
+def _connections(process: psutil.Process) -> list:
+    try:
+        return process.net_connections("tcp")
+    except psutil.Error:
+        return []
+
+
+def test_workers_each_listen_and_share_the_connections(tmp_path):
+    port = free_port()
+    proc = start(tmp_path, port, workers=2)
+    try:
+        wait_until_up(proc, port, workers=2)
+        # 40 keep-alive connections opened together, as a script's or a benchmark's clients do.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        for client in clients:
+            client.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: councilplan\r\n\r\n")
+            assert client.recv(12) == b"HTTP/1.1 200"
+        ports = {client.getsockname()[1] for client in clients}
+        served_by = {
+            w.pid: sum(1 for c in _connections(w) if c.raddr and c.raddr.port in ports)
+            for w in _workers(proc)
+            if w.pid in _listening_pids(proc, port)
+        }
+        assert sum(served_by.values()) == 40
+        # Each worker holds some; with one shared socket one worker would take nearly all.
+        assert min(served_by.values()) >= 5, served_by
+        for client in clients:
+            client.close()
+        workers = _workers(proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
+    port = free_port()
+    proc = start(tmp_path, port, workers=2)
+    try:
+        wait_until_up(proc, port, workers=2)
+        workers = _workers(proc)
+    finally:
+        proc.kill()  # SIGKILL: no chance to stop the workers itself
+        proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    for p in alive:
+        p.kill()
+    assert not alive
+
+
+def test_a_port_in_use_is_named(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start(tmp_path, port, workers=2)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
