@@ -84,17 +84,24 @@ async def account_or_401_async(store: Store, token: str | None) -> int:
     (``get_async``), else looked up in a worker thread. A token found valid is trusted for
     :data:`TOKEN_CACHE_S` seconds in this process (see :class:`_TokenCache`)."""
     if token and getattr(store, "is_async", False):
-        digest = _digest(token)
-        account_id = _recent.get(store, digest)
-        if account_id is None:
-            row = await store.get_async("auth_tokens", digest)
-            account_id = _owner(row)
-            if account_id is not None:
-                _recent.put(store, digest, account_id, row["expires_at"])
+        account_id = await account_for_token_async(store, token)
         if account_id is not None:
             return account_id
         raise _not_logged_in()
     return await asyncio.to_thread(account_or_401, store, token)
+
+
+async def account_for_token_async(store: Store, token: str) -> int | None:
+    """The account owning ``token``, awaited on a store that can (``is_async``); None when
+    there is none or it has expired."""
+    digest = _digest(token)
+    account_id = _recent.get(store, digest)
+    if account_id is None:
+        row = await store.get_async("auth_tokens", digest)
+        account_id = _owner(row)
+        if account_id is not None:
+            _recent.put(store, digest, account_id, row["expires_at"])
+    return account_id
 
 
 TOKEN_CACHE_S = 5.0
