@@ -4,6 +4,7 @@ stores them the same way, and writes nothing when it refuses."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -227,3 +228,95 @@ def test_a_close_racing_votes_counts_every_vote_it_let_in(town):
         assert closed.tally["ballots_cast"] == len(accepted)
         assert sorted(s.participation(store, ballot.id)) == sorted(accepted)
         assert s.recount(store, ballot.id)["matches"]
+
+
+# -- votes awaited on an event loop: cast and chained in batches (SqlStore.quick_vote_async) --
+
+
+async def _cast_together(store, votes):
+    """``votes`` (ballot, voter, choice) all at once through the async path, so that they go in
+    one batch; each one's QuickVote, None (refused) or exception."""
+    await store.open_async()
+    try:
+        return await asyncio.gather(
+            *(
+                store.quick_vote_async(
+                    ballot_id=b, voter_id=v, choice=c, now=T0, recorded_at=T0.isoformat()
+                )
+                for b, v, c in votes
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await store.close_async()
+
+
+def test_a_batch_of_votes_is_decided_vote_by_vote(town):
+    """One batch with votes accepted, refused and doubled: each gets its own outcome, as
+    alone; every accepted vote is chained, each at its own place in the log."""
+    store, council, ids = town
+    q, r = twins(store, council, ids[0], rule="approval", options=OPTIONS)
+    votes = [
+        (q, ids[1], ["apple", "Zed"]),
+        (q, ids[2], ["banana"]),
+        (q, ids[2], ["e"]),  # a second vote by the same member, in the same batch
+        (q, ids[3], ["apple"]),  # not a member
+        (q, ids[0], ["nope"]),  # no such option
+        (r, ids[0], []),
+    ]
+    outcomes = asyncio.run(_cast_together(store, votes))
+    accepted = [o for o in outcomes if o is not None]
+    assert [o is None for o in outcomes] == [False, False, True, True, True, False]
+    assert all(isinstance(o, s.QuickVote) for o in accepted)
+    assert len({o.audit_seq for o in accepted}) == 3
+    assert stored_choices(store, q) == sorted(
+        [(json.dumps(["Zed", "apple"]), 1), (json.dumps(["banana"]), 1)]
+    )
+    assert written(store)[3] == 0  # nothing left staged: chained in the batch's transaction
+    assert store.verify_audit().ok
+
+
+def test_a_batch_that_fails_is_retried_vote_by_vote(town):
+    """A vote that makes the batch's statement fail (here an id past PostgreSQL's integer) gets
+    the error; the others in its batch are cast alone and stored."""
+    store, council, ids = town
+    q, _ = twins(store, council, ids[0], rule="yes_no")
+    votes = [(q, ids[1], "yes"), (q, 2**40, "no"), (q, ids[2], "no")]
+    outcomes = asyncio.run(_cast_together(store, votes))
+    assert isinstance(outcomes[0], s.QuickVote) and isinstance(outcomes[2], s.QuickVote)
+    assert isinstance(outcomes[1], Exception)
+    assert stored_choices(store, q) == [('"no"', 1), ('"yes"', 1)]
+    assert store.verify_audit().ok
+
+
+def test_votes_one_after_another_are_each_answered(town):
+    """Each vote awaited after the last was answered (a runner that has just finished must not
+    leave the next vote waiting); a minute's timeout turns a hang into a failure."""
+    store, council, ids = town
+    ballots = [
+        s.open_ballot(
+            store,
+            council_id=council.id,
+            opened_by=ids[0],
+            title=f"Q{i}",
+            rule="yes_no",
+            closes_at=T0 + DAY,
+            now=T0,
+        ).id
+        for i in range(5)
+    ]
+
+    async def one_by_one():
+        await store.open_async()
+        try:
+            async with asyncio.timeout(60):  # no task of its own: the timing as in a request
+                return [
+                    await store.quick_vote_async(
+                        ballot_id=b, voter_id=ids[1], choice="yes", now=T0, recorded_at="t"
+                    )
+                    for b in ballots
+                ]
+        finally:
+            await store.close_async()
+
+    assert all(isinstance(v, s.QuickVote) for v in asyncio.run(one_by_one()))
