@@ -12,9 +12,10 @@ council of 50 members (one bearer token each) and enough open secret yes/no ball
 request is a real, accepted vote (201: participation row, vote row, audit entry, one
 transaction; one member, one vote per ballot). Setup goes through the service functions and is
 not timed. One ``councilplan serve`` on 127.0.0.1 then serves two runs (one worker process,
-its default; ``--workers N``: N, each with a socket of its own), each client a member with its own token and keep-alive connection (a minimal HTTP/1.1 client,
-``Member``: on a 2-core machine the client's CPU is CPU the server does not get, and aiohttp
-spent 0.2-0.3 ms per vote):
+its default; ``--workers N``: N, each with a socket of its own), each client a member with its
+own token and keep-alive connection (a minimal HTTP/1.1 client, ``Member``: on a 2-core
+machine the client's CPU is CPU the server does not get, and aiohttp spent 0.2-0.3 ms per
+vote):
 
 1. Capacity, a closed loop: each client sends its next vote as soon as the last is answered.
    Votes/s is the capacity; its latency is not the goal's: with 50 clients always busy,
