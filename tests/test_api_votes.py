@@ -63,6 +63,18 @@ class SERVED:
     fast_votes = True
 
 
+def beside(store, ballot, **kw):
+    """Another ballot of ``ballot``'s council, open over the same time."""
+    return s.open_ballot(
+        store,
+        council_id=ballot.council_id,
+        opened_by=1,
+        closes_at=ballot.closes_at,
+        now=ballot.opens_at,
+        **kw,
+    )
+
+
 @contextlib.asynccontextmanager
 async def serving(store, fast_votes=None):
     """An HTTP client of the app over ``store``, its lifespan run as uvicorn runs it; votes
@@ -133,15 +145,7 @@ def test_refusals_over_http_name_the_rule(members, fast_votes):
 def test_a_token_logged_out_is_refused_at_once(members, fast_votes):
     store, ballot, tokens = members
     url = f"/api/ballots/{ballot.id}/votes"
-    second = s.open_ballot(
-        store,
-        council_id=ballot.council_id,
-        opened_by=1,
-        title="Q2",
-        rule="yes_no",
-        closes_at=ballot.closes_at,
-        now=ballot.opens_at,
-    )
+    second = beside(store, ballot, title="Q2", rule="yes_no")
 
     async def vote_log_out_vote():
         headers = {"Authorization": f"Bearer {tokens[7]}"}
@@ -199,27 +203,9 @@ def test_the_fast_path_and_the_route_give_the_same_answers(members):
     by the fast path, the other by the route. Answers must match in status, headers and body
     (the ballot's id and the audit seq aside)."""
     store, ballot, tokens = members
-    twin = s.open_ballot(
-        store,
-        council_id=ballot.council_id,
-        opened_by=1,
-        title="Q",
-        rule="yes_no",
-        secret=True,
-        closes_at=ballot.closes_at,
-        now=ballot.opens_at,
-    )
+    twin = beside(store, ballot, title="Q", rule="yes_no", secret=True)
     ranked = {
-        b: s.open_ballot(
-            store,
-            council_id=ballot.council_id,
-            opened_by=1,
-            title="R",
-            rule="schulze",
-            options=["a", "b", "c"],
-            closes_at=ballot.closes_at,
-            now=ballot.opens_at,
-        ).id
+        b: beside(store, ballot, title="R", rule="schulze", options=["a", "b", "c"]).id
         for b in (ballot.id, twin.id)
     }
     json_type = {"Content-Type": "application/json"}

@@ -87,8 +87,8 @@ def voted_payloads(store, ballot_id):
     )
 
 
-def twins(store, council, opener, **kw):
-    """Two identical open ballots: one for each path."""
+def open_ballots(store, council, opener, n, **kw):
+    """``n`` identical open ballots (ids), closing a day after T0."""
     return [
         s.open_ballot(
             store,
@@ -99,8 +99,13 @@ def twins(store, council, opener, **kw):
             now=T0,
             **kw,
         ).id
-        for i in range(2)
+        for i in range(n)
     ]
+
+
+def twins(store, council, opener, **kw):
+    """Two identical open ballots: one for each path."""
+    return open_ballots(store, council, opener, 2, **kw)
 
 
 def agree(store, pair, voter, choice, now=T0):
@@ -293,18 +298,7 @@ def test_votes_one_after_another_are_each_answered(town):
     """Each vote awaited after the last was answered (a runner that has just finished must not
     leave the next vote waiting); a minute's timeout turns a hang into a failure."""
     store, council, ids = town
-    ballots = [
-        s.open_ballot(
-            store,
-            council_id=council.id,
-            opened_by=ids[0],
-            title=f"Q{i}",
-            rule="yes_no",
-            closes_at=T0 + DAY,
-            now=T0,
-        ).id
-        for i in range(5)
-    ]
+    ballots = open_ballots(store, council, ids[0], 5, rule="yes_no")
 
     async def one_by_one():
         await store.open_async()
