@@ -440,3 +440,24 @@ def test_stv_for_one_seat_elects_the_instant_runoff_winner(ballots):
     stv = count("stv", ballots, options=OPTS, seats=1)
     irv = count("majority_runoff", ballots, options=OPTS)
     assert stv.winners == irv.winners
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=8),
+    data=st.data(),
+)
+def test_the_rank_matrix_places_each_option_where_its_ranking_does(n, data):
+    """counting._rank_matrix (vectorised) against the definition, ranking by ranking: an
+    option's place in the ranking, or n when the ranking leaves it out."""
+    from councilplan.councils.counting import _rank_matrix
+
+    opts = tuple(f"o{i}" for i in range(n))
+    keys = data.draw(
+        st.lists(st.permutations(opts).flatmap(lambda p: st.integers(0, n).map(lambda k: p[:k])))
+    )
+    ranks = _rank_matrix([tuple(k) for k in keys], opts)
+    assert ranks.shape == (len(keys), n)
+    for row, ranking in enumerate(keys):
+        expected = [ranking.index(o) if o in ranking else n for o in opts]
+        assert ranks[row].tolist() == expected

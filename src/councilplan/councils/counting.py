@@ -533,24 +533,19 @@ def _weight_array(weights: list[int]) -> np.ndarray:
 
 def _rank_matrix(keys: list[tuple], opts: tuple[str, ...]) -> np.ndarray:
     """(ballots, options) position of each option on each distinct ranking; unranked options
-    share position len(options), below every ranked one."""
+    share position len(options), below every ranked one. The rankings are validated
+    (``_ranked``): every name an option, none twice."""
     n = len(opts)
     index = {o: i for i, o in enumerate(opts)}
     ranks = np.full((len(keys), n), n, dtype=np.int32)
-    by_len: dict[int, list[int]] = {}
-    for row, b in enumerate(keys):
-        by_len.setdefault(len(b), []).append(row)
-    order = np.array(sorted(opts), dtype=str)
-    sorted_idx = np.array([index[o] for o in order], dtype=np.int64)
-    for length, rows in by_len.items():
-        if length == 0:
-            continue
-        names = np.array([keys[r] for r in rows], dtype=str)
-        # Vectorised name -> column lookup over the sorted ids (all validated to be options).
-        pos = np.searchsorted(order, names.ravel()).reshape(names.shape)
-        cols = sorted_idx[pos]
-        r = np.asarray(rows, dtype=np.int64)[:, None]
-        ranks[r, cols] = np.arange(length, dtype=np.int32)[None, :]
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    total = int(lengths.sum())
+    # All rankings flattened: each name's column, its row and its place in its ranking. One
+    # dict lookup per name (a NumPy array of the names, searched, took three times as long).
+    cols = np.fromiter((index[o] for b in keys for o in b), dtype=np.int64, count=total)
+    rows = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+    starts = np.cumsum(lengths) - lengths
+    ranks[rows, cols] = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
     return ranks
 
 
