@@ -347,18 +347,11 @@ def _as_json(batch: list[tuple[tuple, asyncio.Future]]) -> str:
     )
 
 
-def _resolve(future: asyncio.Future, outcome: Any) -> None:
-    if future.done():  # the awaiting request was cancelled
+def _resolve(future: asyncio.Future | Future, outcome: Any) -> None:
+    """Hand a waiting act its outcome, or the error; nothing when it stopped waiting (a
+    cancelled request)."""
+    if future.done():
         return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-def _settle(future: Any, event_id: int, found: dict) -> None:
-    """Hand an act waiting on a chainer its event's (seq, prev_hash, hash), or the error."""
-    outcome = found.get(event_id) or _lost(event_id)
     if isinstance(outcome, BaseException):
         future.set_exception(outcome)
     else:
@@ -451,7 +444,7 @@ class Chainer:
             except Exception as error:  # noqa: BLE001 - handed to every waiting act
                 found = dict.fromkeys(batch, error)
             for event_id, future in batch.items():
-                _settle(future, event_id, found)
+                _resolve(future, found.get(event_id) or _lost(event_id))
 
 
 _CAST_VOTE_PG = "SELECT * FROM councilplan_cast_vote(%s, %s, %s, %s, %s)"

@@ -80,20 +80,20 @@ def account_for_token(store: Store, token: str) -> int | None:
 
 
 async def account_or_401_async(store: Store, token: str | None) -> int:
-    """:func:`account_or_401` for a caller on an event loop: awaited there when the store can
-    (``get_async``), else looked up in a worker thread. A token found valid is trusted for
-    :data:`TOKEN_CACHE_S` seconds in this process (see :class:`_TokenCache`)."""
-    if token and getattr(store, "is_async", False):
+    """:func:`account_or_401` for a caller on an event loop."""
+    if token:
         account_id = await account_for_token_async(store, token)
         if account_id is not None:
             return account_id
-        raise _not_logged_in()
-    return await asyncio.to_thread(account_or_401, store, token)
+    raise _not_logged_in()
 
 
 async def account_for_token_async(store: Store, token: str) -> int | None:
-    """The account owning ``token``, awaited on a store that can (``is_async``); None when
-    there is none or it has expired."""
+    """:func:`account_for_token` for a caller on an event loop: awaited there when the store can
+    (``is_async``, ``get_async``), else looked up in a worker thread. On the loop, a token found
+    valid is trusted for :data:`TOKEN_CACHE_S` seconds in this process (:class:`_TokenCache`)."""
+    if not getattr(store, "is_async", False):
+        return await asyncio.to_thread(account_for_token, store, token)
     digest = _digest(token)
     account_id = _recent.get(store, digest)
     if account_id is None:
@@ -174,9 +174,7 @@ async def required_token(token: str | None = Depends(presented_token)) -> str:
 
 
 def account_or_401(store: Store, token: str | None) -> int:
-    """The account owning ``token``; 401 when there is none or the token has expired. Called
-    inside a sync endpoint (the hot vote path), this saves the thread hop FastAPI makes for a
-    sync dependency."""
+    """The account owning ``token``; 401 when there is none or the token has expired."""
     if token:
         account_id = account_for_token(store, token)
         if account_id is not None:

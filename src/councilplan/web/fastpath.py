@@ -21,7 +21,6 @@ apart in what they accept or say; ``tests/test_api_votes.py`` runs its tests thr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -77,7 +76,7 @@ class FastVotes:
         choice = _choice(self.vote_model, body)
         if not token or choice is _INVALID:
             return await self.app(scope, receive, send)
-        account_id = await _account(self.store, token)
+        account_id = await auth.account_for_token_async(self.store, token)
         if account_id is None:
             return await self.app(scope, receive, send)
         try:
@@ -115,12 +114,6 @@ def _choice(model: type[BaseModel], body: bytes) -> Any:
         return model.model_validate(json.loads(body)).choice
     except (ValueError, ValidationError):  # json's JSONDecodeError and UnicodeDecodeError too
         return _INVALID
-
-
-async def _account(store: svc.Store, token: str) -> int | None:
-    if getattr(store, "is_async", False):
-        return await auth.account_for_token_async(store, token)
-    return await asyncio.to_thread(auth.account_for_token, store, token)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
