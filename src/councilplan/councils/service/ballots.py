@@ -577,12 +577,7 @@ def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
         digest = _votes_digest(votes)
     electorate = len(_electorate(tx, council, ballot["created_at"]))
     electorate = max(electorate, len(votes))
-    counted = None
-    if ballot["purpose"] == "budget":
-        tally = _count_budget(tx, ballot, votes)
-    else:
-        counted = _count_or_void(ballot, votes, electorate)
-        tally = counted.to_dict() if counted is not None else _void(ballot, votes, electorate)
+    tally, counted = _tally(tx, ballot, votes, electorate)
     tx.update(
         "ballots",
         ballot_id,
@@ -659,12 +654,19 @@ def _recount(tx: Records, ballot: dict) -> tuple[dict, str]:
     else:
         votes = tx.ballot_votes(ballot["id"])
         digest = _votes_digest(votes)
+    return _tally(tx, ballot, votes, ballot["electorate"])[0], digest
+
+
+def _tally(
+    tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence[Any]], electorate: int
+) -> tuple[dict, counting.Tally | None]:
+    """The tally as stored, and the count behind it (None for a budget or a void ballot)."""
     if ballot["purpose"] == "budget":
-        return _count_budget(tx, ballot, votes), digest
-    counted = _count_or_void(ballot, votes, ballot["electorate"])
+        return _count_budget(tx, ballot, votes), None
+    counted = _count_or_void(ballot, votes, electorate)
     if counted is None:
-        return _void(ballot, votes, ballot["electorate"]), digest
-    return counted.to_dict(), digest
+        return _void(ballot, votes, electorate), None
+    return counted.to_dict(), counted
 
 
 def participation(store: Store, ballot_id: int) -> list[int]:
