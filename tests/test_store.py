@@ -3,6 +3,7 @@ and the audit log checked after someone with database rights has tampered with i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -272,24 +273,44 @@ def test_concurrent_double_votes_are_refused_and_none_is_lost(council_store):
     assert council_store.verify_audit().ok
 
 
+def scratch_urls(tmp_path):
+    """(url, schema) of the databases a migration test runs on: a SQLite file, and PostgreSQL
+    in a throwaway schema when available."""
+    urls = [(f"sqlite:///{tmp_path / 'm.sqlite'}", None)]
+    if os.environ.get("COUNCILPLAN_TEST_DATABASE_URL"):
+        urls.append((os.environ["COUNCILPLAN_TEST_DATABASE_URL"], f"cp_mig_{uuid.uuid4().hex[:8]}"))
+    return urls
+
+
+@contextlib.contextmanager
+def scratch_engine(url, schema):
+    """An engine on ``url`` (in ``schema``, created here and dropped afterwards), unmigrated."""
+    from councilplan.store.repository import make_engine
+
+    admin = sa.create_engine(url)
+    if schema:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine = make_engine(url, schema=schema, pool_size=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if schema:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 def test_migrations_go_down_and_up_again(tmp_path):
     """Every migration downgrades cleanly and the schema comes back the same (SQLite file, and
     PostgreSQL in a throwaway schema when available)."""
     from alembic import command
 
     from councilplan.store import migrate
-    from councilplan.store.repository import make_engine
 
-    urls = [(f"sqlite:///{tmp_path / 'm.sqlite'}", None)]
-    if os.environ.get("COUNCILPLAN_TEST_DATABASE_URL"):
-        urls.append((os.environ["COUNCILPLAN_TEST_DATABASE_URL"], f"cp_mig_{uuid.uuid4().hex[:8]}"))
-    for url, schema in urls:
-        admin = sa.create_engine(url)
-        if schema:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        engine = make_engine(url, schema=schema, pool_size=1)
-        try:
+    for url, schema in scratch_urls(tmp_path):
+        with scratch_engine(url, schema) as engine:
             migrate.upgrade(engine)
             before = sorted(sa.inspect(engine).get_table_names())
             with engine.begin() as conn:
@@ -300,12 +321,6 @@ def test_migrations_go_down_and_up_again(tmp_path):
             migrate.upgrade(engine)
             assert sorted(sa.inspect(engine).get_table_names()) == before
             assert migrate.current_revision(engine) == "0007"
-        finally:
-            engine.dispose()
-            if schema:
-                with admin.begin() as conn:
-                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
 
 
 def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
@@ -365,21 +380,13 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
     from alembic.script import ScriptDirectory
 
     from councilplan.store import migrate
-    from councilplan.store.repository import SqlStore, make_engine
+    from councilplan.store.repository import SqlStore
 
-    urls = [(f"sqlite:///{tmp_path / 'm.sqlite'}", None)]
-    if os.environ.get("COUNCILPLAN_TEST_DATABASE_URL"):
-        urls.append((os.environ["COUNCILPLAN_TEST_DATABASE_URL"], f"cp_mig_{uuid.uuid4().hex[:8]}"))
-    for url, schema in urls:
+    for url, schema in scratch_urls(tmp_path):
         config = migrate.alembic_config(url)
         before = ScriptDirectory.from_config(config).get_revision("0007").down_revision
-        admin = sa.create_engine(url)
-        if schema:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        engine = make_engine(url, schema=schema, pool_size=1)
-        store = SqlStore(engine)
-        try:
+        with scratch_engine(url, schema) as engine:
+            store = SqlStore(engine)
             migrate.upgrade(engine, before)
             ids, council = town(store, 5)
             made = {}
@@ -470,9 +477,3 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
                 assert s.recount(store, made[name])["matches"]
             assert raw(store, left, b=made["ranked"]).scalar() == 0
             assert store.verify_audit().ok
-        finally:
-            engine.dispose()
-            if schema:
-                with admin.begin() as conn:
-                    conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
