@@ -17,6 +17,7 @@ from argon2 import PasswordHasher, profiles
 from councilplan.councils import service as s
 from councilplan.web import auth
 from councilplan.web.app import create_app
+from test_service_ballots import people, workplace
 
 
 @pytest.fixture
@@ -25,17 +26,9 @@ def members(council_store, monkeypatch):
     monkeypatch.setattr(auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
     before = datetime.now(UTC) - timedelta(minutes=1)
     hashed = auth.hash_password("a password")
-    ids = [
-        s.register_account(
-            council_store, username=f"m{i}", display_name="M", password_hash=hashed, now=before
-        )
-        for i in range(100)
-    ]
-    council = s.create_council(
-        council_store, name="Works", kind="workplace", founder_id=ids[0], now=before
-    )
-    for a in ids[1:]:
-        s.join_council(council_store, council_id=council.id, account_id=a, now=before)
+    names = [f"m{i}" for i in range(100)]
+    ids = people(council_store, *names, password_hash=hashed, now=before)
+    council = workplace(council_store, ids[0], ids[1:], name="Works", now=before)
     ballot = s.open_ballot(
         council_store,
         council_id=council.id,

@@ -13,17 +13,19 @@ from councilplan.councils import service as s
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def people(store, *names):
+def people(store, *names, password_hash="h", now=T0):
     return [
-        s.register_account(store, username=n, display_name=n.title(), password_hash="h", now=T0)
+        s.register_account(
+            store, username=n, display_name=n.title(), password_hash=password_hash, now=now
+        )
         for n in names
     ]
 
 
-def workplace(store, founder, others=(), name="Bakery"):
-    council = s.create_council(store, name=name, kind="workplace", founder_id=founder, now=T0)
+def workplace(store, founder, others=(), name="Bakery", now=T0):
+    council = s.create_council(store, name=name, kind="workplace", founder_id=founder, now=now)
     for a in others:
-        s.join_council(store, council_id=council.id, account_id=a, now=T0)
+        s.join_council(store, council_id=council.id, account_id=a, now=now)
     return council
 
 
