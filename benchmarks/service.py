@@ -31,7 +31,10 @@ vote):
 
 Both databases run both loops. The CPU each side used (this client, the server, PostgreSQL,
 the rest of the machine) is measured per run; the stored participation rows are checked
-against the 201s, and the audit chain is verified after both runs. The tally is timed three
+against the 201s, and the audit chain is verified after both runs. Alongside each run a probe
+(``DiskProbe``) times fdatasync of a small file on the database's filesystem, the call each
+commit waits for: where the disk stalls, every vote committed meanwhile waits as long, and the
+table shows it. The tally is timed three
 ways: ``count`` alone on ballots in memory, ``recount`` (load the stored votes and count), and
 ``close_ballot`` (move the secret votes into the ballot box, count, store the tally, append the
 audit entry).
@@ -50,6 +53,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -173,6 +177,83 @@ class Member:
                 await writer.wait_closed()
 
 
+class DiskProbe:
+    """Write 8 KiB and fdatasync it every 20 ms, in a file of its own on the filesystem the
+    database writes to, and keep how long each took: the disk's answer to the call every
+    commit waits for (PostgreSQL's WAL flush, synchronous_commit on; SQLite's journal). On a
+    virtual machine's shared disk it sometimes takes hundreds of milliseconds, whatever the
+    server does, and every vote committed meanwhile waits with it: this tells those runs apart.
+    A thread, not a process: the call releases the GIL, and the client's event loop is not
+    held while it waits."""
+
+    INTERVAL_S = 0.02
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.durations: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> DiskProbe:
+        if self.directory is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        block = os.urandom(8192)
+        fd, path = tempfile.mkstemp(prefix="councilplan-disk-probe-", dir=self.directory)
+        try:
+            while not self._stop.wait(self.INTERVAL_S):
+                t = time.perf_counter()
+                os.pwrite(fd, block, 0)
+                os.fdatasync(fd)
+                self.durations.append(time.perf_counter() - t)
+        finally:
+            os.close(fd)
+            os.unlink(path)
+
+    def summary(self) -> dict:
+        d = sorted(self.durations)
+        if not d:
+            return {"probes": 0}
+        return {
+            "probes": len(d),
+            "p99_ms": 1000 * quantile(d, 0.99),
+            "max_ms": 1000 * d[-1],
+            "stalls": sum(x > 0.05 for x in d),
+        }
+
+
+def probe_directory(url: str) -> Path | None:
+    """A directory on the filesystem the database writes to, for :class:`DiskProbe`: SQLite's
+    file's own; for PostgreSQL on this machine, the temporary directory when it shares a
+    filesystem with the server's data directory (asked of the server: superusers and
+    pg_read_all_settings only). None when that cannot be told."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    try:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                data = conn.exec_driver_sql("SELECT current_setting('data_directory')").scalar()
+        finally:
+            engine.dispose()
+        device = os.stat(data).st_dev
+    except (sa.exc.SQLAlchemyError, OSError):
+        return None
+    for candidate in (Path(tempfile.gettempdir()), Path.cwd()):
+        with contextlib.suppress(OSError):
+            if os.stat(candidate).st_dev == device and os.access(candidate, os.W_OK):
+                return candidate
+    return None
+
+
 VOTE_YES = b'{"choice":"yes"}'
 
 
@@ -283,9 +364,11 @@ async def drive(
     opened: dict,
     count: Callable[[], int],
     server_pid: int,
+    disk: Path | None,
 ) -> tuple[dict, dict]:
     """The closed loop on the first ``closed`` ballots, then the open loop on the rest, each
-    with its CPU seconds per side (``cpu``) and the participation rows it stored."""
+    with its CPU seconds per side (``cpu``), the participation rows it stored, and the disk's
+    fdatasync times meanwhile (``disk``: :class:`DiskProbe` in ``disk``; none when None)."""
     members = [Member(port, token) for token in tokens]
     try:
         # Warm up (not timed): open the HTTP connections and the servers' database pools.
@@ -298,8 +381,10 @@ async def drive(
             lambda: open_loop(members, ballot_ids[closed:], **opened),
         ):
             stored_before, before, t = count(), cpu_snapshot(server_pid), time.perf_counter()
-            result = await run()
+            with DiskProbe(disk) as probe:
+                result = await run()
             result["wall_s"] = time.perf_counter() - t
+            result["disk"] = probe.summary()
             result["cpu"] = cpu_used(before, cpu_snapshot(server_pid))
             result["stored"] = count() - stored_before
             results.append(result)
@@ -356,7 +441,7 @@ def votes_over_http(
         wait_for(port, proc)
         opened = {"rate": rate, "duration": duration, "drain": drain}
         closed_run, open_run = asyncio.run(
-            drive(port, ballot_ids, tokens, closed, opened, count, proc.pid)
+            drive(port, ballot_ids, tokens, closed, opened, count, proc.pid, probe_directory(url))
         )
     finally:
         proc.terminate()
@@ -505,6 +590,12 @@ def votes_rows(args: argparse.Namespace) -> list[tuple[str, str, object]]:
         ok = "" if run["stored"] == run["accepted"] else " MISMATCH"
         return f"{run['accepted']:,} / {run['stored']:,}{ok}"
 
+    def disk(run: dict) -> str:
+        d = run["disk"]
+        if not d["probes"]:
+            return "not probed"
+        return f"{ms(d['p99_ms'])} / {ms(d['max_ms'])} ({d['stalls']:,} over 50)"
+
     return [
         ("# Capacity (closed loop)", "", None),
         ("votes sent", "", lambda v: f"{v['closed']['votes']:,}"),
@@ -512,6 +603,7 @@ def votes_rows(args: argparse.Namespace) -> list[tuple[str, str, object]]:
         ("votes/s", ">= 1,000", lambda v: f"{v['closed']['per_s']:,.0f}"),
         ("p50 ms", "", lambda v: ms(v["closed"]["p50_ms"])),
         ("p99 ms", "", lambda v: ms(v["closed"]["p99_ms"])),
+        ("disk: fdatasync p99 / max ms", "", lambda v: disk(v["closed"])),
         (f"# At {args.rate:,g} votes/s for {args.duration:g} s (open loop)", "", None),
         ("votes scheduled", "", lambda v: f"{v['open']['votes']:,}"),
         ("accepted (201) / stored", "all", lambda v: counts(v["open"])),
@@ -531,6 +623,7 @@ def votes_rows(args: argparse.Namespace) -> list[tuple[str, str, object]]:
             "",
             lambda v: f"{ms(v['open']['accepted_p50_ms'])} / {ms(v['open']['accepted_p99_ms'])}",
         ),
+        ("disk: fdatasync p99 / max ms", "", lambda v: disk(v["open"])),
         ("# Both runs", "", None),
         ("audit chain", "intact", lambda v: "intact" if v["audit_intact"] else "BROKEN"),
     ]
@@ -627,7 +720,9 @@ def main() -> None:
         "answered; latency from sending. Open loop: votes scheduled evenly, round robin over "
         "the clients; latency from the scheduled time; sent late: due while the client still "
         f"waited on its previous vote; cut-off at {args.duration + args.drain:g} s; "
-        "percentiles over all scheduled votes, inf: not accepted by the cut-off.",
+        "percentiles over all scheduled votes, inf: not accepted by the cut-off. Disk: "
+        "8 KiB written and fdatasync'd every 20 ms meanwhile, on the database's filesystem "
+        "(DiskProbe); every commit waits for that call, so a stall there holds every vote.",
     )
     votes_table.add_column("")
     for name in votes:
