@@ -653,7 +653,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.ballots, args.duration, args.drain, args.tally_ballots = 10, 3, 2, 20_000
-    console = Console()
+    # Written to a file or a pipe, Rich assumes 80 columns and folds the labels of the table.
+    console = Console() if sys.stdout.isatty() else Console(width=110)
     backends = [("PostgreSQL", args.database_url)]
     if not args.no_sqlite:
         backends.append(("SQLite", None))
