@@ -232,11 +232,13 @@ class DiskProbe:
 
 def probe_directory(url: str) -> Path | None:
     """A directory on the filesystem the database writes to, for :class:`DiskProbe`: SQLite's
-    file's own; for PostgreSQL on this machine, the temporary directory when it shares a
-    filesystem with the server's data directory (asked of the server: superusers and
-    pg_read_all_settings only). None when that cannot be told."""
+    file's own; for PostgreSQL on this machine, the temporary directory (or else the working
+    one) when it shares a filesystem with the server's data directory (asked of the server:
+    superusers and pg_read_all_settings only). None when that cannot be told."""
     if url.startswith("sqlite:///"):
         return Path(url.removeprefix("sqlite:///")).parent
+    if sa.engine.make_url(url).host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return None  # another machine's disk: its data directory's path means nothing here
     try:
         engine = sa.create_engine(url)
         try:
