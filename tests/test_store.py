@@ -320,7 +320,39 @@ def test_migrations_go_down_and_up_again(tmp_path):
             assert sa.inspect(engine).get_table_names() == ["alembic_version"]
             migrate.upgrade(engine)
             assert sorted(sa.inspect(engine).get_table_names()) == before
-            assert migrate.current_revision(engine) == "0007"
+            assert migrate.current_revision(engine) == "0008"
+
+
+def test_migration_0008_swaps_the_vote_functions_row_lock_for_the_advisory_lock(tmp_path):
+    """A database migrated before 0008 has 0006's councilplan_cast_vote, which locks the
+    ballot's row FOR SHARE; 0008 replaces it with the one taking the shared advisory lock, and
+    its downgrade puts 0006's back."""
+    from alembic import command
+
+    from councilplan.store import migrate
+
+    url = os.environ.get("COUNCILPLAN_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("councilplan_cast_vote is PostgreSQL's: COUNCILPLAN_TEST_DATABASE_URL unset")
+    with scratch_engine(url, f"cp_mig_{uuid.uuid4().hex[:8]}") as engine:
+
+        def function() -> str:
+            with engine.connect() as conn:
+                return conn.exec_driver_sql(
+                    "SELECT pg_get_functiondef('councilplan_cast_vote'::regproc)"
+                ).scalar()
+
+        row_lock = "FROM ballots WHERE id = p_ballot FOR SHARE;"
+        migrate.upgrade(engine, "0007")
+        assert row_lock in function() and "pg_advisory" not in function()
+        migrate.upgrade(engine)
+        assert "pg_advisory_xact_lock_shared(1129335874, p_ballot)" in function()
+        assert row_lock not in function()
+        with engine.begin() as conn:
+            config = migrate.alembic_config(url)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+        assert row_lock in function() and "pg_advisory" not in function()
 
 
 def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):

@@ -568,7 +568,7 @@ class SqlRecords:
         t = self._table(table)
         if self.postgres:
             if table == "ballots" and lock == "update":
-                # Excludes one-call votes in flight, which hold this key in share mode (0006).
+                # Excludes one-call votes in flight, which hold this key in share mode (0008).
                 self._raw(_BALLOT_VOTES_LOCK_PG, (key,), table)
             return self._raw(_pg_get_sql(table, lock), (key,), table).fetchone()
         (pk,) = t.primary_key.columns

@@ -39,13 +39,8 @@ DECLARE
     vote_id text;
     payload jsonb;
 BEGIN
-    -- The ballot's votes locked in share mode until commit: whatever changes a ballot locks it
-    -- in exclusive mode first (SqlRecords.get with lock="update"), so a close waits for the
-    -- votes in flight and later votes wait for the close, then see it. An advisory lock rather
-    -- than FOR SHARE on the ballot's row: concurrent share locks on one row cost a MultiXact
-    -- and a WAL record each, and every vote on a ballot would queue on that one row.
-    PERFORM pg_advisory_xact_lock_shared(1129335874, p_ballot);
-    SELECT * INTO b FROM ballots WHERE id = p_ballot;
+    -- A share lock, as in the general path: a concurrent close waits for votes in flight.
+    SELECT * INTO b FROM ballots WHERE id = p_ballot FOR SHARE;
     IF NOT FOUND THEN
         outcome := 'no_such_ballot'; RETURN NEXT; RETURN;
     END IF;
