@@ -370,7 +370,8 @@ async def drive(
 ) -> tuple[dict, dict]:
     """The closed loop on the first ``closed`` ballots, then the open loop on the rest, each
     with its CPU seconds per side (``cpu``), the participation rows it stored, and the disk's
-    fdatasync times meanwhile (``disk``: :class:`DiskProbe` in ``disk``; none when None)."""
+    fdatasync times meanwhile (``disk``: a :class:`DiskProbe` in the directory ``disk``; not
+    probed when it is None)."""
     members = [Member(port, token) for token in tokens]
     try:
         # Warm up (not timed): open the HTTP connections and the servers' database pools.
