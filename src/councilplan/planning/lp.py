@@ -8,15 +8,23 @@ a column's reduced cost is c - A'y.
 Residuals and the duality gap are computed here from the returned solution, not taken
 from the solver, so the two solvers are judged by the same yardstick.
 
-highspy and OR-Tools each ship a shared library with the soname ``libhighs.so.1`` (of
-different HiGHS versions), so one process can load only one of them. A solve whose library
-clashes with one already loaded runs in a fresh worker process instead.
+Both solvers run in this process. highspy links its HiGHS into its own extension module
+(it needs no ``libhighs.so``), and OR-Tools loads its ``libhighs.so.1`` privately
+(``RTLD_LOCAL``), so the two HiGHS versions never see each other's symbols;
+``tests/test_lp.py`` solves with both, in both orders, in one process. No answer travels
+through a stream that a library could write to.
+
+Solvers say nothing on the terminal: HiGHS's log is off (``output_flag``) and PDLP's
+verbosity is 0. HiGHS prints one banner when the process makes its first ``Highs`` object,
+before any option can be set; :func:`_new_highs` makes that object with standard output
+pointed at ``/dev/null``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -83,46 +91,47 @@ def solve(
     if solver not in ("highs", "pdlp"):
         raise ValueError(f"unknown LP solver {solver!r}; use 'highs' or 'pdlp'")
     run = _solve_highs if solver == "highs" else _solve_pdlp
-    if _clashes(solver):
-        return _solve_in_worker(lp, solver, tol, time_limit, start)
     return run(lp, tol, time_limit, start)
 
 
-def _solve_in_worker(lp: LinearProgram, solver: str, tol: float, time_limit, start) -> LpSolution:
-    """Solve in a fresh interpreter (``python -m councilplan.planning.lp``), the program
-    and the answer passing as pickles through its stdin and stdout."""
-    import pickle
-    import subprocess
-
-    done = subprocess.run(
-        [sys.executable, "-m", "councilplan.planning.lp"],
-        input=pickle.dumps((lp, solver, tol, time_limit, start), protocol=pickle.HIGHEST_PROTOCOL),
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the {solver} worker process failed: {done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    return pickle.loads(done.stdout)
+_banner_lock = threading.Lock()
+_banner_shown = False
 
 
-def _clashes(solver: str) -> bool:
-    """True when the other solver's ``libhighs.so.1`` is already loaded in this process."""
-    other = "ortools" if solver == "highs" else "highspy"
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return any("libhighs" in line and f"/{other}/" in line for line in maps)
-    except OSError:
-        return any(name == other or name.startswith(other + ".") for name in sys.modules)
+def _new_highs():
+    """A ``highspy.Highs`` with its log off.
+
+    HiGHS writes its banner straight to file descriptor 1 (C++ ``printf``, out of reach of
+    ``sys.stdout``) when the process makes its first ``Highs`` object, before any option
+    can be set. The first one is therefore made with descriptor 1 pointed at ``/dev/null``
+    for the few microseconds it takes; later ones print nothing and are made as is.
+    """
+    global _banner_shown
+    import highspy
+
+    with _banner_lock:
+        if _banner_shown:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "wb") as null:
+                    os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_shown = True
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None, warm=None) -> LpSolution:
     import highspy
 
     start = time.perf_counter()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("primal_feasibility_tolerance", 1e-10)
     h.setOptionValue("dual_feasibility_tolerance", 1e-10)
     # HiGHS drops coefficients below 1e-9 by default; real tables have inputs of 1e-11 per
@@ -295,15 +304,3 @@ def _judged(lp, solver, status, x, y, iterations, seconds, message) -> LpSolutio
         status, solver, x, y, rc, objective, dual_objective, float(gap),
         primal_residual, dual_residual, iterations, seconds, message,
     )  # fmt: skip
-
-
-if __name__ == "__main__":
-    import pickle
-
-    # Import the module by name so the answer pickles as councilplan's own LpSolution.
-    from councilplan.planning import lp as _module
-
-    _lp, _solver, _tol, _limit, _start = pickle.loads(sys.stdin.buffer.read())
-    _run = _module._solve_highs if _solver == "highs" else _module._solve_pdlp
-    _answer = _run(_lp, _tol, _limit, _start)
-    sys.stdout.buffer.write(pickle.dumps(_answer, protocol=pickle.HIGHEST_PROTOCOL))
