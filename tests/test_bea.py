@@ -44,28 +44,61 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     return path
 
 
-def summary_tables(directory: Path, u, v, comp, final) -> tuple[Path, Path]:
-    """Write a summary-layout use and make table for industries i*, commodities c*."""
-    u, v, final = np.asarray(u), np.asarray(v), np.asarray(final)
+# The total rows and columns of a Use+Make pair in BEA's two layouts: names (the summary
+# tables) and codes (the detail tables, and the summary ones of some releases).
+LAYOUTS = {
+    "names": {
+        "intermediate_row": "Total Intermediate",
+        "intermediate_column": "Total Intermediate",
+        "final": "Total Final Uses (GDP)",
+        "commodity_output": "Total Commodity Output",
+        "industry_output": "Total Industry Output",
+        "value_added": ["V001", "V002", "V003", "Total Value Added"],
+    },
+    "codes": {
+        "intermediate_row": "T005",
+        "intermediate_column": "T001",
+        "final": "T004",
+        "commodity_output": "T007",
+        "industry_output": "T008",
+        "value_added": ["V00100", "V00200", "V00300", "T006"],
+    },
+}
+
+
+def summary_tables(directory: Path, u, v, comp, final, layout="names") -> tuple[Path, Path]:
+    """Write a use and make table for industries i*, commodities c*, in ``layout``."""
+    names = LAYOUTS[layout]
+    directory.mkdir(parents=True, exist_ok=True)
+    u, v, final, comp = np.asarray(u), np.asarray(v), np.asarray(final), np.asarray(comp)
     n_com, n_ind = u.shape
     coms = [f"c{i}" for i in range(n_com)]
     inds = [f"i{j}" for j in range(n_ind)]
     q, g = v.sum(axis=0), v.sum(axis=1)
-    fd_codes = [f"F0{k}0" for k in range(final.shape[1])]
-    header = inds + ["Total Intermediate"] + fd_codes + ["Total Final Uses (GDP)"]
-    header += ["Total Commodity Output"]
+    if layout == "names":
+        fd_codes = [f"F0{k}0" for k in range(final.shape[1])]
+    else:
+        fd_codes = [f"F0{k}000" for k in range(final.shape[1])]
+    header = inds + [names["intermediate_column"]] + fd_codes + [names["final"]]
+    header += [names["commodity_output"]]
     rows = []
     for i, c in enumerate(coms):
         tf = final[i].sum()
         rows.append([c, *u[i], u[i].sum(), *final[i], tf, q[i]])
     blanks = [0] * (len(fd_codes) + 3)
-    rows.append(["Total Intermediate", *u.sum(axis=0), *blanks])
-    rows.append(["V001", *comp, *blanks])
-    rows.append(["Total Industry Output", *g, *blanks])
+    rows.append([names["intermediate_row"], *u.sum(axis=0), *blanks])
+    value_added = g - u.sum(axis=0)
+    taxes = np.zeros_like(comp)
+    for code, values in zip(
+        names["value_added"], [comp, taxes, value_added - comp, value_added], strict=True
+    ):
+        rows.append([code, *values, *blanks])
+    rows.append([names["industry_output"], *g, *blanks])
     use = write_csv(directory / "use.csv", header, rows)
     make_rows = [[ind, *v[j], g[j]] for j, ind in enumerate(inds)]
-    make_rows.append(["Total Commodity Output", *q, q.sum()])
-    make = write_csv(directory / "make.csv", coms + ["Total Industry Output"], make_rows)
+    make_rows.append([names["commodity_output"], *q, q.sum()])
+    make_header = coms + [names["industry_output"]]
+    make = write_csv(directory / "make.csv", make_header, make_rows)
     return use, make
 
 
@@ -231,6 +264,95 @@ def test_planning_for_domestic_final_uses_reproduces_commodity_output(data):
     assert np.all(tables.economy.labour >= 0)
 
 
+# -- the code layout: totals named by codes (T005, V00100, T008, T001, T004, T007) ---------
+
+# Three commodities, the last with no domestic output, and a negative use (scrap).
+CODE_U = [[10, -5, 2], [20, 10, 4], [7, 0, 1]]
+CODE_V = [[90, 10, 0], [0, 50, 0], [5, 0, 0]]
+CODE_COMP = [40, 20, 3]
+CODE_FINAL = [[50, 25], [20, 10], [3, 0]]
+
+
+def assert_same_tables(a, b) -> None:
+    """The same economy, demand, outputs and report, whatever the layout of the files."""
+    ea, eb = a.economy, b.economy
+    assert list(ea.product_ids) == list(eb.product_ids)
+    assert list(ea.technique_ids) == list(eb.technique_ids)
+    np.testing.assert_array_equal(ea.technique_product, eb.technique_product)
+    assert (ea.inputs != eb.inputs).nnz == 0
+    np.testing.assert_array_equal(ea.labour, eb.labour)
+    assert list(ea.labour_ids) == list(eb.labour_ids)
+    assert list(ea.product_units) == list(eb.product_units)
+    assert ea.byproducts == eb.byproducts
+    np.testing.assert_array_equal(a.final_demand.to_numpy(), b.final_demand.to_numpy())
+    for field in ("total_final_uses", "domestic_final_uses", "commodity_output"):
+        pd.testing.assert_series_equal(getattr(a, field), getattr(b, field))
+    pd.testing.assert_series_equal(a.industry_output, b.industry_output)
+    assert a.report == b.report
+
+
+def test_code_layout_gives_the_economy_of_the_names_layout(tmp_path):
+    args = (CODE_U, CODE_V, CODE_COMP, CODE_FINAL)
+    by_names = load_bea_use_make(*summary_tables(tmp_path / "names", *args))
+    use, make = summary_tables(tmp_path / "codes", *args, layout="codes")
+    header = use.read_text().splitlines()[0]
+    assert '"T001"' in header and "Total" not in header and "Total" not in make.read_text()
+    by_codes = load_bea_use_make(use, make)
+    assert_same_tables(by_codes, by_names)
+    assert list(by_codes.economy.product_ids) == ["c0", "c1"]
+    assert [d.code for d in by_codes.report.dropped_commodities] == ["c2"]
+    assert by_codes.economy.byproducts == {"c0"}
+    assert list(by_codes.final_demand.columns) == ["F00000", "F01000"]
+    # l = (comp/g) D, comp/g = (.4, .4, .6), q = (95, 60): c0 = (.4 * 90 + .6 * 5) / 95
+    np.testing.assert_allclose(by_codes.economy.labour_per_unit()[0], [39 / 95, 0.4])
+
+
+def test_code_layout_published_total_that_disagrees_is_reported(tmp_path):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL, layout="codes")
+    edited = edit_cell(make, tmp_path / "make_bad_total.csv", "i0", "T008", "1100")
+    (residual,) = load_bea_use_make(use, edited).report.identity_residuals
+    assert (residual.code, residual.published, residual.computed) == ("i0", 1100.0, 100.0)
+
+
+def drop_line(src: Path, dst: Path, *, row: str | None = None, column: str | None = None) -> Path:
+    """Copy a table without one row or one column."""
+    with src.open(newline="") as f:
+        lines = list(csv.reader(f))
+    if row is not None:
+        lines = [line for line in lines if line[0] != row]
+    if column is not None:
+        j = lines[0].index(column)
+        lines = [line[:j] + line[j + 1 :] for line in lines]
+    with dst.open("w", newline="") as f:
+        csv.writer(f).writerows(lines)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "named"),
+    [
+        ("use", "T005", None, "row 'Total Intermediate' (T005)"),
+        ("use", None, "T001", "column 'Total Intermediate' (T001)"),
+        ("use", None, "T004", "column 'Total Final Uses (GDP)' (T004)"),
+        ("use", None, "T007", "column 'Total Commodity Output' (T007)"),
+        ("use", "V00100", None, "row 'V001' (V00100)"),
+        ("use", "T008", None, "row 'Total Industry Output' (T008)"),
+        ("make", "T007", None, "row 'Total Commodity Output' (T007)"),
+        ("make", None, "T008", "column 'Total Industry Output' (T008)"),
+    ],
+)
+def test_code_layout_missing_total_is_named_in_both_layouts(tmp_path, table, row, column, named):
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL, layout="codes")
+    source = use if table == "use" else make
+    broken = drop_line(source, tmp_path / "broken.csv", row=row, column=column)
+    pair = (broken, make) if table == "use" else (use, broken)
+    with pytest.raises(EconomyError) as info:
+        load_bea_use_make(*pair)
+    message = str(info.value)
+    assert f"no {named};" in message and str(broken) in message
+    assert "\n" not in message
+
+
 # -- the real BEA 2017 tables --------------------------------------------------------------
 
 
@@ -380,6 +502,91 @@ def test_real_needs_files(summary, tmp_path):
     assert frame.set_index("product")["amount"]["211"] == -111219  # net importer of oil
 
 
+# -- a detail-size Use+Make pair in the code layout, derived from the 2017 SUT ------------
+
+
+def detail_use_make_from_sut(bea_dir: Path, directory: Path) -> tuple[Path, Path]:
+    """Rewrite the detail Supply and Use (SUT) tables as a Use+Make pair in the code layout.
+
+    BEA's detail Make table is not in ../shared/data; its block is the Supply table's
+    industry block transposed (industries as rows, commodities as columns), its totals the
+    Supply table's T007 (commodity output) and T017 (industry output, written as T008). The
+    Use table keeps the SUT's commodities, industries, T001, final uses and T005, adds T004
+    (the final uses' sum) and T007 (its total use T019), and renames its value-added rows at
+    basic prices, those that add up to industry output: V00100, T00OTOP -> V00200, V00300,
+    VABAS -> T006, T018 -> T008. Cells are copied as text, unchanged.
+    """
+    read = {"index_col": 0, "dtype": str, "keep_default_na": False}
+    supply = pd.read_csv(bea_dir / DETAIL_SUPPLY, **read)
+    use = pd.read_csv(bea_dir / DETAIL_USE, **read)
+    commodities = list(supply.index[: supply.index.get_loc("T017")])
+    industries = list(supply.columns[: supply.columns.get_loc("T007")])
+
+    make = supply.loc[commodities, industries].T
+    make["T008"] = supply.loc["T017", industries]
+    total = pd.to_numeric(make["T008"]).sum()
+    make.loc["T007"] = [*supply.loc[commodities, "T007"], str(total)]
+
+    final = list(use.columns[use.columns.get_loc("T001") + 1 : use.columns.get_loc("T019")])
+    renamed = {"T00OTOP": "V00200", "VABAS": "T006", "T018": "T008"}
+    rows = [*use.index[: use.index.get_loc("T005") + 1], "V00100", "T00OTOP", "V00300"]
+    rows += ["VABAS", "T018"]
+    new = use.loc[rows, [*industries, "T001", *final]].rename(index=renamed)
+    numbers = use.loc[rows, final].apply(pd.to_numeric)
+    new["T004"] = numbers.sum(axis=1).astype(int).astype(str)
+    new["T007"] = use.loc[rows, "T019"]
+    new.loc[new.index[len(commodities) :], ["T004", "T007"]] = "0"
+    use_path, make_path = directory / "Use_Detail_codes.csv", directory / "Make_Detail_codes.csv"
+    new.to_csv(use_path, quoting=csv.QUOTE_NONNUMERIC)
+    make.to_csv(make_path, quoting=csv.QUOTE_NONNUMERIC)
+    return use_path, make_path
+
+
+@pytest.fixture(scope="module")
+def detail_pair(bea_dir, tmp_path_factory):
+    return detail_use_make_from_sut(bea_dir, tmp_path_factory.mktemp("detail_use_make"))
+
+
+@pytest.fixture(scope="module")
+def detail_use_make(detail_pair):
+    return load_bea_use_make(*detail_pair)
+
+
+@pytest.mark.shared_data
+def test_detail_use_make_pair_is_in_the_code_layout(detail_pair):
+    use, make = (pd.read_csv(path, index_col=0, nrows=0) for path in detail_pair)
+    use_rows = pd.read_csv(detail_pair[0], index_col=0, usecols=[0]).index
+    make_rows = pd.read_csv(detail_pair[1], index_col=0, usecols=[0]).index
+    assert list(use.columns[-2:]) == ["T004", "T007"] and "T001" in use.columns
+    assert list(use_rows[-6:]) == ["T005", "V00100", "V00200", "V00300", "T006", "T008"]
+    assert make.columns[-1] == "T008" and make_rows[-1] == "T007"
+    assert len(make.columns) - 1 == len(use_rows) - 6 == 402  # commodities
+    assert len(make_rows) - 1 == 402  # industries
+
+
+@pytest.mark.shared_data
+def test_detail_use_make_gives_the_sut_economy(detail_use_make, detail):
+    assert detail_use_make.economy.n_products == 399
+    dropped = {d.code for d in detail_use_make.report.dropped_commodities}
+    assert dropped == {"4200ID", "S00300", "S00402"}
+    a, b = detail_use_make.economy, detail.economy
+    assert list(a.product_ids) == list(b.product_ids)
+    assert abs(a.inputs - b.inputs).max() == 0
+    np.testing.assert_array_equal(a.labour, b.labour)
+    assert a.byproducts == b.byproducts
+    pd.testing.assert_series_equal(detail_use_make.commodity_output, detail.commodity_output)
+    pd.testing.assert_series_equal(detail_use_make.domestic_final_uses, detail.domestic_final_uses)
+
+
+@pytest.mark.shared_data
+def test_detail_use_make_labour_values_agree_with_pymrio(detail_use_make):
+    ours = labour_values(detail_use_make.economy)
+    theirs = pymrio_multipliers(detail_use_make)
+    assert len(ours) == 399
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    assert np.all(ours > 0) and np.all(ours <= 1 + 1e-9)
+
+
 # -- the command line ----------------------------------------------------------------------
 
 
@@ -412,3 +619,61 @@ def test_cli_bad_cell_exits_2_naming_file_row_and_column(bea_dir, tmp_path):
     assert result.exit_code == 2
     output = "".join(result.output.split())  # Rich wraps long lines, even inside names
     assert DETAIL_USE in output and "'V00100'" in output and "'111200'" in output
+
+
+def test_cli_imports_code_layout_tables(tmp_path):
+    from typer.testing import CliRunner
+
+    from councilplan.cli import app
+    from councilplan.economy.bundle import read_bundle
+
+    use, make = summary_tables(tmp_path, CODE_U, CODE_V, CODE_COMP, CODE_FINAL, layout="codes")
+    out = tmp_path / "out"
+    args = ["import", "bea", "--use", str(use), "--make", str(make), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    economy = read_bundle(out)
+    assert list(economy.product_ids) == ["c0", "c1"] and economy.byproducts == {"c0"}
+    needs = sorted(p.name for p in (out / "needs").iterdir())
+    assert needs == ["F00000.csv", "F01000.csv", "domestic.csv", "total.csv"]
+
+
+@pytest.mark.shared_data
+def test_cli_imports_detail_use_make_pair(detail_pair, tmp_path):
+    from typer.testing import CliRunner
+
+    from councilplan.cli import app
+    from councilplan.economy.bundle import read_bundle
+
+    use, make = detail_pair
+    out = tmp_path / "us2017"
+    args = ["import", "bea", "--use", str(use), "--make", str(make), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert read_bundle(out).n_products == 399
+    assert (out / "needs" / "domestic.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "named"),
+    [
+        ("use", "T005", None, "row 'Total Intermediate' (T005)"),
+        ("make", None, "T008", "column 'Total Industry Output' (T008)"),
+    ],
+)
+def test_cli_code_layout_missing_total_exits_2_with_one_line(tmp_path, table, row, column, named):
+    from typer.testing import CliRunner
+
+    from councilplan.cli import app
+
+    use, make = summary_tables(tmp_path, HAND_U, HAND_V, HAND_COMP, HAND_FINAL, layout="codes")
+    source = use if table == "use" else make
+    broken = drop_line(source, tmp_path / f"broken_{table}.csv", row=row, column=column)
+    pair = (broken, make) if table == "use" else (use, broken)
+    out = tmp_path / "out"
+    args = ["import", "bea", "--use", str(pair[0]), "--make", str(pair[1]), "--out", str(out)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})  # no wrapping by Rich
+    assert result.exit_code == 2
+    (line,) = result.output.splitlines()
+    assert line.startswith("error: ") and str(broken) in line and f"no {named};" in line
+    assert not out.exists()  # nothing written

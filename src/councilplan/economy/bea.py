@@ -1,9 +1,11 @@
 """Economies from the input-output tables of the US Bureau of Economic Analysis (BEA).
 
-Two layouts are read, both CSV in millions of current dollars with the row code in the
-first column and the column codes in the header:
+Two kinds of tables are read, both CSV in millions of current dollars with the row code in
+the first column and the column codes in the header:
 
-- the summary Use and Make tables (``load_bea_use_make``), and
+- the Use and Make tables (``load_bea_use_make``), summary or detail; their total rows and
+  columns are named ("Total Intermediate", as in the summary tables) or coded ("T005", as in
+  the detail tables), and
 - the detail supply-use tables (``load_bea_supply_use``): Use at purchasers' prices and
   Supply (domestic output at basic prices, imports, margins, taxes).
 
@@ -199,6 +201,31 @@ class BeaTables:
 
 
 @dataclass(frozen=True)
+class _Total:
+    """A total row or column (or value-added row) of a BEA table, by both of its labels.
+
+    BEA's summary Use and Make tables label them with names, its detail tables (and the
+    supply-use framework) with codes; a table is read in either layout.
+    """
+
+    name: str
+    code: str
+
+    def __str__(self) -> str:
+        return f"{self.name!r} ({self.code})"
+
+
+# The totals of the Use and Make tables, BEA's names and codes. The supply-use framework
+# shares T001, T005 and V00100 (below).
+_TOTAL_INTERMEDIATE_ROW = _Total("Total Intermediate", "T005")
+_TOTAL_INTERMEDIATE_COLUMN = _Total("Total Intermediate", "T001")
+_TOTAL_FINAL_USES = _Total("Total Final Uses (GDP)", "T004")
+_TOTAL_COMMODITY_OUTPUT = _Total("Total Commodity Output", "T007")
+_TOTAL_INDUSTRY_OUTPUT = _Total("Total Industry Output", "T008")
+_COMPENSATION = _Total("V001", "V00100")
+
+
+@dataclass(frozen=True)
 class _Table:
     """A BEA CSV as read: row codes, column codes, cells as text (checked when converted)."""
 
@@ -207,23 +234,25 @@ class _Table:
     columns: list[str]
     cells: np.ndarray  # object array of str, rows x columns
 
-    def row(self, code: str) -> int:
-        try:
-            return self.rows.index(code)
-        except ValueError:
+    def row(self, code: str | _Total) -> int:
+        """The index of the row ``code`` (a :class:`_Total` by its name or its code)."""
+        i = _find(self.rows, code)
+        if i is None:
             raise EconomyError(
-                f"the table has no row {code!r}; is this the right BEA table?",
-                Where(self.path, id=code),
-            ) from None
+                f"the table has no row {_shown(code)}; is this the right BEA table?",
+                Where(self.path, id=_label(code)),
+            )
+        return i
 
-    def column(self, code: str) -> int:
-        try:
-            return self.columns.index(code)
-        except ValueError:
+    def column(self, code: str | _Total) -> int:
+        """The index of the column ``code`` (a :class:`_Total` by its name or its code)."""
+        i = _find(self.columns, code)
+        if i is None:
             raise EconomyError(
-                f"the table has no column {code!r}; is this the right BEA table?",
-                Where(self.path, field=code),
-            ) from None
+                f"the table has no column {_shown(code)}; is this the right BEA table?",
+                Where(self.path, field=_label(code)),
+            )
+        return i
 
     def numbers(
         self, rows: Sequence[int], cols: Sequence[int], *, block: bool
@@ -251,6 +280,22 @@ class _Table:
                 Where(self.path, row=r + 1, id=self.rows[r], field=self.columns[c]),
             )
         return values.reshape(text.shape), int(suppressed.sum())
+
+
+def _find(labels: list[str], code: str | _Total) -> int | None:
+    """Where ``code`` is in ``labels``: a plain code, or a total by its name or its code."""
+    for label in (code.name, code.code) if isinstance(code, _Total) else (code,):
+        if label in labels:
+            return labels.index(label)
+    return None
+
+
+def _shown(code: str | _Total) -> str:
+    return str(code) if isinstance(code, _Total) else repr(code)
+
+
+def _label(code: str | _Total) -> str:
+    return code.name if isinstance(code, _Total) else code
 
 
 def _read_table(path: str | Path) -> _Table:
@@ -319,19 +364,22 @@ def _same_codes(a: list[str], b: list[str], what: str, a_path: str, b_path: str)
 def load_bea_use_make(
     use_csv: str | Path, make_csv: str | Path, *, tolerance: float = 0.5
 ) -> BeaTables:
-    """Load the BEA summary Use and Make tables (before redefinitions) as an economy.
+    """Load BEA Use and Make tables (before redefinitions), summary or detail, as an economy.
 
+    The total rows and columns may be named, as in the summary tables ("Total Intermediate",
+    "V001", "Total Final Uses (GDP)", "Total Commodity Output", "Total Industry Output"), or
+    coded, as in the detail tables (T005 row and T001 column, V00100, T004, T007, T008).
     ``tolerance`` (USD millions) is the largest difference between a published total and
     the computed sum that is not reported (the tables are rounded to whole millions).
     """
     use, make = _read_table(use_csv), _read_table(make_csv)
-    n_com = use.row("Total Intermediate")
-    n_ind = use.column("Total Intermediate")
+    n_com = use.row(_TOTAL_INTERMEDIATE_ROW)
+    n_ind = use.column(_TOTAL_INTERMEDIATE_COLUMN)
     commodities, industries = use.rows[:n_com], use.columns[:n_ind]
-    fd_end = use.column("Total Final Uses (GDP)")
+    fd_end = use.column(_TOTAL_FINAL_USES)
     fd_cols = list(range(n_ind + 1, fd_end))
-    make_ind_end = make.row("Total Commodity Output")
-    make_com_end = make.column("Total Industry Output")
+    make_ind_end = make.row(_TOTAL_COMMODITY_OUTPUT)
+    make_com_end = make.column(_TOTAL_INDUSTRY_OUTPUT)
     _same_codes(industries, make.rows[:make_ind_end], "industry", use.path, make.path)
     _same_codes(commodities, make.columns[:make_com_end], "commodity", use.path, make.path)
 
@@ -342,32 +390,34 @@ def load_bea_use_make(
     make_cols = [make.columns.index(c) for c in commodities]
     v, s2 = make.numbers(make_rows, make_cols, block=True)
     fd, s3 = use.numbers(com_rows, fd_cols, block=True)
-    comp = use.numbers([use.row("V001")], ind_cols, block=True)[0][0]
+    comp = use.numbers([use.row(_COMPENSATION)], ind_cols, block=True)[0][0]
 
-    def total_column(table: _Table, rows: list[int], code: str) -> np.ndarray:
+    def total_column(table: _Table, rows: list[int], code: _Total) -> np.ndarray:
         return table.numbers(rows, [table.column(code)], block=False)[0][:, 0]
 
-    def total_row(table: _Table, code: str, cols: list[int]) -> np.ndarray:
+    def total_row(table: _Table, code: _Total, cols: list[int]) -> np.ndarray:
         return table.numbers([table.row(code)], cols, block=False)[0][0]
 
-    total_final = total_column(use, com_rows, "Total Final Uses (GDP)")
+    codes = use.columns[n_ind] == _TOTAL_INTERMEDIATE_COLUMN.code  # the detail tables' layout
+    total_final = total_column(use, com_rows, _TOTAL_FINAL_USES)
+    commodity_output = total_column(use, com_rows, _TOTAL_COMMODITY_OUTPUT)
     published = [
         ("Total Commodity Output (use) vs make column sums", commodities,
-         total_column(use, com_rows, "Total Commodity Output"), v.sum(axis=0)),
+         commodity_output, v.sum(axis=0)),
         ("Total Commodity Output (make) vs make column sums", commodities,
-         total_row(make, "Total Commodity Output", make_cols), v.sum(axis=0)),
+         total_row(make, _TOTAL_COMMODITY_OUTPUT, make_cols), v.sum(axis=0)),
         ("Total Industry Output (make) vs make row sums", industries,
-         total_column(make, make_rows, "Total Industry Output"), v.sum(axis=1)),
+         total_column(make, make_rows, _TOTAL_INDUSTRY_OUTPUT), v.sum(axis=1)),
         ("Total Industry Output (use) vs make row sums", industries,
-         total_row(use, "Total Industry Output", ind_cols), v.sum(axis=1)),
+         total_row(use, _TOTAL_INDUSTRY_OUTPUT, ind_cols), v.sum(axis=1)),
         ("Total Intermediate (column) vs use row sums", commodities,
-         total_column(use, com_rows, "Total Intermediate"), u.sum(axis=1)),
+         total_column(use, com_rows, _TOTAL_INTERMEDIATE_COLUMN), u.sum(axis=1)),
         ("Total Intermediate (row) vs use column sums", industries,
-         total_row(use, "Total Intermediate", ind_cols), u.sum(axis=0)),
+         total_row(use, _TOTAL_INTERMEDIATE_ROW, ind_cols), u.sum(axis=0)),
         ("Total Final Uses (GDP) vs final-use column sums", commodities,
          total_final, fd.sum(axis=1)),
         ("Total Commodity Output (use) vs intermediate + final uses", commodities,
-         total_column(use, com_rows, "Total Commodity Output"), u.sum(axis=1) + total_final),
+         commodity_output, u.sum(axis=1) + total_final),
     ]  # fmt: skip
     return _build(
         u=u,
@@ -381,9 +431,10 @@ def load_bea_use_make(
         published=published,
         suppressed=s1 + s2 + s3,
         tolerance=tolerance,
-        name="bea-summary",
+        name="bea-use-make" if codes else "bea-summary",
         description=(
-            f"BEA summary use and make tables ({Path(use.path).name}, {Path(make.path).name}), "
+            f"BEA {'' if codes else 'summary '}use and make tables "
+            f"({Path(use.path).name}, {Path(make.path).name}), "
             "commodity by commodity, industry-technology assumption"
         ),
         source=use.path,
@@ -395,11 +446,11 @@ def load_bea_use_make(
 _SUPPLY_TOTAL_OUTPUT = "T007"
 _SUPPLY_TOTAL_SUPPLY = "T016"
 _SUPPLY_INDUSTRY_OUTPUT = "T017"
-_USE_TOTAL_INTERMEDIATE_COLUMN = "T001"
-_USE_TOTAL_INTERMEDIATE_ROW = "T005"
+_USE_TOTAL_INTERMEDIATE_COLUMN = _TOTAL_INTERMEDIATE_COLUMN.code
+_USE_TOTAL_INTERMEDIATE_ROW = _TOTAL_INTERMEDIATE_ROW.code
 _USE_TOTAL_USE = "T019"
 _USE_INDUSTRY_OUTPUT = "T018"
-_USE_COMPENSATION = "V00100"
+_USE_COMPENSATION = _COMPENSATION.code
 
 
 def load_bea_supply_use(
