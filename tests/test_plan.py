@@ -126,6 +126,7 @@ def binding_limits(economy, needs, kinds: int, resources: int):
     return labour, res
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(min_value=50, max_value=2000),
@@ -149,6 +150,7 @@ def test_labour_only_plans_match_the_full_lp(n, techniques, kinds, seed):
         check_optimality(economy, p)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(min_value=50, max_value=400),
@@ -207,6 +209,7 @@ def test_decomposition_with_every_limit_binding_matches_the_full_lp():
     assert np.count_nonzero(np.r_[p.labour_duals, p.resource_duals]) >= 2
 
 
+@pytest.mark.slow
 def test_pdlp_matches_the_full_lp_to_its_reported_gap():
     economy = generate_economy(
         120, inputs_per_product=6, techniques_per_product=2, labour_kinds=3, resources=2, seed=7

@@ -70,6 +70,7 @@ def _connections(process: psutil.Process) -> list:
         return []
 
 
+@pytest.mark.slow
 def test_workers_each_listen_and_share_the_connections(tmp_path):
     port = free_port()
     proc = start(tmp_path, port, workers=2)
