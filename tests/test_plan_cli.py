@@ -62,3 +62,17 @@ def test_plan_errors_name_the_file_row_and_id(bundle, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "limits.toml" in result.output and "'forge'" in result.output
+
+
+def test_plan_refuses_needs_it_cannot_weigh_and_writes_nothing(bundle, tmp_path):
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount\nbread,1e12\nsteel,1\n")
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[resources]\nwater = 10\n")
+    out = tmp_path / "plan"
+    args = ["plan", str(bundle), "--needs", str(needs), "--limits", str(limits), "--out", str(out)]
+    result = runner.invoke(app, args, env={"COLUMNS": "1000"})
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "too far apart" in lines[0] and "bread" in lines[0], lines
+    assert not out.exists()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from councilplan.economy.model import make_economy
-from councilplan.planning import Limits, PlanInputError, plan, read_limits, read_needs
+from councilplan.planning import Limits, PlanError, PlanInputError, plan, read_limits, read_needs
 from councilplan.planning.needs import resolve_limits
 
 
@@ -145,3 +145,21 @@ def test_limits_file_is_read_and_checked(tmp_path):
     path.write_text("[rivers]\nwater = 1\n")
     with pytest.raises(PlanInputError, match=r"unknown section \[rivers\]"):
         read_limits(path)
+
+
+@pytest.mark.parametrize("size", [1e6, 1e9])
+def test_a_need_far_beyond_the_limits_still_gets_what_can_be_made(size):
+    # 10 water make 10 bread, however much bread is asked for; the steel is met beside it.
+    p = plan(village(), {"bread": size, "steel": 1.0}, Limits(resources={"water": 10.0}), "highs")
+    short = rows(p)
+    assert list(short.index) == ["bread"]
+    assert short.loc["bread", "met"] == pytest.approx(10.0, rel=1e-9)
+    assert short.loc["bread", "short"] == pytest.approx(size - 10.0, rel=1e-12)
+    assert "resource water" in short.loc["bread", "binding"]
+    assert p.net_output[2] == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(("method", "size"), [("highs", 1e12), ("pdlp", 1e9)])
+def test_needs_too_far_apart_to_weigh_are_refused_not_planned_wrongly(method, size):
+    with pytest.raises(PlanError, match=r"a unit of bread for council .*need 1e\+(09|12)"):
+        plan(village(), {"bread": size, "steel": 1.0}, Limits(resources={"water": 10.0}), method)

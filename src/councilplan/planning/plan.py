@@ -653,24 +653,34 @@ def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices,
 
 
 def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, start, notes):
-    """Least weighted shortfall, then least labour at that shortfall; names what binds."""
+    """Least weighted shortfall, then least labour at that shortfall; names what binds.
+
+    Each stated need q gets a column m_q in [0, d_q], the amount of it met, taken from its
+    product's row (net output - sum of m >= 0), so no row carries a need's size as its
+    bound: a need of 10^12 next to outputs of 10^2 leaves the rows as well scaled as the
+    economy's own. The first LP maximises the met share sum_q w_q m_q, w_q = priority_q /
+    d_q, with the weights divided by the largest (the least need counts 1 per unit).
+    """
     n, t = economy.n_products, economy.n_techniques
     rows = np.flatnonzero(need.amount > 0)
+    amount = need.amount[rows]
     # Shortfall is counted as the unmet share of each need, times its priority, so needs
     # in different units weigh alike and a council's priority doubles its weight.
-    weight = need.priority[rows] / need.amount[rows]
+    weight = need.priority[rows] / amount
+    weight = weight / weight.max()
+    _check_weighable(economy, need, rows, weight, solver, tol)
     cols = sp.csc_array(
-        (np.ones(len(rows)), (need.product[rows], np.arange(len(rows)))), shape=(n, len(rows))
+        (-np.ones(len(rows)), (need.product[rows], np.arange(len(rows)))), shape=(n, len(rows))
     )
-    extra = (cols, np.zeros(len(rows)), need.amount[rows].copy(), weight)
-    lp2 = _plan_lp(economy, need.total, limit, w, extra)
+    extra = (cols, np.zeros(len(rows)), amount.copy(), -weight)
+    lp = _plan_lp(economy, np.zeros(n), limit, w, extra)
     first = LinearProgram(
-        cost=np.concatenate([np.zeros(t), weight]),
-        matrix=lp2.matrix,
-        row_lower=lp2.row_lower,
-        row_upper=lp2.row_upper,
-        col_lower=lp2.col_lower,
-        col_upper=lp2.col_upper,
+        cost=np.concatenate([np.zeros(t), -weight]),
+        matrix=lp.matrix,
+        row_lower=lp.row_lower,
+        row_upper=lp.row_upper,
+        col_lower=lp.col_lower,
+        col_upper=lp.col_upper,
     )
     sol1 = solve(first, solver, tol=tol, time_limit=time_limit)
     if sol1.status != "optimal":
@@ -678,26 +688,26 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
             f"the least-shortfall problem stopped without an answer ({sol1.message}); "
             "try method='highs' or a longer time_limit"
         )
-    least = max(sol1.objective, 0.0)
-    # Room for the second problem's rounding; PDLP is good only to its tolerance.
-    slack = (1e-11 if solver == "highs" else tol) * (1.0 + least)
-    # Second: least labour with the shortfall at its least (one more row).
-    m = lp2.matrix.shape[0]
-    cap_row = sp.csc_array(np.concatenate([np.zeros(t), weight]).reshape(1, -1))
+    # Second: least labour with each need met at least as far as the first problem met it.
+    # Bounding each need, not their weighted sum, keeps a need a billion times larger than
+    # the least from giving up the little of it that can be made within the sum's rounding.
+    # (Should the bounds be out of reach by a rounding, the first answer stands.)
+    met1 = np.clip(sol1.x[t:], 0.0, amount)
+    m = lp.matrix.shape[0]
     second = LinearProgram(
         cost=np.concatenate([w @ economy.labour, np.zeros(len(rows))]),
-        matrix=sp.vstack([lp2.matrix, cap_row], format="csc"),
-        row_lower=np.concatenate([lp2.row_lower, [-np.inf]]),
-        row_upper=np.concatenate([lp2.row_upper, [least + slack]]),
-        col_lower=lp2.col_lower,
-        col_upper=lp2.col_upper,
+        matrix=lp.matrix,
+        row_lower=lp.row_lower,
+        row_upper=lp.row_upper,
+        col_lower=np.concatenate([lp.col_lower[:t], met1]),
+        col_upper=lp.col_upper,
     )
     sol2 = solve(second, solver, tol=tol, time_limit=time_limit)
     final = sol2 if sol2.status == "optimal" else sol1
     if final is sol1:
         notes.append(f"least labour at least shortfall not found ({sol2.message}); "
                      "the plan is the least-shortfall one")  # fmt: skip
-    short = np.clip(final.x[t:], 0.0, need.amount[rows])
+    short = amount - np.clip(final.x[t:], 0.0, amount)
     met = need.amount.copy()
     met[rows] = need.amount[rows] - short
     # Limits that bind on the shortfall: those whose relaxation would lessen it (the
@@ -711,16 +721,44 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     )  # fmt: skip
 
 
+def _check_weighable(economy, need: Needs, rows, weight, solver, tol) -> None:
+    """Refuse needs whose shares the solver cannot weigh against each other.
+
+    A need's weight per unit is its priority over its size, divided by the largest; a
+    weight below the solver's resolution (10^-9 for HiGHS, ``tol`` for PDLP) is lost in its
+    tolerances, and the plan would say that nothing of that need can be met.
+    """
+    floor = 1e-9 if solver == "highs" else tol
+    if weight.min() >= floor:
+        return
+    small, large = rows[int(np.argmin(weight))], rows[int(np.argmax(weight))]
+
+    def named(r):
+        product, council = economy.product_ids[need.product[r]], need.council[r]
+        size, priority = float(need.amount[r]), float(need.priority[r])
+        return f"{product} for council {council} (need {size:.6g}, priority {priority:g})"
+
+    raise PlanError(
+        f"the needs cannot all be met, and their sizes are too far apart to weigh their "
+        f"shortfalls in one plan: a unit of {named(small)} weighs {float(weight.min()):.3g} "
+        f"of a unit of {named(large)}, below what the {solver} solver resolves ({floor:g}); "
+        f"state the large need nearer what can be made"
+        + (", or use method 'highs'" if solver == "pdlp" else "")
+    )
+
+
 def _binding_limits(economy, limit: ResolvedLimits, sol1: LpSolution) -> list[tuple]:
-    """(label, kind, index, dual) of each limit whose relaxation would lessen the shortfall."""
+    """(label, kind, index, dual) of each limit whose relaxation would lessen the shortfall:
+    a dual above 10^-12 of the greatest need's weight per unit, which is 1 (the least
+    weight a need can have is 10^-9 of it; see :func:`_check_weighable`)."""
     _, ld, rd, cd = _split_duals(economy, limit, sol1)
+    scale = 1e-12
     found = []
     for kind, duals, ids in (
         ("labour", ld, economy.labour_ids),
         ("resource", rd, economy.resource_ids),
         ("capacity", cd, economy.technique_ids),
     ):
-        scale = 1e-9 * max(1.0, float(np.max(np.abs(duals), initial=0.0)))
         for i in np.flatnonzero(duals > scale):
             found.append((f"{kind} {ids[i]}", kind, int(i), float(duals[i])))
     found.sort(key=lambda item: -item[3])
