@@ -396,9 +396,11 @@ def test_unknown_id_names_its_row(town):
     )
 
 
-def test_id_with_spaces_gets_a_hint(town):
+def test_id_with_spaces_is_refused_saying_so(town):
     edit(town / "labour_use.csv", "bakery,general,60", "bakery ,general,60")
-    assert "unknown technique 'bakery ' (it has spaces around it)" in str(error(town))
+    assert "technique 'bakery ' has whitespace around it; ids are compared exactly" in str(
+        error(town)
+    )
 
 
 def test_not_a_number_names_its_row(town):
@@ -474,7 +476,7 @@ def test_use_of_an_unlisted_resource(town):
     [
         (b"", "the file is empty"),
         (b"id,name,unit\ngrain,Gr\xe4in,tonne\n", "not UTF-8 text"),
-        (b"id,name,unit\ngrain,Grain,tonne,extra\n", "Expected 3 columns, got 4"),
+        (b"id,name,unit\ngrain,Grain,tonne,extra\n", "the row has 4 values, but the header"),
     ],
 )
 def test_unreadable_csv(town, content, expected):

@@ -121,14 +121,26 @@ def _read_folder(folder: Path, shown: Path, check_productive: bool) -> Economy:
 
     products, techniques = read(PRODUCTS), read(TECHNIQUES)
     labour_kinds, resources = read(LABOUR_KINDS), read(RESOURCES)
+    # An empty table of things is named here, before another table's ids look unknown.
+    _has_rows(products, "an economy needs at least one product")
+    _has_rows(techniques, "every product needs a technique that makes it")
+    _has_rows(labour_kinds, "an economy needs at least one labour kind")
     product_ids = _listed_ids(products, "product")
     technique_ids = _listed_ids(techniques, "technique")
     labour_ids = _listed_ids(labour_kinds, "labour kind")
     resource_ids = _listed_ids(resources, "resource") if resources else np.empty(0, object)
     n, t = len(product_ids), len(technique_ids)
+    byproducts = _byproducts(manifest, product_ids, shown)
 
+    # Numbers are checked here, not only by make_economy, so that an error names the
+    # file and row of the number (make_economy knows only positions in its arrays).
     made = _positions(techniques, "product", product_ids)
-    rows, cols, values = _coefficients(read(INPUTS), product_ids, technique_ids)
+    output = _checked(techniques, "output", technique_ids)
+    capacity = _checked(techniques, "capacity", technique_ids)
+    labour_limits = _checked(labour_kinds, "limit", labour_ids)
+    resource_limits = _checked(resources, "limit", resource_ids) if resources else None
+    may_be_negative = _marked(product_ids, byproducts)
+    rows, cols, values = _coefficients(read(INPUTS), product_ids, technique_ids, may_be_negative)
     inputs = sp.coo_array((values, (rows, cols)), shape=(n, t))
     labour = _dense(read(LABOUR_USE), labour_ids, technique_ids)
     resource_use = _dense(read(RESOURCE_USE), resource_ids, technique_ids)
@@ -139,20 +151,20 @@ def _read_folder(folder: Path, shown: Path, check_productive: bool) -> Economy:
         product_units=products.texts("unit"),
         techniques=technique_ids,
         technique_product=made,
-        technique_output=techniques.numbers("output"),
-        capacity=techniques.numbers("capacity"),
+        technique_output=output,
+        capacity=capacity,
         inputs=inputs,
         labour=labour,
         labour_kinds=labour_ids,
         labour_names=labour_kinds.texts("name"),
         labour_units=labour_kinds.texts("unit"),
-        labour_limits=labour_kinds.numbers("limit"),
+        labour_limits=labour_limits,
         resource_use=resource_use,
         resources=resource_ids,
         resource_names=resources.texts("name") if resources else None,
         resource_units=resources.texts("unit") if resources else None,
-        resource_limits=resources.numbers("limit") if resources else None,
-        byproducts=manifest.get("byproducts", ()),
+        resource_limits=resource_limits,
+        byproducts=byproducts,
         name=manifest.get("name", shown.stem if shown.suffix.lower() == ".zip" else shown.name),
         description=manifest.get("description", ""),
         source=str(shown),
@@ -240,13 +252,39 @@ def _check_no_stray_tables(folder: Path, shown: Path) -> None:
             )
 
 
+def _has_rows(table: tables.Table, why: str) -> None:
+    if table.n_rows == 0:
+        raise EconomyError(f"the table has no rows, only a header; {why}", table.where())
+
+
 def _listed_ids(table: tables.Table, what: str) -> np.ndarray:
-    """The ``id`` column of a table that lists things. A repeated id is reported here,
-    before anything refers to the ids, so it is not mistaken for the id it replaced."""
+    """The ``id`` column of a table that lists things. An id with whitespace around it or
+    a repeated id is reported here, before anything refers to the ids, so that the error
+    is not an "unknown id" in another table.
+
+    Whitespace around an id is refused, not stripped: ids are compared exactly, here, in
+    Parquet tables, in make_economy and in needs and limits files, and an id that one
+    reader strips and another does not would mean two things. Stripping would also cost
+    a pass over every id of the 10^7-row coefficient tables on every read; refusing costs
+    only this pass over the listed ids (Arrow trims exactly the characters str.strip does).
+    """
     ids = table.ids("id")
-    if pc.count_distinct(tables.decoded(table.columns["id"])).as_py() < len(ids):
+    column = tables.decoded(table.columns["id"])
+    spaced = pc.not_equal(pc.utf8_trim_whitespace(column), column)
+    if pc.any(spaced).as_py():
+        row = tables.first_true(spaced)
+        value = str(ids[row - 1])
+        raise EconomyError(
+            f"{what} id {value!r} {_SPACED} {value.strip()!r}",
+            table.where(row=row, id=value, field="id"),
+        )
+    if pc.count_distinct(column).as_py() < len(ids):
         _ids(ids, what, table.shown)  # raises, naming both rows
     return ids
+
+
+# An id with whitespace around it, and what to do.
+_SPACED = "has whitespace around it; ids are compared exactly, so write"
 
 
 def _positions(table: tables.Table, column: str, ids: np.ndarray) -> np.ndarray:
@@ -257,16 +295,78 @@ def _positions(table: tables.Table, column: str, ids: np.ndarray) -> np.ndarray:
         value = table.columns[column][row - 1].as_py()
         if not value:
             table.ids(column)  # raises: the cell is empty
-        hint = " (it has spaces around it)" if value != value.strip() else ""
+        where = table.where(row=row, id=value, field=column)
+        stripped = value.strip()
+        if stripped != value and stripped in set(ids.tolist()):
+            raise EconomyError(f"{column} {value!r} {_SPACED} {stripped!r}", where)
+        hint = " (it also has whitespace around it)" if stripped != value else ""
         raise EconomyError(
             f"unknown {column} {value!r}{hint}: it is not in the {_LISTED_IN[column]} table",
-            table.where(row=row, id=value, field=column),
+            where,
         )
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _coefficients(table: tables.Table | None, row_ids: np.ndarray, technique_ids: np.ndarray):
-    """(row positions, technique positions, quantities) of a long coefficient table."""
+def _byproducts(manifest: dict, product_ids: np.ndarray, shown: Path) -> list[str]:
+    """The manifest's by-products, each checked to be a listed product."""
+    byproducts = manifest.get("byproducts", [])
+    if byproducts:
+        listed = pc.is_in(pa.array(byproducts, pa.string()), pa.array(product_ids, pa.string()))
+        if not pc.all(listed).as_py():
+            name = byproducts[tables.first_true(pc.invert(listed)) - 1]
+            raise EconomyError(
+                f"by-product {name!r} is not in the products table; byproducts lists product ids",
+                Where(str(shown / MANIFEST), id=name, field="byproducts"),
+            )
+    return byproducts
+
+
+def _marked(ids: np.ndarray, chosen: list[str]) -> np.ndarray:
+    """A boolean per id: is it one of ``chosen``?"""
+    if not chosen:
+        return np.zeros(len(ids), dtype=bool)
+    marked = pc.is_in(pa.array(ids, pa.string()), pa.array(chosen, pa.string()))
+    return marked.to_numpy(zero_copy_only=False)
+
+
+def _checked(table: tables.Table, name: str, ids: np.ndarray) -> np.ndarray:
+    """NUMBER column ``name`` of a table that lists things, checked: an output must be a
+    finite number > 0, a capacity or limit a number >= 0 (inf: none). The first bad value
+    is an error naming its file, row, id and column."""
+    values = table.numbers(name)
+    if name == "output":
+        bad = ~np.isfinite(values) | (values <= 0)
+    else:
+        bad = np.isnan(values) | (values < 0)
+    if not bad.any():
+        return values
+    row = int(np.flatnonzero(bad)[0])
+    value, id = float(values[row]), str(ids[row])
+    if name == "output":
+        rule = (
+            "a technique must make a positive quantity"
+            if np.isfinite(value)
+            else "it must be a finite number"
+        )
+        message = f"technique {id!r} has output {value!r}; {rule}"
+    else:
+        what = {"techniques": "capacity of technique", "labour_kinds": "limit of labour kind"}
+        what = what.get(table.spec.name, "limit of resource")
+        message = f"{what} {id!r} is {value!r}; a limit must be >= 0 (or empty for none)"
+    raise EconomyError(message, table.where(row=row + 1, id=id, field=name))
+
+
+def _coefficients(
+    table: tables.Table | None,
+    row_ids: np.ndarray,
+    technique_ids: np.ndarray,
+    may_be_negative: np.ndarray | None = None,
+):
+    """(row positions, technique positions, quantities) of a long coefficient table.
+
+    Every quantity must be finite and >= 0, except that an input of a product marked in
+    ``may_be_negative`` (a declared by-product) may be negative; the first bad quantity
+    is an error naming its file, row, technique and column."""
     if table is None:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     key = table.spec.columns[1].name
@@ -279,6 +379,30 @@ def _coefficients(table: tables.Table | None, row_ids: np.ndarray, technique_ids
     techniques = _positions(table, "technique", technique_ids)
     rows = _positions(table, key, row_ids)
     quantity = table.numbers("quantity")
+    negative = quantity < 0
+    if may_be_negative is not None and negative.any():
+        negative &= ~may_be_negative[rows]
+    bad = negative | ~np.isfinite(quantity)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        value = float(quantity[at])
+        technique, other = str(technique_ids[techniques[at]]), str(row_ids[rows[at]])
+        if key == "product" and np.isfinite(value):
+            message = (
+                f"technique {technique!r} has a negative input {value!r} of {other!r}; "
+                f"declare {other!r} a by-product if that is meant"
+            )
+        elif key == "product":
+            message = (
+                f"input of {other!r} to technique {technique!r} is {value!r}; "
+                "it must be a finite number"
+            )
+        else:
+            message = (
+                f"{'labour' if key == 'labour' else 'resource use'} of {other!r} by technique "
+                f"{technique!r} is {value!r}; it must be a finite number >= 0"
+            )
+        raise EconomyError(message, table.where(row=at + 1, id=technique, field="quantity"))
     _check_unique(table, techniques, rows, key)
     return rows, techniques, quantity
 

@@ -31,8 +31,15 @@ def _ids(values: Iterable[object], what: str, source: str | None) -> np.ndarray:
     bad = np.flatnonzero((ids.str.len() == 0) | (ids.str.strip() != ids))
     if bad.size:
         row = int(bad[0])
+        # Refused, not stripped: ids are compared exactly (see bundle._listed_ids).
+        problem = (
+            "is empty; every id needs at least one character"
+            if ids[row] == ""
+            else f"has whitespace around it; ids are compared exactly, so write "
+            f"{ids[row].strip()!r}"
+        )
         raise EconomyError(
-            f"{what} id {ids[row]!r} is empty or has surrounding spaces",
+            f"{what} id {ids[row]!r} {problem}",
             Where(source, row=row + 1, id=ids[row], field="id"),
         )
     if not ids.is_unique:
@@ -411,7 +418,7 @@ def make_economy(
     _check_matrix(res, resource_ids, technique_ids, "resource use", source)
 
     cap = _vector(capacity, t, "capacity", np.inf)
-    _check_limits(cap, technique_ids, "capacity of technique", source)
+    _check_limits(cap, technique_ids, "capacity of technique", source, "capacity")
     lab_lim = _vector(labour_limits, k, "labour_limits", np.inf)
     _check_limits(lab_lim, labour_ids, "limit of labour kind", source)
     res_lim = _vector(resource_limits, r, "resource_limits", np.inf)
@@ -482,12 +489,14 @@ def _check_matrix(m: np.ndarray, row_ids, technique_ids, what: str, source) -> N
         )
 
 
-def _check_limits(values: np.ndarray, ids: np.ndarray, what: str, source) -> None:
+def _check_limits(
+    values: np.ndarray, ids: np.ndarray, what: str, source, fld: str = "limit"
+) -> None:
     bad = np.flatnonzero(np.isnan(values) | (values < 0))
     if bad.size:
         row = int(bad[0])
         raise EconomyError(
             f"{what} {ids[row]!r} is {float(values[row])!r}; "
             "a limit must be >= 0 (or empty for none)",
-            Where(source, row=row + 1, id=ids[row], field="limit"),
+            Where(source, row=row + 1, id=ids[row], field=fld),
         )

@@ -8,6 +8,8 @@ lines are not counted) and the column, so a user can find it in a spreadsheet.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +217,8 @@ def _read_csv(path: Path, spec: TableSpec, shown: str, as_text: bool = False) ->
             ) from None
         if "conversion error to double" in message and not as_text:
             _locate_bad_number(path, spec, shown)
+        if "CSV parse error: Expected" in message:
+            _locate_bad_row(path, shown)
         if "invalid UTF8" in message:
             message = "the file is not UTF-8 text; save it as UTF-8 CSV"
         raise EconomyError(f"cannot read the table: {message}", Where(shown)) from None
@@ -239,6 +243,31 @@ def _locate_bad_number(path: Path, spec: TableSpec, shown: str) -> None:
             f"{value!r} in column {col.name!r} is not a number",
             Where(shown, row=lo + 1, field=col.name),
         )
+
+
+def _locate_bad_row(path: Path, shown: str) -> None:
+    """Raise an error naming the first data row whose number of values is not the
+    header's (the CSV reader says only what the row holds). Rows are counted as the
+    reader counts them: from 1 after the header, blank lines not counted."""
+    with pa.input_stream(str(path), compression="detect") as raw:
+        lines = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(lines)
+        header = next(reader, [])
+        row = 0
+        for values in reader:
+            if not values:
+                continue
+            row += 1
+            if len(values) != len(header):
+                raise EconomyError(
+                    f"the row has {_count(len(values), 'value')}, but the header names "
+                    f"{_count(len(header), 'column')} ({', '.join(header)})",
+                    Where(shown, row=row),
+                )
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _parses(text: pa.Array) -> bool:
