@@ -51,6 +51,31 @@ def one_line(output: str) -> str:
     return " ".join(output.split())
 
 
+# -- 1. numbers are shown as numbers, not as NumPy writes them -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"consumer_income": [-1.0]}, "income is -1.0"),
+        ({"utility_exponents": [[-0.5]]}, "exponent 1 is -0.5"),
+    ],
+)
+def test_experiment_errors_show_plain_numbers(change, shown):
+    from councilplan.economy.pequod import make_experiment
+
+    arguments = dict(
+        name="tiny", goods_per_category=1, consumer_income=[1.0], utility_exponents=[[0.5]],
+        public_good_exponents=[[0.5]], industry=[0], product=[1], input_indptr=[0, 1],
+        input_goods=[4], input_exponents=[0.5], productivity=[1.0], effort_exponent=[0.5],
+        disutility_exponent=[2.0], disutility_scale=[1.0],
+    )  # fmt: skip
+    arguments.update(change)
+    with pytest.raises(EconomyError) as caught:
+        make_experiment(**arguments)
+    assert shown in str(caught.value) and "np." not in str(caught.value)
+
+
 # -- 2. NaN, inf and negative numbers are reported with their file, row, id and field -----
 
 NUMBERS = [

@@ -275,13 +275,13 @@ def make_experiment(
             raise cc_error(
                 row,
                 field,
-                f"exponent {col + 1} is {arr[row, col]!r}; exponents must be positive "
+                f"exponent {col + 1} is {float(arr[row, col])!r}; exponents must be positive "
                 "(a good the council does not want is left out of the experiment instead)",
             )
     bad = ~(income > 0) | ~np.isfinite(income)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise cc_error(row, "income", f"income is {income[row]!r}; it must be positive")
+        raise cc_error(row, "income", f"income is {float(income[row])!r}; it must be positive")
 
     industry = np.asarray(industry, dtype=np.int64).reshape(-1)
     n_wc = industry.shape[0]
@@ -309,7 +309,7 @@ def make_experiment(
         bad = ~(arr > 0) | ~np.isfinite(arr)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise wc_error(row, field, f":{field} is {arr[row]!r}; it must be positive")
+            raise wc_error(row, field, f":{field} is {float(arr[row])!r}; it must be positive")
         per_wc[field] = arr
     if product.shape != (n_wc,):
         raise EconomyError(f"product: expected {n_wc} values", Where(source, field="product"))
@@ -357,7 +357,7 @@ def make_experiment(
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
         field = ("input-exponents", "nature-exponents", "labor-exponents")[category[at] - 1]
-        raise wc_error(rows[at], field, f"exponent {b[at]!r}; exponents must be positive")
+        raise wc_error(rows[at], field, f"exponent {float(b[at])!r}; exponents must be positive")
     key = rows * (5 * g) + goods
     sorted_key = np.sort(key)
     dup = sorted_key[1:] == sorted_key[:-1]
