@@ -19,8 +19,11 @@ from councilplan.cli import app
 from councilplan.economy import (
     DEMO_BUNDLE,
     EconomyError,
+    NotProductiveError,
+    make_economy,
     read_bundle,
 )
+from councilplan.planning import labour_values
 
 runner = CliRunner()
 
@@ -190,6 +193,69 @@ def test_an_id_with_whitespace_around_it_is_refused(town, file, old, new, field,
 def test_an_unknown_id_with_whitespace_is_still_unknown(town):
     edit(town / "inputs.csv", "bakery,grain,0.8", "bakery, grian,0.8")
     assert "unknown product ' grian' (it also has whitespace around it)" in str(bundle_error(town))
+
+
+# -- 5. labour values of an economy that cannot produce a surplus ------------------------
+
+
+def unproductive():
+    return make_economy(
+        products=["a", "b"], techniques=["ta", "tb"], technique_product=[0, 1],
+        inputs=[[0.5, 0.9], [0.9, 0.1]], labour=[1.0, 1.0], check_productive=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["direct", "iterative"])
+def test_values_of_an_unproductive_economy_are_refused(method):
+    with pytest.raises(NotProductiveError) as caught:
+        labour_values(unproductive(), method=method)
+    assert "cannot produce a net surplus" in str(caught.value)
+    assert caught.value.cycle == ["a", "b"]
+
+
+def test_values_of_a_singular_economy_are_refused():
+    singular = make_economy(
+        products=["a", "b"], techniques=["ta", "tb"], technique_product=[0, 1],
+        inputs=[[0.5, 0.5], [0.5, 0.5]], labour=[1.0, 1.0], check_productive=False,
+    )  # fmt: skip
+    with pytest.raises(NotProductiveError, match="'a', 'b'"):
+        labour_values(singular)
+
+
+def test_values_of_an_unproductive_bundle_are_refused(town):
+    edit(town / "inputs.csv", "machine_works,machinery,0.02", "machine_works,machinery,1.5")
+    economy = read_bundle(town, check_productive=False)
+    with pytest.raises(NotProductiveError) as caught:
+        labour_values(economy)
+    assert "machinery" in caught.value.cycle
+
+
+def two_ways_to_make_a():
+    """Technique ta_bad makes a with the least direct labour but uses 1.5 a per a."""
+    return make_economy(
+        products=["a", "b"], techniques=["ta_bad", "ta", "tb"], technique_product=[0, 0, 1],
+        inputs=[[1.5, 0.1, 0.2], [0.0, 0.1, 0.1]], labour=[1.0, 2.0, 1.0],
+    )  # fmt: skip
+
+
+def test_values_choose_productive_techniques_even_if_the_least_direct_labour_is_not():
+    values = labour_values(two_ways_to_make_a())
+    assert values.choice.tolist() == [1, 2]
+    assert values.values.tolist() == pytest.approx([19 / 7.9, 9 * 19 / 7.9 - 20])
+
+
+def test_values_of_an_unproductive_choice_of_techniques_are_refused():
+    with pytest.raises(NotProductiveError, match="'a'"):
+        labour_values(two_ways_to_make_a(), choice=[0, 2])
+
+
+def test_negative_values_from_by_products_are_still_given():
+    # Making a yields b as a by-product; b takes 10 hours to make, so a saves labour.
+    economy = make_economy(
+        products=["a", "b"], techniques=["ta", "tb"], technique_product=[0, 1],
+        inputs=[[0.0, 0.0], [-0.5, 0.0]], labour=[1.0, 10.0], byproducts=["b"],
+    )  # fmt: skip
+    assert labour_values(economy).values.tolist() == pytest.approx([-4.0, 10.0])
 
 
 # -- the command line: exit 2, the message on one line, nothing written ------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from councilplan.economy.errors import NotProductiveError, Where
 from councilplan.economy.model import Economy
 
 #: Economies up to this many products are solved directly by "auto"; above it the LU
@@ -111,20 +113,32 @@ def labour_values(
         raise ValueError(f"method must be 'auto', 'direct' or 'iterative', not {method!r}")
     start = time.perf_counter()
     rounds, chosen = 0, None
-    if choice is None and not economy.single_technique:
-        weights = np.ones(economy.n_labour_kinds)
-        choice, chosen, rounds = _policy_iteration(economy, weights, tol, method)
-    choice = economy.technique_choice(choice)
-    system = LeontiefSystem(economy.input_matrix(choice), method=method)
-    labour = economy.labour_per_unit(choice)
-    by_kind = np.empty_like(labour)
-    residual, iterations = 0.0, 0
-    # With one labour kind the technique choice has already solved these values to ``tol``:
-    # starting from them, the solve only confirms the residual.
-    warm = chosen if labour.shape[0] == 1 else None
-    for k in range(labour.shape[0]):
-        by_kind[k], res, its = system.solve_values(labour[k], tol=tol, x0=warm, progress=progress)
-        residual, iterations = max(residual, res), iterations + its
+    if choice is not None:
+        choice = economy.technique_choice(choice)
+    try:
+        if choice is None and not economy.single_technique:
+            weights = np.ones(economy.n_labour_kinds)
+            choice, chosen, rounds = _policy_iteration(economy, weights, tol, method)
+        choice = economy.technique_choice(choice)
+        system = LeontiefSystem(economy.input_matrix(choice), method=method)
+        labour = economy.labour_per_unit(choice)
+        by_kind = np.empty_like(labour)
+        residual, iterations = 0.0, 0
+        # With one labour kind the technique choice has already solved these values to
+        # ``tol``: starting from them, the solve only confirms the residual.
+        warm = chosen if labour.shape[0] == 1 else None
+        for k in range(labour.shape[0]):
+            by_kind[k], res, its = system.solve_values(
+                labour[k], tol=tol, x0=warm, progress=progress
+            )
+            residual, iterations = max(residual, res), iterations + its
+    except (RuntimeError, np.linalg.LinAlgError):  # ValuesNotConvergedError among them
+        _refuse_unproductive(economy, choice)
+        raise
+    if not _sound(by_kind):
+        _refuse_unproductive(economy, choice)  # else negative values are by-products' doing
+        if not np.all(np.isfinite(by_kind)):
+            raise ValuesNotConvergedError("the solve gave values that are not finite numbers")
     by_kind.flags.writeable = False
     values = by_kind.sum(axis=0)
     values.flags.writeable = False
@@ -163,8 +177,46 @@ def cheapest_techniques(
         raise ValueError(f"weights: expected {economy.n_labour_kinds} finite numbers >= 0")
     if start is not None:
         start = economy.technique_choice(start)
-    choice, values, _ = _policy_iteration(economy, w, tol, method, start)
+    try:
+        choice, values, _ = _policy_iteration(economy, w, tol, method, start)
+    except (RuntimeError, np.linalg.LinAlgError):
+        _refuse_unproductive(economy, start)
+        raise
+    if not _sound(values):
+        _refuse_unproductive(economy, choice)
     return choice, values
+
+
+def _sound(values: np.ndarray) -> bool:
+    """Values a productive economy without by-products gives: finite and >= 0."""
+    return bool(np.all(np.isfinite(values)) and not np.any(values < 0))
+
+
+def _refuse_unproductive(economy: Economy, choice: np.ndarray | None) -> None:
+    """Raise :class:`NotProductiveError` if the economy, or the techniques ``choice`` of
+    it, cannot produce a net surplus (spectral radius of A at or above 1): then
+    v = vA + l has no non-negative solution, and the values solved would be negative or
+    infinite, or the solve fails. Called only after one of those, so a productive
+    economy pays nothing for it. An economy read with ``check_productive=False`` can get
+    here; its error names the products of the cycle at fault, as ``read_bundle``'s does.
+    """
+    from councilplan.economy.productive import _worst_component, check_productive
+
+    check_productive(economy, economy.name)
+    if choice is None:
+        return
+    radius, cycle = _worst_component(economy.input_matrix(choice))
+    if radius >= 1.0 - 1e-12:
+        names = [str(economy.product_ids[i]) for i in cycle]
+        shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
+        raise NotProductiveError(
+            f"the chosen techniques cannot produce a net surplus: the spectral radius of "
+            f"their input matrix is {radius:.6g} >= 1, in the cycle of products {shown}; "
+            "choose other techniques for these products",
+            cycle=names,
+            spectral_radius=float(radius),
+            where=Where(economy.name, id=names[0] if names else None),
+        )
 
 
 def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method: str, start=None):
@@ -179,12 +231,28 @@ def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method:
     cost = weights @ economy.labour  # hours-equivalent per unit of activity, per technique
     out = economy.technique_output
     choice = economy.cheapest_technique(cost / out) if start is None else start
+    # Policy iteration stays among productive choices only if it starts from one. The
+    # techniques of least direct labour need not be (one may use more of its own product
+    # than it makes): then its values come out negative or infinite, or the solve fails,
+    # and the iteration starts again from a choice the productivity check vouches for.
+    may_restart = start is None
     values = None
     loose = max(tol, 1e-6)
     with _ThreadedProduct(economy.inputs.T.tocsr()) as inputs_t:  # techniques x products
         for rounds in range(1, 101):
             system = LeontiefSystem(economy.input_matrix(choice), method=method)
-            values, _, _ = system.solve_values(cost[choice] / out[choice], tol=loose, x0=values)
+            try:
+                values, _, _ = system.solve_values(cost[choice] / out[choice], tol=loose, x0=values)
+                sound = _sound(values)
+            except (RuntimeError, np.linalg.LinAlgError):
+                if not may_restart:
+                    raise
+                sound = False
+            if may_restart and not sound:
+                may_restart, values = False, None
+                choice = _productive_choice(economy)
+                continue
+            may_restart = False
             unit_cost = (cost + inputs_t(values)) / out
             best = economy.cheapest_technique(unit_cost)
             gain = unit_cost[choice] - unit_cost[best]
@@ -196,6 +264,17 @@ def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method:
                 continue
             choice = np.where(switch, best, choice)
     raise ValuesNotConvergedError("choosing techniques did not settle in 100 rounds")
+
+
+def _productive_choice(economy: Economy) -> np.ndarray:
+    """A choice of techniques that is productive if any is (the productivity check's)."""
+    from councilplan.economy.productive import _value_iteration_choice
+
+    col = np.asarray(abs(economy.inputs).sum(axis=0)).reshape(-1) / economy.technique_output
+    best = economy.cheapest_technique(col)
+    if np.all(col[best] < 1.0):
+        return best
+    return _value_iteration_choice(economy, best)
 
 
 class LeontiefSystem:
@@ -229,7 +308,13 @@ class LeontiefSystem:
                 eye = sp.identity(self.n, format="csc", dtype=np.float64)
                 matrix = sp.csc_array(eye - self._at)
                 if self.n <= DENSE_LIMIT:
-                    factors = scipy.linalg.lu_factor(matrix.toarray())
+                    with warnings.catch_warnings():
+                        # I - A exactly singular: an error, not inf values and a warning.
+                        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+                        try:
+                            factors = scipy.linalg.lu_factor(matrix.toarray())
+                        except scipy.linalg.LinAlgWarning as singular:
+                            raise np.linalg.LinAlgError(str(singular)) from None
                     self._lu = lambda b: scipy.linalg.lu_solve(factors, b)
                 else:
                     self._lu = spla.splu(matrix, permc_spec="COLAMD").solve
