@@ -12,6 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -20,10 +22,12 @@ from councilplan.economy import (
     DEMO_BUNDLE,
     EconomyError,
     NotProductiveError,
+    load_demo,
     make_economy,
     read_bundle,
 )
-from councilplan.planning import labour_values
+from councilplan.planning import Limits, PlanInputError, labour_values, read_needs
+from councilplan.planning.needs import as_needs, resolve_limits
 
 runner = CliRunner()
 
@@ -49,12 +53,54 @@ def bundle_error(bundle: Path) -> EconomyError:
     return caught.value
 
 
+def needs_error(path: Path, economy=None) -> PlanInputError:
+    with pytest.raises(PlanInputError) as caught:
+        read_needs(path, economy or load_demo())
+    assert "np." not in str(caught.value)
+    return caught.value
+
+
 def one_line(output: str) -> str:
     """The CLI's output with the console's line wrapping undone."""
     return " ".join(output.split())
 
 
 # -- 1. numbers are shown as numbers, not as NumPy writes them -------------------------------
+
+
+def test_a_bad_priority_is_shown_as_a_plain_number(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_text("product,amount,priority\nbread,4,-1\n")
+    e = needs_error(path)
+    assert "priority -1.0 is not positive" in str(e)
+    assert (e.where.row, e.where.id, e.where.field) == (1, "bread", "priority")
+
+
+@pytest.mark.parametrize(
+    ("needs", "shown"),
+    [
+        (np.array([np.nan] + [1.0] * 17), "amount nan is not a finite number"),
+        (pd.Series({"bread": np.inf}), "amount inf is not a finite number"),
+        (pd.DataFrame({"product": ["bread"], "amount": [np.float32(-np.inf)]}), "amount -inf"),
+        (pd.DataFrame({"product": ["bread"], "amount": [1.0], "priority": [np.int64(0)]}),
+         "priority 0.0 is not positive"),
+    ],
+)  # fmt: skip
+def test_needs_from_arrays_and_frames_show_plain_numbers(needs, shown):
+    economy = load_demo()
+    if isinstance(needs, np.ndarray):
+        needs = np.resize(needs, economy.n_products)
+    with pytest.raises(PlanInputError) as caught:
+        as_needs(economy, needs)
+    assert shown in str(caught.value) and "np." not in str(caught.value)
+
+
+def test_a_bad_limit_is_shown_as_a_plain_number():
+    limits = Limits(labour={np.str_("general"): np.float64(-5.0)})
+    with pytest.raises(PlanInputError) as caught:
+        resolve_limits(load_demo(), limits, source="limits.toml")
+    assert "limit -5.0 of labour kind 'general'" in str(caught.value)
+    assert "np." not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +185,27 @@ def test_a_row_with_too_few_values_is_named(town):
     assert "the row has 2 values, but the header names 3 columns" in str(e)
 
 
+@pytest.mark.parametrize(
+    ("needs", "row", "id", "field", "message"),
+    [
+        ("product,amount\nbread,4\nbread,nan\n", 2, "bread", "amount",
+         "amount 'nan' is not a finite number"),
+        ("product,amount,priority\nbread,4,inf\n", 1, "bread", "priority",
+         "priority 'inf' is not a finite number"),
+        ("product,amount,priority\nbread,4,1\nmilk,2,-2\n", 2, "milk", "priority",
+         "priority -2.0 is not positive"),
+    ],
+)  # fmt: skip
+def test_bad_numbers_in_needs_name_their_file_row_id_and_field(
+    tmp_path, needs, row, id, field, message
+):
+    path = tmp_path / "needs.csv"
+    path.write_text(needs)
+    e = needs_error(path)
+    assert message in str(e)
+    assert (e.where.source, e.where.row, e.where.id, e.where.field) == (str(path), row, id, field)
+
+
 # -- 3. a table of things with no rows says so -------------------------------------------
 
 
@@ -193,6 +260,22 @@ def test_an_id_with_whitespace_around_it_is_refused(town, file, old, new, field,
 def test_an_unknown_id_with_whitespace_is_still_unknown(town):
     edit(town / "inputs.csv", "bakery,grain,0.8", "bakery, grian,0.8")
     assert "unknown product ' grian' (it also has whitespace around it)" in str(bundle_error(town))
+
+
+def test_a_needed_product_with_whitespace_around_it_is_refused(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_text("product,amount\nmilk,2\n bread,4\n")
+    e = needs_error(path)
+    assert "product ' bread' has whitespace around it; ids are compared exactly" in str(e)
+    assert (e.where.row, e.where.id, e.where.field) == (2, " bread", "product")
+
+
+def test_spaces_around_numbers_and_councils_in_needs_are_fine(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_text("product, amount, council\nbread, 4, north\nmilk,2 ,south\n")
+    needs = read_needs(path, load_demo())
+    assert sorted(needs.council) == ["north", "south"]
+    assert sorted(needs.amount) == [2.0, 4.0]
 
 
 # -- 5. labour values of an economy that cannot produce a surplus ------------------------
@@ -258,6 +341,88 @@ def test_negative_values_from_by_products_are_still_given():
     assert labour_values(economy).values.tolist() == pytest.approx([-4.0, 10.0])
 
 
+# -- 6. needs files: no rows, a need stated twice, a row cut short -------------------------
+
+
+@pytest.mark.parametrize("text", ["product,amount\n", "product,amount", "product,amount\n\n"])
+def test_a_needs_file_with_no_rows_is_refused(tmp_path, text):
+    path = tmp_path / "needs.csv"
+    path.write_text(text)
+    e = needs_error(path)
+    assert e.where.source == str(path)
+    assert "the needs file has no rows, only a header" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "again", "message"),
+    [
+        ("product,amount\nbread,4\nmilk,1\nbread,5\n", 1, 3,
+         "product 'bread' is stated again (first in row 1)"),
+        ("product,amount,council\nbread,4,north\nbread,4,south\nbread,5,north\n", 1, 3,
+         "product 'bread' is stated again for council 'north' (first in row 1)"),
+        ("product,amount,council,priority\nbread,4,north,2\nbread,5,north,\nbread,1,north,1\n",
+         2, 3, "product 'bread' is stated again for council 'north' at priority 1.0 "
+         "(first in row 2)"),
+    ],
+)  # fmt: skip
+def test_a_need_stated_twice_is_refused_naming_both_rows(tmp_path, text, first, again, message):
+    path = tmp_path / "needs.csv"
+    path.write_text(text)
+    e = needs_error(path)
+    assert message in str(e)
+    assert (e.where.row, e.where.id, e.where.field) == (again, "bread", "product")
+
+
+def test_needs_of_one_product_at_two_priorities_are_two_needs(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_text("product,amount,council,priority\nbread,4,north,3\nbread,2,north,1\n")
+    needs = read_needs(path, load_demo())
+    assert sorted(needs.priority) == [1.0, 3.0] and needs.total.sum() == 6.0
+
+
+def test_a_frame_of_needs_stating_one_twice_is_refused():
+    frame = pd.DataFrame({"product": ["bread", "milk", "bread"], "amount": [1.0, 2.0, 3.0]})
+    with pytest.raises(PlanInputError, match=r"stated again \(first in row 1\)") as caught:
+        as_needs(load_demo(), frame)
+    assert caught.value.where.row == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "field", "message"),
+    [
+        ("product,amount\nmilk,2\nbread,", 2, "amount", "amount is empty; give a number"),
+        ("product,amount\nmilk,2\nbread,\n", 2, "amount", "amount is empty; give a number"),
+        ("product,amount\nmilk,2\nbread,1e", 2, "amount", "amount '1e' is not a finite number"),
+        ("product,amount\nmilk,2\nbread,1.", 2, None,
+         "the last row does not end with a line break: the file may have been cut off "
+         "mid-row (the row reads 'bread,1.')"),
+        ("product,amount\nmilk,2\nbread,12", 2, None, "does not end with a line break"),
+        ("product,amount\nmilk,2\nbread\n", 2, None,
+         "the row has 1 value, but the header names 2 columns (product, amount)"),
+        ("product,amount,council\nbread,4\n", 1, None,
+         "the row has 2 values, but the header names 3 columns"),
+        ("product,amount\nbread,4,5\n", 1, None,
+         "the row has 3 values, but the header names 2 columns"),
+        ("product,amount\nmilk,2\n,5\n", 2, "product", "product is empty; every row needs one"),
+    ],
+)  # fmt: skip
+def test_a_row_cut_short_is_refused(tmp_path, text, row, field, message):
+    path = tmp_path / "needs.csv"
+    path.write_text(text)
+    e = needs_error(path)
+    assert message in str(e), str(e)
+    assert (e.where.source, e.where.row, e.where.field) == (str(path), row, field)
+
+
+def test_well_formed_needs_files_still_read(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_bytes(b"\xef\xbb\xbfProduct,Amount\r\nbread,4\r\n\r\nmilk,2.5\r\n")
+    needs = read_needs(path, load_demo())
+    assert needs.total.sum() == 6.5
+    demo = read_needs(DEMO_BUNDLE / "needs" / "town.csv", load_demo())
+    assert demo.product.size == len((DEMO_BUNDLE / "needs" / "town.csv").read_text().split()) - 1
+
+
 # -- the command line: exit 2, the message on one line, nothing written ------------------
 
 
@@ -291,3 +456,28 @@ def test_values_command_names_the_file_row_and_field(
     assert result.exit_code == 2
     assert f"error: {message.format(row=row)}" in one_line(result.output)
     assert not (tmp_path / "values.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("product,amount\n", "needs.csv: the needs file has no rows, only a header"),
+        ("product,amount\nbread,4\nbread,5\n",
+         "needs.csv, row 2, id 'bread', field 'product': product 'bread' is stated again "
+         "(first in row 1)"),
+        ("product,amount\nmilk,2\nbread,1.",
+         "needs.csv, row 2: the last row does not end with a line break"),
+        ("product,amount,priority\nbread,4,-1\n",
+         "needs.csv, row 1, id 'bread', field 'priority': priority -1.0 is not positive"),
+        ("product,amount\n bread,4\n",
+         "needs.csv, row 1, id ' bread', field 'product': product ' bread' has whitespace "
+         "around it"),
+    ],
+)  # fmt: skip
+def test_plan_command_refuses_bad_needs(town, tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "needs.csv").write_text(text)
+    result = runner.invoke(app, ["plan", "town", "--needs", "needs.csv", "--out", "plan"])
+    assert result.exit_code == 2
+    assert f"error: {message}" in one_line(result.output)
+    assert "Traceback" not in result.output and not (tmp_path / "plan").exists()
