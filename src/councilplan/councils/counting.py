@@ -591,9 +591,12 @@ def count_schulze(
     tie_break: Sequence[str] | None = None,
 ) -> Tally:
     """Schulze method on ranked ballots (truncated rankings allowed; unranked options tie
-    below all ranked ones). The winner beats or ties every other option on strongest paths.
-    With ``seats`` > 1 the top ``seats`` of the Schulze ranking win (not proportional: use STV
-    for proportional seats)."""
+    below all ranked ones). X beats Y when the strongest path from X to Y is stronger than
+    the one back (Schulze 2011). Seat by seat, the options that no other remaining option
+    beats are the unbeaten ones; the seat goes to the tie-break favourite among them. The
+    outcome is a tie when the tie-break order decided who was elected: with one seat, when
+    more than one option is unbeaten. With ``seats`` > 1 this fills the seats from the top
+    of the Schulze ranking (not proportional: use STV for proportional seats)."""
     opts = _check_options(options, "schulze")
     _check_seats(seats, opts)
     prio = _priority(opts, tie_break)
@@ -614,29 +617,51 @@ def count_schulze(
             for i in range(n)
         }
 
-    # Sorting by number beaten is a linear extension of the beat relation because it is
-    # transitive: if x beats y, x beats all that y beats, and y too.
-    ranking = tuple(sorted(opts, key=lambda o: (-counts[o], prio[o])))
-    col = {o: i for i, o in enumerate(opts)}
+    # The Schulze ranking, one place at a time: the tie-break favourite among the options
+    # not beaten by any option still unplaced. ``beaten_by[j]`` counts the unplaced options
+    # that beat j. The beat relation is a strict partial order (transitive, Schulze 4.1), so
+    # some unplaced option is always unbeaten, and the ranking extends the relation.
+    by_prio = sorted(range(n), key=lambda i: prio[opts[i]])
+    beaten_by = beats.sum(axis=0)
+    placed = np.zeros(n, dtype=bool)
+    order: list[int] = []
+    seat_by_seat: list[dict[str, Any]] = []
+    for place in range(n):
+        unbeaten = [i for i in by_prio if not placed[i] and beaten_by[i] == 0]
+        first = unbeaten[0]
+        if place < seats:
+            seat_by_seat.append(
+                {
+                    "seat": place + 1,
+                    "unbeaten": tuple(opts[i] for i in unbeaten),
+                    "elected": opts[first],
+                }
+            )
+        order.append(first)
+        placed[first] = True
+        beaten_by -= beats[first]
+    ranking = tuple(opts[i] for i in order)
+    potential = [o for j, o in enumerate(opts) if not beats[:, j].any()]
     voted = any(len(k) for k in keys)
     winners = ranking[:seats] if voted else ()
-    tie_broken = bool(
-        voted and seats < n and not beats[col[ranking[seats - 1]], col[ranking[seats]]]
-    )
-    potential = [o for o in opts if not beats[:, col[o]].any()]
+    # Did the tie-break order decide who was elected, i.e. could another order elect another
+    # set? Exactly when some winner does not beat some option left out. If every winner beats
+    # every option left out, every ranking that extends the beat relation puts the winners on
+    # top. If not, some winner does not beat some option t left out that only winners beat
+    # (by transitivity, beating all those means beating every option left out); let m be the
+    # last-placed winner not beating t. No option outside the winners less m plus t beats
+    # one inside (what m beats is placed after m, so it does not beat t either), so a
+    # tie-break order listing that set first, in an order extending the relation, elects it.
+    elected, left_out = order[:seats], order[seats:]
+    tie_broken = bool(voted and left_out and not beats[np.ix_(elected, left_out)].all())
     if not voted:
         outcome, explanation = NONE_ELECTED, "No ballot ranks any option; none elected."
+        seat_by_seat = []
     else:
         outcome = TIE if tie_broken else ELECTED
-        explanation = f"Schulze ranking: {' > '.join(ranking)}. Elected: {', '.join(winners)}" + (
-            f" — {' and '.join(potential)} each beat or tie every other option on strongest "
-            "paths; the published tie-break order decided."
-            if tie_broken and seats == 1
-            else (
-                "; the last seat was decided by the published tie-break order."
-                if tie_broken
-                else ", which beats every option ranked below it on strongest paths."
-            )
+        explanation = (
+            f"Schulze ranking: {' > '.join(ranking)}. Elected: {', '.join(winners)}"
+            + _schulze_ties(seat_by_seat, seats, tie_broken)
         )
     return _tally(
         rule="schulze",
@@ -652,8 +677,39 @@ def count_schulze(
         tie_broken=tie_broken,
         ranking=ranking,
         tie_break=tuple(sorted(prio, key=prio.__getitem__)),
-        details={"potential_winners": tuple(potential)},
+        details={"potential_winners": tuple(potential), "seat_by_seat": tuple(seat_by_seat)},
     )
+
+
+def _schulze_ties(seat_by_seat: list[dict[str, Any]], seats: int, tie_broken: bool) -> str:
+    """The end of a Schulze explanation: which seats the tie-break order filled, and whether
+    that decided who was elected."""
+
+    def names(seat: dict[str, Any]) -> str:
+        u = seat["unbeaten"]
+        return f"{', '.join(u[:-1])} and {u[-1]}"
+
+    several = [s for s in seat_by_seat if len(s["unbeaten"]) > 1]
+    if seats == 1:
+        if not several:
+            return ", which beats every other option on strongest paths."
+        return (
+            f" — {names(several[0])} each beat or tie every other option on strongest paths "
+            "(none is beaten); the published tie-break order decided."
+        )
+    text = (
+        "." if tie_broken else ", each of whom beats every option not elected on strongest paths."
+    )
+    for s in several:
+        text += (
+            f" Seat {s['seat']}: {names(s)} were unbeaten among the options left; "
+            f"{s['elected']} by the published tie-break order."
+        )
+    if tie_broken:
+        text += " The tie-break order decided who was elected."
+    elif several:
+        text += " The tie-break order decided only the order of the seats, not who was elected."
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
