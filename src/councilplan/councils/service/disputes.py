@@ -17,6 +17,7 @@ from councilplan.councils.service.records import (
     Refused,
     Store,
     _current_membership,
+    _exact,
     _get,
     _now,
     _record,
@@ -249,10 +250,7 @@ def _dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) ->
 
 
 def _hours_text(value: Any, field: str) -> str:
-    try:
-        hours = Fraction(str(value))
-    except (ValueError, ZeroDivisionError):
-        raise Invalid("bad_hours", f"{field}: {value!r} is not a number of hours", field) from None
+    hours = _exact(value, field, "bad_hours", "a number of hours")
     if hours < 0 or hours.denominator > 10_000 or hours > 10**9:
         raise Invalid(
             "bad_hours",

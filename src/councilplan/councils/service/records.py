@@ -5,6 +5,7 @@ council, who may vote on a ballot)."""
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -238,25 +239,75 @@ def _record(tx: Records, kind: str, payload: Mapping[str, Any], now: datetime) -
     return tx.append_event(kind, as_dict(payload), utc_timestamp(now))
 
 
-def _share(value: Fraction | str | int, field: str, *, allow_zero: bool = True) -> Fraction:
+#: Numbers written as text are read only up to this length, with an exponent (``e``) of at most
+#: ``_MAX_EXPONENT``: ``Fraction("1e-10000000")`` computes 10**10000000 (6.8 s of CPU; a larger
+#: exponent, hours) and a Decimal of that form turns into such a Fraction when counted.
+_MAX_NUMBER_TEXT = 40
+_MAX_EXPONENT = 30
+_EXPONENT = re.compile(r"[eE]\s*([+-]?[0-9_]*)")
+
+
+def _bounded_number_text(value: Any) -> str | None:
+    """``value`` (text, a Decimal, a float) as text short enough, and with an exponent small
+    enough, for Fraction or Decimal to read at bounded cost; None when it is not."""
     try:
-        share = Fraction(value)
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an int of more than sys.get_int_max_str_digits() digits
+        return None
+    if len(text) > _MAX_NUMBER_TEXT:
+        return None
+    exponent = _EXPONENT.search(text)
+    if exponent is not None:
+        digits = exponent[1].lstrip("+-").replace("_", "")
+        if not digits or len(digits) > 3 or int(digits) > _MAX_EXPONENT:
+            return None
+    return text
+
+
+def _exact(value: Any, field: str, reason: str, what: str) -> Fraction:
+    """``value`` as an exact Fraction, read at bounded cost: an int or Fraction as it is; text
+    (or a Decimal, a float) as ``Fraction(str(value))``, at most 40 characters, exponent at most
+    30. Refused as ``reason``, naming ``field``, when it is not such a number."""
+    if isinstance(value, int | Fraction) and not isinstance(value, bool):
+        return Fraction(value)
+    text = None if isinstance(value, bool) else _bounded_number_text(value)
+    try:
+        if text is None:
+            raise ValueError(text)
+        return Fraction(text)
     except (ValueError, ZeroDivisionError, TypeError):
-        raise Invalid(
-            "bad_share", f"{field}: {value!r} is not a share; write e.g. '1/4' or '0.25'", field
-        ) from None
+        raise Invalid(reason, f"{field}: {_shown(value)} is not {what}", field) from None
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: text quoted, a number as written, cut at 60 characters."""
+    try:
+        text = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:  # an int of more than sys.get_int_max_str_digits() digits
+        return "a number too long to write"
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _share(value: Fraction | str | int, field: str, *, allow_zero: bool = True) -> Fraction:
+    share = _exact(value, field, "bad_share", "a share; write e.g. '1/4' or '0.25'")
     if share < 0 or share > 1 or (share == 0 and not allow_zero):
-        raise Invalid("bad_share", f"{field}: {value} must lie in (0, 1]", field)
+        low = "[0" if allow_zero else "(0"
+        raise Invalid("bad_share", f"{field}: {_shown(share)} must lie in {low}, 1]", field)
     return share
 
 
 def _hours(value: Any, field: str) -> Decimal:
+    text = None if isinstance(value, bool | Fraction) else _bounded_number_text(value)
     try:
-        hours = Decimal(str(value))
+        if text is None:
+            raise InvalidOperation(text)
+        hours = Decimal(text)
     except InvalidOperation:
-        raise Invalid("bad_hours", f"{field}: {value!r} is not a number of hours", field) from None
+        raise Invalid(
+            "bad_hours", f"{field}: {_shown(value)} is not a number of hours", field
+        ) from None
     if not hours.is_finite() or hours <= 0:
-        raise Invalid("bad_hours", f"{field}: {value} hours must be positive", field)
+        raise Invalid("bad_hours", f"{field}: {_shown(value)} hours must be positive", field)
     return hours
 
 
