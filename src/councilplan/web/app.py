@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from councilplan.councils import counting
 from councilplan.councils import service as svc
-from councilplan.web import auth
+from councilplan.web import auth, guards
 from councilplan.web.fastpath import FastVotes
 
 MAX_ID = 2**31 - 1
@@ -46,9 +46,14 @@ PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Short = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_clean)]
 Long = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_clean)]
 ShareText = Annotated[
-    str, Field(min_length=1, max_length=20, examples=["1/4"]), AfterValidator(_clean)
+    str,
+    Field(min_length=1, max_length=20, pattern=guards.SHARE_PATTERN, examples=["1/4"]),
+    AfterValidator(_clean),
 ]
-Hours = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4)]
+Hours = Annotated[
+    Decimal, Field(gt=0, max_digits=14, decimal_places=4), AfterValidator(guards.bounded_hours)
+]
+When = Annotated[datetime, AfterValidator(guards.in_calendar)]
 
 
 class Strict(BaseModel):
@@ -92,7 +97,7 @@ class AmendmentIn(Strict):
 class BallotIn(Strict):
     title: Short
     rule: Literal["yes_no", "approval", "schulze"]
-    closes_at: datetime
+    closes_at: When
     options: Annotated[list[Short], Field(max_length=200)] | None = None
     motion_id: Id | None = None
     quorum: ShareText = "0"
@@ -111,10 +116,10 @@ class VoteIn(Strict):
 class ElectionIn(Strict):
     federation_id: Id
     mandate: Long
-    closes_at: datetime
+    closes_at: When
     candidates: Annotated[list[Id], Field(max_length=200)] = []
     seats: Annotated[int, Field(ge=1, le=100)] | None = None
-    nominations_close_at: datetime | None = None
+    nominations_close_at: When | None = None
 
 
 class NominationIn(Strict):
@@ -128,8 +133,8 @@ class RecallIn(Strict):
 class BudgetIn(Strict):
     title: Short
     hours: Hours
-    proposals_close_at: datetime
-    closes_at: datetime
+    proposals_close_at: When
+    closes_at: When
 
 
 class ProposalIn(Strict):
@@ -219,12 +224,18 @@ def refusal(error: Exception) -> JSONResponse | None:
 
 
 def create_app(
-    store: svc.Store, *, close_every_s: float | None = 30.0, fast_votes: bool = True
+    store: svc.Store,
+    *,
+    close_every_s: float | None = 30.0,
+    fast_votes: bool = True,
+    max_body_bytes: int | None = None,
 ) -> FastAPI:
     """The API over ``store``. Every ``close_every_s`` seconds ballots past their closing time
     are closed and counted (None: only when someone asks, POST /api/ballots/{id}/close).
     ``fast_votes``: votes answered by :class:`~councilplan.web.fastpath.FastVotes` (the same
-    answers, for less CPU); False: by the route alone (the tests compare the two)."""
+    answers, for less CPU); False: by the route alone (the tests compare the two).
+    ``max_body_bytes``: the most a request body may hold (None: $COUNCILPLAN_MAX_BODY_BYTES,
+    else 128 KiB; see :mod:`councilplan.web.guards`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -280,6 +291,7 @@ def create_app(
         app.add_middleware(
             FastVotes, store=store, vote_model=VoteIn, max_id=MAX_ID, refusal=refusal
         )
+    guards.install(app, max_body_bytes=max_body_bytes)  # outermost; before the routes
 
     # -- accounts and sessions -----------------------------------------------------------------
 

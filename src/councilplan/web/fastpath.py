@@ -112,7 +112,9 @@ def _choice(model: type[BaseModel], body: bytes) -> Any:
     validates the result in Python mode), or _INVALID: the app then names what is wrong."""
     try:
         return model.model_validate(json.loads(body)).choice
-    except (ValueError, ValidationError):  # json's JSONDecodeError and UnicodeDecodeError too
+    # ValueError: json's JSONDecodeError, UnicodeDecodeError and an integer too long to read;
+    # RecursionError: arrays nested past the recursion limit (the route names each one).
+    except (ValueError, RecursionError, ValidationError):
         return _INVALID
 
 
