@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AfterValidator, BaseModel, Field
 
 from councilplan.councils import counting
@@ -292,6 +292,11 @@ def create_app(
             FastVotes, store=store, vote_model=VoteIn, max_id=MAX_ID, refusal=refusal
         )
     guards.install(app, max_body_bytes=max_body_bytes)  # outermost; before the routes
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> RedirectResponse:
+        """The server's address leads to its interactive API docs."""
+        return RedirectResponse(request.scope.get("root_path", "") + app.docs_url)
 
     # -- accounts and sessions -----------------------------------------------------------------
 
