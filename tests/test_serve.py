@@ -14,7 +14,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from typer.testing import CliRunner
 
+from councilplan.cli import app
 from councilplan.web import serving
 
 pytestmark = pytest.mark.skipif(
@@ -29,6 +31,9 @@ def free_port() -> int:
 
 
 def start(tmp_path: Path, port: int, workers: int) -> subprocess.Popen:
+    if not (tmp_path / "councilplan.sqlite").exists():  # serve reads a database; it makes none
+        created = CliRunner().invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+        assert created.exit_code == 0, created.output
     return subprocess.Popen(
         [sys.executable, "-m", "councilplan", "serve", "--data-dir", str(tmp_path)]
         + ["--port", str(port), "--workers", str(workers)],

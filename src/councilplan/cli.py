@@ -5,33 +5,182 @@ Long work shows a Rich progress display; each command ends with a one-screen sum
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+# rich_markup_mode=None: help texts print as written; "[labour]" in a help text is not markup.
 app = typer.Typer(
     help="councilplan: plan an economy democratically, from below.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: every string printed, file names and ids included, prints literally ("[red]"
+# in a product id is not a colour). Styled output is built from rich.text.Text.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a user-facing error (what was wrong and where) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a user-facing error (what was wrong and where) on one line, literally, and exit."""
+    line = " ".join(str(message).splitlines())
+    err_console.print(Text.assemble(("error:", "bold red"), " ", line), soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _reason(error: BaseException) -> str:
+    """An error's own message on one line: the OS's words for an OSError, a database driver's
+    without SQLAlchemy's statement and links."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def _progress():
     """The progress display of long work: a spinner, what is being done, time elapsed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn())
     return Progress(*columns, console=err_console, transient=True)
+
+
+# --- Outputs: written whole or not at all ---------------------------------------------------
+
+
+def _check_output(
+    out: Path, option: str, *, folder: bool, overwrite: bool, reads: Iterable[Path] = ()
+) -> None:
+    """Refuse, before any work is done, an output that cannot or must not be replaced.
+
+    A folder that is not empty is refused unless ``overwrite``; so is an existing file where
+    ``overwrite`` is False. ``option`` names the output in the message (e.g. "--out");
+    ``reads`` are the command's inputs, which an overwritten folder must not hold.
+    """
+    shown = f"{option} {out}"
+    if out.is_symlink() or out.exists():
+        if folder and not out.is_dir():
+            fail(f"{shown} is a file, not a folder; choose a folder")
+        if not folder and out.is_dir():
+            fail(f"{shown} is a folder; give a file name")
+        if not overwrite:
+            if not folder:
+                fail(f"{shown} exists; give --overwrite to replace it, or choose another name")
+            if any(out.iterdir()):
+                fail(
+                    f"{shown} is not empty; give --overwrite to replace it whole, "
+                    "or choose another folder"
+                )
+        target = out.resolve()
+        for path in [*reads, Path.cwd()]:
+            held = Path(path).resolve()
+            if held == target or target in held.parents:
+                what = (
+                    "the current folder"
+                    if path == Path.cwd()
+                    else f"{path}, which this command reads"
+                )
+                fail(f"{shown} holds {what}; choose another folder")
+    ancestor = out.parent
+    while not (ancestor.is_symlink() or ancestor.exists()) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        fail(f"cannot write {shown}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK):
+        fail(f"cannot write {shown}: {ancestor} is read-only")
+
+
+@contextlib.contextmanager
+def _replacing(
+    out: Path, option: str, *, folder: bool, overwrite: bool, reads: Iterable[Path] = ()
+) -> Iterator[Path]:
+    """Write an output whole or not at all: every output folder and file of the commands.
+
+    Checks ``out`` as :func:`_check_output` does, then yields a path in a new temporary folder
+    beside ``out``: that folder itself (``folder``) or a file in it with ``out``'s name. When
+    the block ends, what was written takes ``out``'s place by rename; an old folder goes
+    whole, never merged. When it fails, the old ``out`` stays as it was and the temporary
+    folder is removed; an OSError is reported as one line (exit 2).
+    """
+    _check_output(out, option, folder=folder, overwrite=overwrite, reads=reads)
+    target = out.resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        )
+    except OSError as error:
+        fail(f"cannot write {option} {out}: {_reason(error)}")
+    try:
+        yield stage if folder else stage / target.name
+        if not folder:
+            os.replace(stage / target.name, target)
+            stage.rmdir()
+        elif not (target.is_symlink() or target.exists()):
+            stage.rename(target)
+        else:
+            old = stage.with_name(stage.name.removesuffix(".partial") + ".old")
+            target.rename(old)
+            try:
+                stage.rename(target)
+            except OSError:
+                old.rename(target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        fail(f"cannot write {option} {out}: {_reason(error)}")
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _needs_dir(out: Path) -> Path:
+    """Needs files go in the bundle folder's needs/, or beside a zipped bundle."""
+    return out.with_name(out.stem + "-needs") if out.suffix.lower() == ".zip" else out / "needs"
+
+
+def _bundle_outputs(out: Path) -> list[tuple[Path, str, bool]]:
+    """What writing a bundle to ``out`` replaces: (path, option, is a folder). A bundle folder
+    holds its needs/; a zipped bundle has its needs folder beside it (see _needs_dir)."""
+    if out.suffix.lower() == ".zip":
+        return [(out, "--out", False), (_needs_dir(out), "--out's needs folder", True)]
+    return [(out, "--out", True)]
+
+
+def _check_bundle_output(out: Path, overwrite: bool, reads: Iterable[Path] = ()) -> None:
+    for path, option, folder in _bundle_outputs(out):
+        _check_output(path, option, folder=folder, overwrite=overwrite, reads=reads)
+
+
+@contextlib.contextmanager
+def _writing_bundle(
+    out: Path, overwrite: bool, reads: Iterable[Path] = ()
+) -> Iterator[tuple[Path, Path]]:
+    """Paths to write a bundle and its needs folder to, replacing ``out`` (and a zip's needs
+    folder) whole when the block ends: see :func:`_replacing`."""
+    with contextlib.ExitStack() as stack:
+        paths = [
+            stack.enter_context(
+                _replacing(path, option, folder=folder, overwrite=overwrite, reads=reads)
+            )
+            for path, option, folder in _bundle_outputs(out)
+        ]
+        yield paths[0], paths[1] if len(paths) > 1 else paths[0] / "needs"
+
+
+_OVERWRITE_HELP = "Replace an --out folder that is not empty, whole (its old files go)."
 
 
 # Commands are registered below, one section per area. Keep each section self-contained.
@@ -54,7 +203,7 @@ def _summary(title: str, rows: list[tuple[str, object]]) -> None:
 
     table = Table(title=title, show_header=False, title_justify="left", box=None, padding=(0, 2))
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # a long path is folded, not cut short
     for key, value in rows:
         table.add_row(key, str(value))
     console.print(table)
@@ -71,31 +220,74 @@ def _read_economy(path: Path):
 
 
 def _write_frame(frame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         frame.to_parquet(out, index=False)
     elif out.suffix == ".csv":
         frame.to_csv(out, index=False)
     else:
-        fail(f"{out}: write to a .csv or a .parquet file")
+        raise ValueError(f"{out}: write to a .csv or a .parquet file")
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        fail(f"--seed must be a whole number >= 0, not {seed}")
+
+
+def _generated_needs(economy, seed: int):
+    """Needs for a generated economy, reproducible from ``seed``: one row per product (no
+    council), a final demand of about 1 to 10 units of each; a table of ``product,amount``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: the economy stays as it was
+    amount = np.round(rng.lognormal(mean=1.0, sigma=0.6, size=economy.n_products), 3)
+    return pd.DataFrame({"product": list(economy.product_ids), "amount": amount})
 
 
 @app.command()
 def generate(
-    out: Path = typer.Option(..., "--out", help="Folder to write the economy bundle to."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Folder for the economy bundle and its needs/total.csv (or a .zip, with the "
+        "needs in NAME-needs/ beside it).",
+    ),
     products: int = typer.Option(..., "--products", min=1, help="Number of products."),
-    inputs_per_product: int = typer.Option(20, "--inputs-per-product", min=0),
-    techniques_per_product: int = typer.Option(1, "--techniques-per-product", min=1),
-    labour_kinds: int = typer.Option(1, "--labour-kinds", min=1),
-    resources: int = typer.Option(0, "--resources", min=0),
-    seed: int = typer.Option(0, "--seed", help="The same seed always gives the same economy."),
+    inputs_per_product: int = typer.Option(
+        20,
+        "--inputs-per-product",
+        min=0,
+        help="Input draws per technique (draws of the same product merge, so a few less).",
+    ),
+    techniques_per_product: int = typer.Option(
+        1, "--techniques-per-product", min=1, help="Techniques that make each product."
+    ),
+    labour_kinds: int = typer.Option(
+        1, "--labour-kinds", min=1, help="Kinds of labour; each technique uses a mix of them."
+    ),
+    resources: int = typer.Option(
+        0,
+        "--resources",
+        min=0,
+        help="Natural resources, each used by about 3 in 10 techniques (no limits set).",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="A whole number >= 0: the same seed always gives the same economy."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
 ) -> None:
-    """Generate a reproducible synthetic economy of any size (for benchmarks and tests)."""
+    """Generate a reproducible synthetic economy of any size (for benchmarks and tests).
+
+    Writes the bundle and a needs table, needs/total.csv (product,amount: a final demand for
+    every product), which `councilplan plan OUT --needs OUT/needs/total.csv` plans for.
+    """
     import time
 
     from councilplan.economy.bundle import write_bundle
     from councilplan.economy.synthetic import generate_economy
 
+    _check_seed(seed)
+    _check_bundle_output(out, overwrite)
     with _progress() as progress:
         task = progress.add_task(f"generating {products:,} products", total=None)
         started = time.perf_counter()
@@ -107,9 +299,13 @@ def generate(
             resources=resources,
             seed=seed,
         )
+        needs = _generated_needs(economy, seed)
         generated = time.perf_counter() - started
         progress.update(task, description=f"writing {out}")
-        written_to = write_bundle(economy, out)
+        with _writing_bundle(out, overwrite) as (bundle_path, needs_dir):
+            write_bundle(economy, bundle_path)
+            needs_dir.mkdir(parents=True, exist_ok=True)
+            needs.to_csv(needs_dir / "total.csv", index=False)
     _summary(
         f"Generated {economy.name}",
         [
@@ -118,7 +314,8 @@ def generate(
             ("non-zeros", f"{economy.nnz:,}"),
             ("labour kinds", economy.n_labour_kinds),
             ("resources", economy.n_resources),
-            ("written to", written_to or out),
+            ("needs", f"{len(needs):,} in {_needs_dir(out) / 'total.csv'}"),
+            ("written to", out),
             (
                 "time",
                 f"{generated:.2f} s to generate, "
@@ -143,6 +340,9 @@ def values(
 
     if method not in {"auto", "direct", "iterative"}:
         fail(f"--method must be auto, direct or iterative, not {method!r}")
+    if out.suffix not in {".csv", ".parquet"}:
+        fail(f"--out {out}: write to a .csv or a .parquet file")
+    _check_output(out, "--out", folder=False, overwrite=True)
     with _progress() as progress:
         task = progress.add_task(f"reading {bundle}", total=None)
         started = time.perf_counter()
@@ -159,7 +359,8 @@ def values(
             fail(str(error))
         progress.update(task, description=f"writing {out}")
         written = time.perf_counter()
-        _write_frame(result.to_frame(), out)
+        with _replacing(out, "--out", folder=False, overwrite=True) as path:
+            _write_frame(result.to_frame(), path)
         write_time = time.perf_counter() - written
     _summary(
         f"Labour values of {economy.name}",
@@ -186,13 +387,9 @@ def values(
 import_app = typer.Typer(
     help="Import real input-output tables as an economy bundle and needs files.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(import_app, name="import")
-
-
-def _needs_dir(out: Path) -> Path:
-    """Needs files go in the bundle folder's needs/, or beside a zipped bundle."""
-    return out.with_name(out.stem + "-needs") if out.suffix.lower() == ".zip" else out / "needs"
 
 
 def _import_summary(title: str, economy, rows: list[tuple[str, object]], out: Path) -> None:
@@ -214,6 +411,7 @@ def import_bea(
     make: Path = typer.Option(None, "--make", help="BEA summary Make table (CSV)."),
     supply: Path = typer.Option(None, "--supply", help="BEA detail Supply table (CSV), for SUT."),
     out: Path = typer.Option(..., "--out", help="Folder for the bundle and needs/<column>.csv."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
 ) -> None:
     """Import BEA use and make (or supply) tables: a commodity-by-commodity economy.
 
@@ -227,18 +425,22 @@ def import_bea(
 
     if (make is None) == (supply is None):
         fail("give either --make (summary tables) or --supply (detail supply-use tables)")
+    reads = [p for p in (use, make, supply) if p is not None]
+    _check_bundle_output(out, overwrite, reads)
     try:
         if make is not None:
             tables = load_bea_use_make(use, make)
         else:
             tables = load_bea_supply_use(supply, use)
-        write_bundle(tables.economy, out)
     except EconomyError as error:
         fail(str(error))
-    except FileExistsError as error:
-        fail(f"{error}; choose another --out folder")
+    with _writing_bundle(out, overwrite, reads) as (bundle_path, needs_path):
+        try:
+            write_bundle(tables.economy, bundle_path)
+        except EconomyError as error:
+            fail(str(error))
+        needs = write_bea_needs(tables, needs_path)
     needs_dir = _needs_dir(out)
-    needs = write_bea_needs(tables, needs_dir)
     report = tables.report
     negatives = ", ".join(
         f"{e.row}->{e.column} {e.value:.3g}" for e in report.negative_coefficients
@@ -262,7 +464,7 @@ def import_bea(
         out,
     )
     for line in report.identity_findings():
-        console.print(f"  [dim]-[/] {line}", highlight=False)
+        console.print(Text.assemble("  ", ("-", "dim"), " ", line), highlight=False)
 
 
 @import_app.command("pymrio")
@@ -271,12 +473,15 @@ def import_pymrio(
     labour: list[str] = typer.Option(..., "--labour", help="Stressor row that is labour."),
     extension: str = typer.Option(None, "--extension", help="Extension holding the rows."),
     out: Path = typer.Option(..., "--out", help="Folder for the bundle and needs/total.csv."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
 ) -> None:
     """Import a pymrio system (EXIOBASE, WIOD, ... as saved by pymrio): products region/sector."""
     from councilplan.economy.bundle import write_bundle
     from councilplan.economy.errors import EconomyError
     from councilplan.economy.pymrio_io import economy_from_pymrio
 
+    reads = [] if source == "test" else [Path(source)]
+    _check_bundle_output(out, overwrite, reads)
     try:
         import pymrio
     except ImportError:
@@ -284,22 +489,24 @@ def import_pymrio(
     try:
         io = pymrio.load_test() if source == "test" else pymrio.load_all(source)
     except Exception as error:  # pymrio raises many kinds on a bad folder
-        fail(f"{source}: cannot load a pymrio system ({error})")
+        fail(f"{source}: cannot load a pymrio system ({_reason(error)})")
     try:
         economy = economy_from_pymrio(io, labour, extension)
-        write_bundle(economy, out)
     except EconomyError as error:
         fail(str(error))
-    except FileExistsError as error:
-        fail(f"{error}; choose another --out folder")
     # Needs: the system's total final demand per product (all regions and categories).
     total = io.Y.sum(axis=1)
     total.index = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in total.index]
     total = total.reindex(list(economy.product_ids)).fillna(0.0)
-    needs_dir = _needs_dir(out)
-    needs_dir.mkdir(parents=True, exist_ok=True)
     frame = total.rename("amount").rename_axis("product").reset_index()
-    frame.to_csv(needs_dir / "total.csv", index=False)
+    with _writing_bundle(out, overwrite, reads) as (bundle_path, needs_path):
+        try:
+            write_bundle(economy, bundle_path)
+        except EconomyError as error:
+            fail(str(error))
+        needs_path.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(needs_path / "total.csv", index=False)
+    needs_dir = _needs_dir(out)
     negative = int((economy.inputs.data < 0).sum())
     _import_summary(
         f"Imported {economy.name}",
@@ -351,6 +558,7 @@ def rounds(
 
     Exits with status 1 when the cap is reached before every good balanced.
     """
+    import math
     import time
 
     from councilplan.economy.errors import EconomyError
@@ -359,6 +567,12 @@ def rounds(
 
     if generate == (experiment_file is not None):
         fail("give either an experiment file (EXPERIMENT.clj) or --generate, not both or neither")
+    # Everything is checked before anything is written: no log is left for a refused run.
+    if not (math.isfinite(threshold) and threshold > 0):
+        fail(f"--threshold must be a positive percentage, not {threshold:g}")
+    _check_seed(seed)
+    if log is not None:
+        _check_output(log, "--log", folder=False, overwrite=True)
     with _progress() as progress:
         started = time.perf_counter()
         try:
@@ -374,49 +588,40 @@ def rounds(
         except EconomyError as error:
             fail(str(error))
         loaded = time.perf_counter() - started
-        writer = None
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            writer = RoundsLogWriter(log, experiment, worker_columns=worker_columns)
 
-        def on_round(record) -> None:
-            progress.update(
-                task,
-                description=f"phase {record.phase}, round {record.iteration}: worst imbalance "
-                f"{record.worst_imbalance:.3g}% (target {threshold:g}%)",
-            )
-            if writer is not None:
-                writer.on_round(record)
+        # The log is written to a file beside it and takes its place when the run ends.
+        with contextlib.ExitStack() as outputs:
+            writer = None
+            if log is not None:
+                path = outputs.enter_context(_replacing(log, "--log", folder=False, overwrite=True))
+                writer = outputs.enter_context(
+                    RoundsLogWriter(path, experiment, worker_columns=worker_columns)
+                )
 
-        progress.update(task, description="round 1")
-        try:
-            result = run_rounds(
-                experiment,
-                threshold=threshold,
-                max_rounds=max_rounds,
-                phases=phases,
-                seed=seed,
-                on_round=on_round,
-                on_phase_end=None if writer is None else writer.on_phase_end,
-                council_rows=writer is not None and worker_columns,
-            )
-        except EconomyError as error:
-            fail(str(error))
-        finally:
-            if writer is not None:
-                writer.close()
+            def on_round(record) -> None:
+                progress.update(
+                    task,
+                    description=f"phase {record.phase}, round {record.iteration}: worst "
+                    f"imbalance {record.worst_imbalance:.3g}% (target {threshold:g}%)",
+                )
+                if writer is not None:
+                    writer.on_round(record)
 
-    from rich.table import Table
+            progress.update(task, description="round 1")
+            try:
+                result = run_rounds(
+                    experiment,
+                    threshold=threshold,
+                    max_rounds=max_rounds,
+                    phases=phases,
+                    seed=seed,
+                    on_round=on_round,
+                    on_phase_end=None if writer is None else writer.on_phase_end,
+                    council_rows=writer is not None and worker_columns,
+                )
+            except EconomyError as error:
+                fail(str(error))
 
-    table = Table(
-        title=f"Participatory rounds on {experiment.name}",
-        show_header=False,
-        title_justify="left",
-        box=None,
-        padding=(0, 2),
-    )
-    table.add_column(style="bold")
-    table.add_column()
     n_rounds = sum(result.phase_iterations)
     rows = [
         ("councils", f"{experiment.consumers.n:,} consumer, {experiment.workers.n:,} worker"),
@@ -444,31 +649,81 @@ def rounds(
         rows.append(("not balanced", shown + (f" and {more} more" if more > 0 else "")))
     if log is not None:
         rows.append(("log", str(log)))
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    _summary(f"Participatory rounds on {experiment.name}", rows)
     if not result.converged:
         raise typer.Exit(1)
 
 
 # --- Councils service: serve, db upgrade, audit verify ------------------------------------
 
-db_app = typer.Typer(help="The councils database: migrations.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The councils database: migrations.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(db_app, name="db")
-audit_app = typer.Typer(help="The record: the hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The record: the hash-chained audit log.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(audit_app, name="audit")
 
 _DB_URL_HELP = "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite file)"
 
 
-def _database_url(database_url: str | None, data_dir: Path | None) -> str:
-    from councilplan.store.repository import default_url
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases (PostgreSQL) and in-memory SQLite."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL we can read: left to the driver to report
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def _shown_url(url: str) -> str:
+    """``url`` to print: its password, if any, hidden."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url
+
+
+def _database_url(database_url: str | None, data_dir: Path | None, *, create: bool) -> str:
+    """The database a command works on: ``--database-url``, or councilplan.sqlite in
+    ``--data-dir`` (default: here).
+
+    Only a command that creates the database (``create``: db upgrade) makes a missing SQLite
+    file and its folder; the others refuse it, naming the file, and create nothing. A
+    PostgreSQL URL is not a file: it is left to connect (and to fail) as it will.
+    """
+    from councilplan.store.repository import DEFAULT_SQLITE, default_url
 
     if database_url:
-        return database_url
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    return default_url(data_dir)
+        url, file, flag = (
+            database_url,
+            _sqlite_file(database_url),
+            f" --database-url {database_url}",
+        )
+    else:
+        url, file = default_url(data_dir), Path(data_dir or ".") / DEFAULT_SQLITE
+        flag = "" if data_dir is None else f" --data-dir {data_dir}"
+    if file is None:
+        return url
+    if create:
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            fail(f"cannot create the database {file}: {_reason(error)}")
+    elif not file.is_file():
+        fail(
+            f"no database at {file}: create one with `councilplan db upgrade{flag}` "
+            "(or run `councilplan demo` for the demo town's)"
+        )
+    return url
 
 
 @app.command()
@@ -498,11 +753,11 @@ def serve(
     from councilplan.store.repository import open_store
     from councilplan.web import serving
 
-    url = _database_url(database_url, data_dir)
+    url = _database_url(database_url, data_dir, create=False)
     try:
         open_store(url).dispose()  # runs the migrations once, before the workers start
     except Exception as error:  # noqa: BLE001 - shown to the user, with the URL
-        fail(f"cannot open the database {url}: {error}")
+        fail(f"cannot open the database {_shown_url(url)}: {_reason(error)}")
     os.environ["COUNCILPLAN_DATABASE_URL"] = url
     options = {
         "log_level": "warning",
@@ -511,7 +766,9 @@ def serve(
         "server_header": False,
     }
     if workers == 1 or not serving.spreads_connections():
-        console.print(f"councilplan API on http://{host}:{port}/docs  (database: {url})")
+        console.print(
+            f"councilplan API on http://{host}:{port}/docs  (database: {_shown_url(url)})"
+        )
         uvicorn.run(serving.APP, host=host, port=port, workers=workers, **options)
         return
     try:
@@ -520,7 +777,8 @@ def serve(
         fail(str(error.strerror or error))
     port = sockets[0].getsockname()[1]
     console.print(
-        f"councilplan API on http://{host}:{port}/docs  (database: {url}; {workers} workers)"
+        f"councilplan API on http://{host}:{port}/docs  "
+        f"(database: {_shown_url(url)}; {workers} workers)"
     )
     raise typer.Exit(serving.run_workers(sockets, options))
 
@@ -536,13 +794,14 @@ def db_upgrade(
     from councilplan.store import migrate
     from councilplan.store.repository import make_engine
 
-    url = _database_url(database_url, data_dir)
+    url = _database_url(database_url, data_dir, create=True)
     engine = make_engine(url)
     try:
         migrate.upgrade(engine)
-        console.print(f"database at revision {migrate.current_revision(engine)}: {url}")
+        revision = migrate.current_revision(engine)
+        console.print(f"database at revision {revision}: {_shown_url(url)}")
     except Exception as error:  # noqa: BLE001
-        fail(f"cannot migrate {url}: {error}")
+        fail(f"cannot migrate {_shown_url(url)}: {_reason(error)}")
     finally:
         engine.dispose()
 
@@ -561,21 +820,23 @@ def audit_verify(
     from councilplan.audit.chain import verify
     from councilplan.store.repository import open_store
 
-    url = _database_url(database_url, data_dir)
+    url = _database_url(database_url, data_dir, create=False)
     try:
         store = open_store(url, upgrade=False)
         entries = store.audit_entries()
         _, head = store.audit_head()
         store.dispose()
     except Exception as error:  # noqa: BLE001
-        fail(f"cannot read the audit log at {url}: {error}")
+        fail(f"cannot read the audit log at {_shown_url(url)}: {_reason(error)}")
     result = verify(entries, expected_head=expect_head or head)
     if result.ok:
         console.print(f"audit log intact: {result.checked} entries, head {result.head_hash}")
         return
     err_console.print(
-        f"[bold red]audit log broken[/] at entry {result.first_bad_seq} ({result.problem}): "
-        f"{result.message}",
+        Text.assemble(
+            ("audit log broken", "bold red"),
+            f" at entry {result.first_bad_seq} ({result.problem}): {result.message}",
+        ),
         highlight=False,
     )
     raise typer.Exit(1)
@@ -600,6 +861,7 @@ def plan_command(
     out: Path = typer.Option(..., "--out", help="Folder for the plan's tables and report.md"),
     tol: float = typer.Option(1e-6, help="PDLP's relative optimality tolerance."),
     time_limit: float = typer.Option(None, "--time-limit", help="Seconds a solver may run."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
 ) -> None:
     """The plan: activities, outputs, labour, shadow prices; shortfalls named when any."""
     import time
@@ -614,6 +876,8 @@ def plan_command(
 
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    reads = [p for p in (bundle, needs, limits) if p is not None]
+    _check_output(out, "--out", folder=True, overwrite=overwrite, reads=reads)
     with _progress() as progress:
         task = progress.add_task(f"reading {bundle}", total=None)
         economy = _read_economy(bundle)
@@ -642,7 +906,7 @@ def plan_command(
         except PlanError as error:
             fail(str(error), code=1)
         progress.update(task, description=f"writing {out}")
-        written = _write_plan(result, out)
+        written = _write_plan(result, out, "--out", overwrite=overwrite, reads=reads)
 
     d = result.diagnostics
     _summary(
@@ -700,16 +964,20 @@ def _plan_limits_of(economy, resolved):
     }
 
 
-def _write_plan(result, out: Path) -> list[str]:
-    out.mkdir(parents=True, exist_ok=True)
+def _write_plan(
+    result, out: Path, option: str, *, overwrite: bool, reads: Iterable[Path] = ()
+) -> list[str]:
+    """Write the plan's tables and report.md to the folder ``out``, replacing it whole (see
+    :func:`_replacing`); the names of the files written."""
     names = []
-    for name, frame in result.tables().items():
-        large = name == "activity" and len(frame) > _PLAN_PARQUET_ABOVE
-        path = out / f"{name}.{'parquet' if large else 'csv'}"
-        _write_frame(frame, path)
-        names.append(path.name)
-    (out / "report.md").write_text(result.report(), encoding="utf-8")
-    names.append("report.md")
+    with _replacing(out, option, folder=True, overwrite=overwrite, reads=reads) as folder:
+        for name, frame in result.tables().items():
+            large = name == "activity" and len(frame) > _PLAN_PARQUET_ABOVE
+            path = folder / f"{name}.{'parquet' if large else 'csv'}"
+            _write_frame(frame, path)
+            names.append(path.name)
+        (folder / "report.md").write_text(result.report(), encoding="utf-8")
+        names.append("report.md")
     return names
 
 
@@ -727,7 +995,6 @@ def demo(
 ) -> None:
     """Run councilplan on the shipped demo town: values, the plan, rounds, councils' vote."""
     import numpy as np
-    from rich.rule import Rule
     from rich.table import Table
 
     from councilplan.economy import DEMO_BUNDLE, load_demo
@@ -735,7 +1002,7 @@ def demo(
 
     database_url = _demo_database(data_dir)
     economy = load_demo()
-    console.print(Rule(f"[bold]The demo town[/]: {economy.description or economy.name}"))
+    console.print(_rule("The demo town", economy.description or economy.name))
     limits = Table(title="Labour and nature the town can give in a year", title_justify="left")
     for name in ("kind", "id", "limit", "unit"):
         limits.add_column(name, justify="right" if name == "limit" else "left")
@@ -751,7 +1018,7 @@ def demo(
     )
     console.print(limits)
 
-    console.print(Rule("[bold]Labour values[/]: hours embodied per unit"))
+    console.print(_rule("Labour values", "hours embodied per unit"))
     values_result = labour_values(economy)
     table = Table(show_header=True, box=None, padding=(0, 2))
     for name in ("product", "unit", "hours per unit", "technique"):
@@ -769,12 +1036,12 @@ def demo(
         f"{values_result.seconds * 1000:.1f} ms"
     )
 
-    console.print(Rule("[bold]The plan[/]: the councils' needs with the least labour"))
+    console.print(_rule("The plan", "the councils' needs with the least labour"))
     needs_file = DEMO_BUNDLE / "needs" / "town.csv"
     needs = read_needs(needs_file, economy)
     optimum = plan(economy, needs)
     out = data_dir / "demo-plans" / "least-labour"
-    written = _write_plan(optimum, out)
+    written = _write_plan(optimum, out, "--data-dir's plan folder", overwrite=True)
     _summary(
         "",
         [
@@ -791,20 +1058,21 @@ def demo(
     )
     _print_plan_findings(optimum, out)
 
-    console.print(Rule("[bold]Participatory rounds[/]: councils answer prices until it balances"))
+    console.print(_rule("Participatory rounds", "councils answer prices until it balances"))
     from councilplan.planning.rounds.demo import demo_town_rounds
 
     _, comparison = demo_town_rounds(economy, needs, seed=0)
     for line in comparison.report():
         console.print(line, highlight=False)
 
-    console.print(Rule("[bold]The councils decide[/]: the federation votes on the plan variants"))
+    console.print(_rule("The councils decide", "the federation votes on the plan variants"))
     co2 = next((i for i, r in enumerate(economy.resource_ids) if r == "co2"), None)
     greener = None
     if co2 is not None:
         cap = 0.68 * float(economy.resource_limits[co2])
         greener = plan(economy, needs, {"resources": {"co2": cap}})
-        _write_plan(greener, data_dir / "demo-plans" / "low-carbon")
+        low_carbon = data_dir / "demo-plans" / "low-carbon"
+        _write_plan(greener, low_carbon, "--data-dir's plan folder", overwrite=True)
     variants = {
         "least-labour": f"the planner's optimum: {optimum.total_labour:,.0f} hours",
         "participatory": (
@@ -820,6 +1088,13 @@ def demo(
     _demo_councils_vote(database_url, data_dir, variants)
 
 
+def _rule(title: str, text: str):
+    """A section's rule: its title in bold, then what it shows."""
+    from rich.rule import Rule
+
+    return Rule(Text.assemble((title, "bold"), f": {text}"))
+
+
 #: The demo town's federation (councils.service.create_demo_town): marks the demo's database.
 DEMO_FEDERATION = "Town planning federation"
 
@@ -830,7 +1105,10 @@ def _demo_database(data_dir: Path) -> str:
     from councilplan.councils import service
     from councilplan.store.repository import default_url, open_store
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"cannot write --data-dir {data_dir}: {_reason(error)}")
     url = default_url(data_dir)
     database = Path(url.removeprefix("sqlite:///"))
     if database.exists():
@@ -909,13 +1187,18 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
     console.print(
         f"{len(seated)} delegates voted (weighted by their councils' members), Schulze method."
     )
-    console.print(f"[bold]Decided:[/] {tally.get('explanation', tally.get('outcome', '?'))}")
+    decided = tally.get("explanation", tally.get("outcome", "?"))
+    console.print(Text.assemble(("Decided:", "bold"), f" {decided}"))
     console.print(
         f"The record: {seq} acts, chain head {head[:16]}..., "
         f"{'intact' if verified.ok else 'BROKEN'} ({database})"
     )
     console.print(
-        f"Next: [bold]councilplan serve --data-dir {data_dir}[/] and log in as ada "
-        "(password: demo); [bold]councilplan audit verify --data-dir "
-        f"{data_dir}[/] checks the record."
+        Text.assemble(
+            "Next: ",
+            (f"councilplan serve --data-dir {data_dir}", "bold"),
+            " and log in as ada (password: demo); ",
+            (f"councilplan audit verify --data-dir {data_dir}", "bold"),
+            " checks the record.",
+        )
     )
