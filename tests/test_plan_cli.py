@@ -76,3 +76,33 @@ def test_plan_refuses_needs_it_cannot_weigh_and_writes_nothing(bundle, tmp_path)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "too far apart" in lines[0] and "bread" in lines[0], lines
     assert not out.exists()
+
+
+def test_a_solver_past_its_time_limit_stops_with_one_line(tmp_path):
+    from councilplan.economy.synthetic import generate_economy
+
+    # HiGHS takes tens of seconds on this economy (two techniques a product, two labour
+    # kinds, one resource), so a tenth of a second stops it.
+    economy = generate_economy(3000, techniques_per_product=2, labour_kinds=2, resources=1)
+    bundle = write_bundle(economy, tmp_path / "big")
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount\n" + "".join(f"{p},1\n" for p in economy.product_ids))
+    out = tmp_path / "plan"
+    args = ["plan", str(bundle), "--needs", str(needs), "--out", str(out), "--method", "highs"]
+    result = runner.invoke(app, [*args, "--time-limit", "0.1"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "a longer --time-limit (this run had 0.1 s)" in lines[0], lines
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan", "inf"])
+def test_a_time_limit_must_be_some_seconds(bundle, tmp_path, seconds):
+    needs = tmp_path / "needs.csv"
+    needs.write_text("product,amount\nbread,4\n")
+    out = tmp_path / "plan"
+    args = ["plan", str(bundle), "--needs", str(needs), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--time-limit", seconds], env={"COLUMNS": "1000"})
+    assert result.exit_code == 2
+    assert "--time-limit must be a number of seconds above 0" in result.output
+    assert not out.exists()

@@ -6,6 +6,7 @@ Long work shows a Rich progress display; each command ends with a one-screen sum
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -846,6 +847,9 @@ def audit_verify(
 
 #: Above this many techniques the activity table is written as Parquet, not CSV.
 _PLAN_PARQUET_ABOVE = 100_000
+#: The plan command's default --time-limit: ten minutes per solver run, so that a method
+#: too slow for the economy stops with a message rather than running for an hour.
+DEFAULT_PLAN_SECONDS = 600.0
 
 
 @app.command("plan")
@@ -860,7 +864,12 @@ def plan_command(
     method: str = typer.Option("auto", help="auto, labour, decomposition, highs or pdlp."),
     out: Path = typer.Option(..., "--out", help="Folder for the plan's tables and report.md"),
     tol: float = typer.Option(1e-6, help="PDLP's relative optimality tolerance."),
-    time_limit: float = typer.Option(None, "--time-limit", help="Seconds a solver may run."),
+    time_limit: float = typer.Option(
+        DEFAULT_PLAN_SECONDS,
+        "--time-limit",
+        help="Seconds each solver run may take before the plan stops with a message; raise it "
+        "for large economies solved by highs or pdlp.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
 ) -> None:
     """The plan: activities, outputs, labour, shadow prices; shortfalls named when any."""
@@ -876,6 +885,8 @@ def plan_command(
 
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        fail(f"--time-limit must be a number of seconds above 0, not {time_limit}")
     reads = [p for p in (bundle, needs, limits) if p is not None]
     _check_output(out, "--out", folder=True, overwrite=overwrite, reads=reads)
     with _progress() as progress:
@@ -904,7 +915,9 @@ def plan_command(
         except PlanInputError as error:
             fail(str(error))
         except PlanError as error:
-            fail(str(error), code=1)
+            # The library names its keyword; say the option's name and what this run had.
+            said = f"a longer --time-limit (this run had {time_limit:g} s)"
+            fail(str(error).replace("a longer time_limit", said), code=1)
         progress.update(task, description=f"writing {out}")
         written = _write_plan(result, out, "--out", overwrite=overwrite, reads=reads)
 
