@@ -105,3 +105,13 @@ def _migrated_postgres_schema(postgres_url):
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Path:
+    """A writable copy of the demo bundle."""
+    import shutil
+
+    from councilplan.economy.bundle import DEMO_BUNDLE
+
+    return Path(shutil.copytree(DEMO_BUNDLE, tmp_path / "town"))

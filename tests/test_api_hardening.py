@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from councilplan.councils import service as s
 from councilplan.web import auth, guards
 from councilplan.web.app import create_app
+from test_api import account
 
 SOON = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 LATER = (datetime.now(UTC) + timedelta(days=2)).isoformat()
@@ -44,13 +45,6 @@ def vote_client(request, council_store, monkeypatch):
     app = create_app(council_store, close_every_s=None, fast_votes=request.param)
     with TestClient(app) as c:
         yield c
-
-
-def account(client, name, password="correct horse"):
-    r = client.post("/api/accounts", json={"username": name, "password": password})
-    assert r.status_code == 201, r.text
-    token = client.post("/api/tokens", json={"username": name, "password": password}).json()
-    return r.json()["id"], {"Authorization": f"Bearer {token['token']}"}
 
 
 def field_named(r) -> str | list:

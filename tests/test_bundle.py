@@ -25,16 +25,12 @@ from councilplan.economy import (
 )
 
 
-@pytest.fixture
-def town(tmp_path: Path) -> Path:
-    """A writable copy of the demo bundle."""
-    return Path(shutil.copytree(DEMO_BUNDLE, tmp_path / "town"))
-
-
-def edit(path: Path, old: str, new: str) -> None:
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace ``old`` by ``new`` in the file; returns the data row (1-based) it is on."""
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+    return text[: text.index(old)].count("\n")  # the header is line 0
 
 
 def error(bundle: Path) -> EconomyError:

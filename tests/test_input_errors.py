@@ -9,7 +9,6 @@ the command line reaches it, from ``councilplan values`` or ``councilplan plan``
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +27,9 @@ from councilplan.economy import (
 )
 from councilplan.planning import Limits, PlanInputError, labour_values, read_needs
 from councilplan.planning.needs import as_needs, resolve_limits
+from test_bundle import edit
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def town(tmp_path: Path) -> Path:
-    """A writable copy of the demo bundle."""
-    return Path(shutil.copytree(DEMO_BUNDLE, tmp_path / "town"))
-
-
-def edit(path: Path, old: str, new: str) -> int:
-    """Replace ``old`` by ``new`` in the file; returns the data row (1-based) it is on."""
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-    return text[: text.index(old)].count("\n")  # the header is line 0
 
 
 def bundle_error(bundle: Path) -> EconomyError:

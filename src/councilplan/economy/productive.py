@@ -28,15 +28,25 @@ def check_productive(economy, source: str | None = None) -> None:
         return
     if not economy.single_technique:
         best = _value_iteration_choice(economy, best)
-    a = economy.input_matrix(best)
-    radius, cycle = _worst_component(a)
+    check_choice_productive(
+        economy,
+        best,
+        "the economy cannot produce a net surplus: the spectral radius of its input matrix",
+        "these products together use more of each other than they make",
+        source,
+    )
+
+
+def check_choice_productive(economy, choice, what: str, advice: str, source) -> None:
+    """Raise :class:`NotProductiveError` naming the cycle of products at fault if the input
+    matrix of the techniques ``choice`` has a spectral radius at or above 1; ``what`` says
+    whose matrix it is and ``advice`` what to do, in the message."""
+    radius, cycle = _worst_component(economy.input_matrix(choice))
     if radius >= 1.0 - 1e-12:
         names = [str(economy.product_ids[i]) for i in cycle]
         shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
         raise NotProductiveError(
-            f"the economy cannot produce a net surplus: the spectral radius of its input "
-            f"matrix is {radius:.6g} >= 1, in the cycle of products {shown}; these products "
-            "together use more of each other than they make",
+            f"{what} is {radius:.6g} >= 1, in the cycle of products {shown}; {advice}",
             cycle=names,
             spectral_radius=float(radius),
             where=Where(source, id=names[0] if names else None),

@@ -26,7 +26,6 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from councilplan.economy.errors import NotProductiveError, Where
 from councilplan.economy.model import Economy
 
 #: Economies up to this many products are solved directly by "auto"; above it the LU
@@ -200,23 +199,19 @@ def _refuse_unproductive(economy: Economy, choice: np.ndarray | None) -> None:
     economy pays nothing for it. An economy read with ``check_productive=False`` can get
     here; its error names the products of the cycle at fault, as ``read_bundle``'s does.
     """
-    from councilplan.economy.productive import _worst_component, check_productive
+    from councilplan.economy.productive import check_choice_productive, check_productive
 
     check_productive(economy, economy.name)
     if choice is None:
         return
-    radius, cycle = _worst_component(economy.input_matrix(choice))
-    if radius >= 1.0 - 1e-12:
-        names = [str(economy.product_ids[i]) for i in cycle]
-        shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
-        raise NotProductiveError(
-            f"the chosen techniques cannot produce a net surplus: the spectral radius of "
-            f"their input matrix is {radius:.6g} >= 1, in the cycle of products {shown}; "
-            "choose other techniques for these products",
-            cycle=names,
-            spectral_radius=float(radius),
-            where=Where(economy.name, id=names[0] if names else None),
-        )
+    check_choice_productive(
+        economy,
+        choice,
+        "the chosen techniques cannot produce a net surplus: the spectral radius of their "
+        "input matrix",
+        "choose other techniques for these products",
+        economy.name,
+    )
 
 
 def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method: str, start=None):
