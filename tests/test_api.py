@@ -295,10 +295,19 @@ def test_commission_seats_see_their_cases_and_no_one_else(client):
         f"/api/disputes/{did}/hearing", json={"present": [ids[1], ids[4]]}, headers=planner_h
     )
     assert r.status_code == 200 and r.json()["state"] == "heard"
+    # Issue 12, "Capture": one commissioner cannot cast the whole commission's votes.
     r = client.post(
         f"/api/disputes/{did}/decision",
         headers=seat_w_h,
         json={"hours": "3/4", "votes": {str(ids[1]): "yes", str(ids[4]): "yes"}},
+    )
+    assert r.status_code == 422
+    r = client.post(
+        f"/api/disputes/{did}/decision", headers=seat_w_h, json={"hours": "3/4", "vote": "yes"}
+    )
+    assert r.status_code == 200 and r.json()["state"] == "heard"  # her own seat only
+    r = client.post(
+        f"/api/disputes/{did}/decision", headers=planner_h, json={"hours": "3/4", "vote": "yes"}
     )
     assert r.status_code == 200 and r.json()["state"] == "decided"
     r = client.post(f"/api/disputes/{did}/appeal", json={"grounds": "g"}, headers=stranger_h)
@@ -336,3 +345,21 @@ def test_budget_proposals_come_from_members_only(client):
     assert [
         p["title"] for p in client.get(f"/api/budgets/{bid}", headers=h_bea).json()["proposals"]
     ] == ["Park"]
+
+
+def test_a_worker_on_the_commission_does_not_sit_on_her_own_dispute(client):
+    store = client.app.state.store
+    fed, ids, groups = federation_in_the_past(store)
+    seat_w_h, planner_h = login(client, "u1"), login(client, "u4")
+    cid = client.post(
+        "/api/commissions",
+        headers=seat_w_h,
+        json={"name": "Rates", "workplace_council_id": 2, "federation_id": fed.id},
+    ).json()["id"]
+    client.post(f"/api/commissions/{cid}/seats", json={"side": "workplace"}, headers=seat_w_h)
+    client.post(f"/api/commissions/{cid}/seats", json={"side": "planning"}, headers=planner_h)
+    body = {"subject": "work_norm", "target": "b", "current_hours": "1", "claimed_hours": "2"}
+    r = client.post(f"/api/commissions/{cid}/disputes", headers=seat_w_h, json=body)
+    # Her seat is skipped and no other workplace seat is filled: no commission can hear it.
+    assert r.status_code == 409 and detail(r)["reason"] == "unequal_commission", r.text
+    assert "party to the dispute" in detail(r)["message"]

@@ -200,24 +200,32 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
         present=[seat_w, seat_p],
         now=t + DAY,
     )
-    with pytest.raises(s.Conflict) as err:  # one side alone cannot decide
-        s.decide_dispute(
-            council_store,
-            dispute_id=d["dispute_id"],
-            actor_id=seat_w,
-            hours="3/4",
-            votes={seat_w: "yes", seat_p: "no"},
-            now=t + DAY,
-        )
-    assert err.value.reason == "no_majority"
-    decided = s.decide_dispute(
+    one_side = s.decide_dispute(  # one side alone cannot decide
+        council_store,
+        dispute_id=d["dispute_id"],
+        actor_id=seat_w,
+        hours="3/4",
+        vote="yes",
+        now=t + DAY,
+    )
+    assert one_side["state"] == "heard"
+    s.decide_dispute(
         council_store,
         dispute_id=d["dispute_id"],
         actor_id=seat_p,
-        hours="2/3",
-        votes={seat_w: "yes", seat_p: "yes"},
-        now=t + 2 * DAY,
+        hours="3/4",
+        vote="no",
+        now=t + DAY,
     )
+    for seat in (seat_w, seat_p):
+        decided = s.decide_dispute(
+            council_store,
+            dispute_id=d["dispute_id"],
+            actor_id=seat,
+            hours="2/3",
+            vote="yes",
+            now=t + 2 * DAY,
+        )
     assert decided["state"] == "decided"
     appealed = s.appeal_dispute(
         council_store,
@@ -227,14 +235,15 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
         now=t + 3 * DAY,
     )
     assert appealed["state"] == "appealed"
-    final = s.finalise_dispute(
-        council_store,
-        dispute_id=d["dispute_id"],
-        actor_id=seat_p,
-        hours="3/4",
-        votes={seat_w: "yes", seat_p: "yes"},
-        now=t + 4 * DAY,
-    )
+    for seat in (seat_p, seat_w):
+        final = s.finalise_dispute(
+            council_store,
+            dispute_id=d["dispute_id"],
+            actor_id=seat,
+            hours="3/4",
+            vote="yes",
+            now=t + 4 * DAY,
+        )
     assert final["state"] == "final"
     seen = s.get_dispute(council_store, dispute_id=d["dispute_id"], viewer_id=workers[3])
     assert seen["appeal_decision"]["effect"]["hours"] == "3/4"
@@ -242,8 +251,12 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
     assert kinds == [
         "dispute.filed",
         "dispute.heard",
+        "dispute.voted",
+        "dispute.voted",
+        "dispute.voted",
         "dispute.decided",
         "dispute.appealed",
+        "dispute.voted",
         "dispute.finalised",
     ]
 

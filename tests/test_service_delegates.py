@@ -293,3 +293,139 @@ def test_a_by_election_nobody_stands_in_closes_void(council_store):
     assert closed.tally["outcome"] == "void" and closed.tally["winners"] == []
     assert s.delegates(council_store, council_id=councils[0].id) == []
     assert s.recount(council_store, by_election)["matches"]
+
+
+def commission_of(store, fed, council, workplace, planning, per_side):
+    """A commission between ``council`` and ``fed`` with the given seat holders."""
+    c = s.create_commission(
+        store,
+        name="Rates",
+        workplace_council_id=council.id,
+        federation_id=fed.id,
+        actor_id=workplace[0],
+        seats_per_side=per_side,
+        now=T0 + DAY,
+    )
+    for side, holders in (("workplace", workplace), ("planning", planning)):
+        for a in holders:
+            s.take_commission_seat(
+                store, commission_id=c["id"], account_id=a, side=side, now=T0 + DAY
+            )
+    return c
+
+
+def test_one_commissioner_cannot_decide_for_all_nor_sit_on_her_own_case(council_store):
+    """Issue 12, "Capture": each seat votes for itself, and a party does not sit."""
+    fed, councils, members = setup_federation(council_store, sizes=(3, 3))
+    worker, other = members[1][1], members[1][2]
+    d0, d1 = members[0][0], members[1][0]  # the councils' delegates to the federation
+    c = commission_of(council_store, fed, councils[1], [worker, other], [d0, d1], 2)
+    t = T0 + 2 * DAY
+    d = s.file_dispute(
+        council_store,
+        commission_id=c["id"],
+        filer_id=worker,
+        subject="work_norm",
+        target="bread",
+        current_hours="1/2",
+        claimed_hours="3/4",
+        now=t,
+    )
+    assert d["commission"] == {"workplace_seats": [str(other)], "federation_seats": [str(d0)]}
+    assert d["excluded"] == [str(worker)]
+    did = d["dispute_id"]
+    s.hear_dispute(council_store, dispute_id=did, actor_id=other, present=[other, d0], now=t)
+    with pytest.raises(TypeError):  # no map of everybody's votes any more
+        s.decide_dispute(
+            council_store,
+            dispute_id=did,
+            actor_id=other,
+            hours="3/4",
+            votes={other: "yes", d0: "yes"},
+            now=t,
+        )
+    with pytest.raises(s.Refused) as err:  # the worker is a party: she does not sit
+        s.decide_dispute(
+            council_store, dispute_id=did, actor_id=worker, hours="3/4", vote="yes", now=t
+        )
+    assert err.value.reason == "not_a_commissioner" and "party" in err.value.message
+    one = s.decide_dispute(
+        council_store, dispute_id=did, actor_id=other, hours="3/4", vote="yes", now=t
+    )
+    assert one["state"] == "heard" and one["votes"] == [[str(other), "3/4", "yes"]]
+    both = s.decide_dispute(
+        council_store, dispute_id=did, actor_id=d0, hours="3/4", vote="yes", now=t
+    )
+    assert both["state"] == "decided" and both["decision"]["effect"]["hours"] == "3/4"
+    # The council files: its own delegate d1 is a party and does not sit for the federation.
+    d = s.file_dispute(
+        council_store,
+        commission_id=c["id"],
+        filer_id=other,
+        subject="recorded_hours",
+        target="shift-1",
+        worker_id=worker,
+        for_council=True,
+        current_hours=6,
+        claimed_hours=7,
+        now=t,
+    )
+    assert d["commission"]["federation_seats"] == [str(d0)]
+    assert sorted(d["excluded"]) == sorted([str(worker), str(d1)])
+
+
+def test_a_recalled_delegate_loses_her_commission_seat_at_once(council_store):
+    """Issue 12: the mandate's end ends the commission seat that came from it."""
+    fed, councils, members = setup_federation(council_store, sizes=(3, 3))
+    d0 = members[0][0]
+    c = commission_of(council_store, fed, councils[1], [members[1][1]], [d0], 1)
+    t = T0 + 2 * DAY
+    d = s.file_dispute(
+        council_store,
+        commission_id=c["id"],
+        filer_id=members[1][2],
+        subject="work_norm",
+        target="bread",
+        current_hours="1/2",
+        claimed_hours="3/4",
+        now=t,
+    )
+    did = d["dispute_id"]
+    s.hear_dispute(council_store, dispute_id=did, actor_id=d0, present=[members[1][1], d0], now=t)
+    s.decide_dispute(council_store, dispute_id=did, actor_id=d0, hours="1/2", vote="yes", now=t)
+    delegate = s.delegates(council_store, council_id=councils[0].id)[0]
+    recall = s.open_recall(
+        council_store, delegate_id=delegate["id"], member_id=members[0][1], reason="r", now=t
+    )
+    for a in members[0][1:]:
+        s.cast_vote(council_store, ballot_id=recall["ballot_id"], voter_id=a, choice="yes", now=t)
+    assert s.get_recall(council_store, recall["id"])["status"] == "recalled"
+    with pytest.raises(s.Refused) as err:
+        s.decide_dispute(council_store, dispute_id=did, actor_id=d0, hours="1/2", vote="yes", now=t)
+    assert err.value.reason == "seat_ended" and "vacant" in err.value.message
+    view = s.get_dispute(council_store, dispute_id=did, viewer_id=members[1][1])
+    assert view["vacant"] == [str(d0)] and view["votes"] == []  # her earlier vote is struck
+    with council_store.transaction() as tx:
+        assert (
+            tx.find(
+                "commission_seats", {"commission_id": c["id"], "side": "planning", "left_at": None}
+            )
+            == []
+        )
+    # The one seat left cannot decide alone.
+    one = s.decide_dispute(
+        council_store, dispute_id=did, actor_id=members[1][1], hours="1/2", vote="yes", now=t
+    )
+    assert one["state"] == "heard"
+
+
+def test_leaving_the_council_ends_the_commission_seats(council_store):
+    fed, councils, members = setup_federation(council_store, sizes=(3, 3))
+    d0 = members[0][0]
+    c = commission_of(council_store, fed, councils[1], [members[1][1]], [d0], 1)
+    s.leave_council(council_store, council_id=councils[0].id, account_id=d0, now=T0 + 2 * DAY)
+    s.leave_council(
+        council_store, council_id=councils[1].id, account_id=members[1][1], now=T0 + 2 * DAY
+    )
+    with council_store.transaction() as tx:
+        assert tx.find("commission_seats", {"commission_id": c["id"], "left_at": None}) == []

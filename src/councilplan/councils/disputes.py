@@ -35,10 +35,12 @@ __all__ = [
     "Subject",
     "appeal",
     "apply_deadlines",
+    "cast_vote",
     "decide",
     "file_dispute",
     "finalise",
     "hear",
+    "vacate_seat",
 ]
 
 Number = int | Fraction
@@ -148,6 +150,11 @@ class Dispute:
     appeal_grounds: str = ""
     appeal_decision: Decision | None = None
     final_at: datetime | None = None
+    # Each seat's own vote on the question now before the commission (the decision, or the
+    # appeal): (seat, hours proposed, 'yes'/'no'/'abstain'); cleared when the stage changes.
+    votes: tuple[tuple[str, Number, str], ...] = ()
+    vacant: tuple[str, ...] = ()  # seats whose holder lost the right to sit (mandate ended)
+    excluded: tuple[str, ...] = ()  # commissioners not sitting because they are parties
     history: tuple[tuple[datetime, State, str], ...] = ()
 
     @property
@@ -196,10 +203,16 @@ def file_dispute(
     worker_id: str | None = None,
     grounds: str = "",
     policy: DeadlinePolicy | None = None,
+    parties: Collection[str] = (),
 ) -> Dispute | Rejection:
     """File a dispute about a work norm (``target`` = product id) or recorded hours
     (``target`` = record id, ``worker_id`` required). A worker files for themselves; a
-    workplace council files for its workplace."""
+    workplace council files for its workplace.
+
+    Nobody sits on a dispute they are party to: the filer, the worker concerned and any of
+    ``parties`` (e.g. the filing council's delegates) are skipped, and the commission for the
+    dispute is filled from the other seats, the first seated on each side first, keeping the
+    sides equal."""
     policy = policy or DeadlinePolicy()
     try:
         subject, filed_by = Subject(subject), FiledBy(filed_by)
@@ -233,11 +246,31 @@ def file_dispute(
             field="worker_id",
         )
     w, f = commission.workplace_seats, commission.federation_seats
-    if not w or len(w) != len(f) or set(w) & set(f) or len(set(w + f)) != len(w + f):
+    if set(w) & set(f) or len(set(w + f)) != len(w + f) or any(not s for s in w + f):
+        return Rejection(
+            Reason.UNEQUAL_COMMISSION,
+            "the commission's seats must be distinct, one seat per commissioner",
+            id=id,
+            field="commission",
+        )
+    barred = {filer_id, *parties} | ({worker_id} if worker_id else set())
+    excluded = tuple(s for s in w + f if s in barred)
+    w = tuple(s for s in w if s not in barred)
+    f = tuple(s for s in f if s not in barred)
+    if excluded and w and f:
+        n = min(len(w), len(f))
+        w, f = w[:n], f[:n]
+    commission = Commission(w, f)
+    if not w or len(w) != len(f):
         return Rejection(
             Reason.UNEQUAL_COMMISSION,
             f"the commission needs equal, distinct seats for the workplace ({len(w)}) and the "
-            f"planning federation ({len(f)}), at least one each",
+            f"planning federation ({len(f)}), at least one each"
+            + (
+                f", not counting {', '.join(map(repr, excluded))}, party to the dispute"
+                if excluded
+                else ""
+            ),
             id=id,
             field="commission",
         )
@@ -255,6 +288,7 @@ def file_dispute(
         commission=commission,
         policy=policy,
         filed_at=now,
+        excluded=excluded,
         deadline=now + policy.hear_within,
         history=((now, State.FILED, f"filed by {filed_by} {filer_id}"),),
     )
@@ -272,6 +306,7 @@ def hear(dispute: Dispute, now: datetime, *, present: Collection[str]) -> Disput
             id=dispute.id,
         )
     c = dispute.commission
+    present = set(present) - set(dispute.vacant)
     strangers = sorted(set(present) - set(c.seats))
     if strangers:
         return Rejection(
@@ -306,6 +341,9 @@ def _commission_vote(
     if isinstance(r, Rejection):
         return None, replace(r, id=d.id)
     seats = d.commission.seats
+    vacant = sorted(set(votes) & set(d.vacant))
+    if vacant:
+        return None, _vacant(d, vacant[0])
     strangers = sorted(set(votes) - set(seats))
     if strangers:
         return None, Rejection(
@@ -355,6 +393,7 @@ def decide(
         State.DECIDED,
         f"decided: {hours} h",
         decision=decision,
+        votes=(),
         deadline=now + dispute.policy.appeal_within,
     )
 
@@ -385,6 +424,7 @@ def appeal(dispute: Dispute, now: datetime, *, by: str, grounds: str = "") -> Di
         appealed_at=now,
         appealed_by=by,
         appeal_grounds=grounds,
+        votes=(),
         deadline=now + dispute.policy.appeal_decide_within,
     )
 
@@ -411,7 +451,8 @@ def finalise(
         if hours is None or votes is None:
             return Rejection(
                 Reason.MISSING_DETAIL,
-                "deciding an appeal needs the hours decided and the commissioners' votes",
+                "deciding an appeal needs the hours decided and the commissioners' votes, "
+                "each cast by her own seat (cast_vote)",
                 id=dispute.id,
             )
         if now > dispute.deadline:
@@ -430,10 +471,79 @@ def finalise(
             State.FINAL,
             f"appeal decided: {hours} h",
             appeal_decision=decision,
+            votes=(),
             final_at=now,
             deadline=None,
         )
     return _wrong_state(dispute, "made final", [State.DECIDED, State.APPEALED])
+
+
+def _vacant(d: Dispute, seat: str) -> Rejection:
+    return Rejection(
+        Reason.SEAT_VACANT,
+        f"{seat!r} no longer sits on the commission for dispute {d.id!r}: the right to the "
+        "seat ended with the mandate it came from; the seat is vacant",
+        id=seat,
+        field="seat",
+    )
+
+
+def cast_vote(
+    dispute: Dispute, now: datetime, *, seat: str, hours: Number, choice: str
+) -> Dispute | Rejection:
+    """One commissioner casts her own seat's vote ('yes', 'no' or 'abstain') on ``hours``, on
+    the decision (when heard) or on the appeal (when appealed); a later vote of the same seat
+    replaces her earlier one. When more than half of all seats have voted yes on the same
+    hours, the decision (or the appeal's decision) follows at once."""
+    if dispute.state not in (State.HEARD, State.APPEALED):
+        return _wrong_state(dispute, "voted on", [State.HEARD, State.APPEALED])
+    if now > dispute.deadline:
+        return Rejection(
+            Reason.DEADLINE_PASSED,
+            f"the deadline {dispute.deadline:%Y-%m-%d %H:%M} has passed; the dispute is "
+            "settled by the deadline rule (apply_deadlines)",
+            id=dispute.id,
+        )
+    if seat in dispute.vacant:
+        return _vacant(dispute, seat)
+    if seat not in dispute.commission.seats:
+        why = (
+            "is party to the dispute and cannot sit on it"
+            if seat in dispute.excluded
+            else "holds no seat on the commission for this dispute"
+        )
+        return Rejection(Reason.NOT_A_COMMISSIONER, f"{seat!r} {why}", id=seat, field="seat")
+    r = _hours(hours, "decided hours")
+    if isinstance(r, Rejection):
+        return replace(r, id=dispute.id)
+    if choice not in ("yes", "no", "abstain"):
+        return Rejection(
+            Reason.MISSING_DETAIL, f"vote {choice!r} must be 'yes', 'no' or 'abstain'", id=seat
+        )
+    votes = (*(v for v in dispute.votes if v[0] != seat), (seat, hours, choice))
+    dispute = _step(dispute, now, dispute.state, f"{seat} voted {choice} on {hours} h", votes=votes)
+    on_hours = {s: c for s, h, c in votes if h == hours}
+    if 2 * sum(c == "yes" for c in on_hours.values()) <= len(dispute.commission.seats):
+        return dispute
+    if dispute.state is State.HEARD:
+        return decide(dispute, now, hours=hours, votes=on_hours)
+    return finalise(dispute, now, hours=hours, votes=on_hours)
+
+
+def vacate_seat(dispute: Dispute, now: datetime, *, seat: str, why: str = "") -> Dispute:
+    """The holder of ``seat`` lost the right to sit (her mandate ended): the seat is vacant
+    for this dispute and her votes not yet acted on are struck out. A decided or final dispute
+    keeps what was decided. Unchanged if she holds no seat or it is vacant already."""
+    if seat not in dispute.commission.seats or seat in dispute.vacant:
+        return dispute
+    return _step(
+        dispute,
+        now,
+        dispute.state,
+        f"seat of {seat} vacant" + (f": {why}" if why else ""),
+        vacant=(*dispute.vacant, seat),
+        votes=tuple(v for v in dispute.votes if v[0] != seat),
+    )
 
 
 def apply_deadlines(
@@ -460,6 +570,7 @@ def apply_deadlines(
                 State.DECIDED,
                 note,
                 decision=decision,
+                votes=(),
                 deadline=at + policy.appeal_within,
             )
         elif dispute.state is State.DECIDED:
@@ -472,6 +583,7 @@ def apply_deadlines(
                 at,
                 State.FINAL,
                 "final: appeal not decided in time, the first decision stands",
+                votes=(),
                 final_at=at,
                 deadline=None,
             )

@@ -60,6 +60,7 @@ class Reason(StrEnum):
     INVALID_HOURS = "invalid_hours"
     NOT_A_PARTY = "not_a_party"
     MISSING_DETAIL = "missing_detail"
+    SEAT_VACANT = "seat_vacant"
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ class HearingIn(Strict):
 
 class DecisionIn(Strict):
     hours: HoursText
-    votes: Votes
+    vote: Annotated[Vote, Field(description="my own seat's vote on these hours")]
 
 
 class AppealIn(Strict):
@@ -188,7 +188,7 @@ class AppealIn(Strict):
 
 class FinalIn(Strict):
     hours: HoursText | None = None
-    votes: Votes | None = None
+    vote: Annotated[Vote | None, Field(description="my own seat's vote on an appeal")] = None
 
 
 Me = Annotated[int, Depends(auth.current_account)]
@@ -582,7 +582,7 @@ def create_app(
     def decision(dispute_id: PathId, body: DecisionIn, me: Me, store: StoreDep) -> dict:
         return _out(
             svc.decide_dispute(
-                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, votes=body.votes
+                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, vote=body.vote
             )
         )
 
@@ -596,7 +596,7 @@ def create_app(
     def final(dispute_id: PathId, body: FinalIn, me: Me, store: StoreDep) -> dict:
         return _out(
             svc.finalise_dispute(
-                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, votes=body.votes
+                store, dispute_id=dispute_id, actor_id=me, hours=body.hours, vote=body.vote
             )
         )
 

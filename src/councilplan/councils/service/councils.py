@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
+from councilplan.councils.service.mandates import end_mandate, end_seats
 from councilplan.councils.service.records import (
     COUNCIL_KINDS,
     DEFAULT_RECALL_SHARE,
@@ -158,8 +159,17 @@ def leave_council(
         for d in tx.find(
             "delegates", {"council_id": council_id, "account_id": account_id, "ended_at": None}
         ):
-            tx.update("delegates", d["id"], {"ended_at": now, "end_reason": "left_council"})
+            end_mandate(tx, d, "left_council", now)
             ended.append(d["id"])
+        # The workplace seats held by virtue of membership end with it.
+        end_seats(
+            tx,
+            account_id=account_id,
+            side="workplace",
+            council_id=council_id,
+            why="left the council",
+            now=now,
+        )
         _record(
             tx,
             "member.left",

@@ -9,6 +9,7 @@ from typing import Any
 
 from councilplan.councils import counting, rules
 from councilplan.councils.service.ballots import _close, _insert_ballot
+from councilplan.councils.service.mandates import end_mandate
 from councilplan.councils.service.records import (
     Ballot,
     Conflict,
@@ -168,7 +169,7 @@ def _seat_winners(tx: Records, ballot: dict, tally: Mapping[str, Any], now: date
             "delegates",
             {"federation_id": federation_id, "council_id": ballot["council_id"], "ended_at": None},
         ):
-            tx.update("delegates", d["id"], {"ended_at": now, "end_reason": "replaced"})
+            end_mandate(tx, d, "replaced", now)
     for name in tally["winners"]:
         account = tx.find("accounts", {"username": name})[0]
         delegate_id = tx.insert(
@@ -360,8 +361,7 @@ def _apply_recall(tx: Records, ballot: dict, tally: counting.Tally | None, now: 
         _record(tx, "recall.failed", {"recall_id": recall_id, "ballot_id": ballot["id"]}, now)
         return
     delegate = tx.get("delegates", ballot["subject"]["delegate_id"])
-    if delegate["ended_at"] is None:
-        tx.update("delegates", delegate["id"], {"ended_at": now, "end_reason": "recalled"})
+    end_mandate(tx, delegate, "recalled", now)
     council = tx.get("councils", ballot["council_id"])
     by_election = _insert_ballot(
         tx,

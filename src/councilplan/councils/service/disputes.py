@@ -41,6 +41,7 @@ _REASON_STATUS = {
     rules.Reason.NO_MAJORITY: Conflict,
     rules.Reason.SIDE_ABSENT: Conflict,
     rules.Reason.UNEQUAL_COMMISSION: Conflict,
+    rules.Reason.SEAT_VACANT: Refused,
 }
 
 
@@ -200,11 +201,18 @@ def _replay(acts: Sequence[Mapping[str, Any]]) -> disputes.Dispute | rules.Rejec
             )
             for key in ("current_hours", "claimed_hours"):
                 a[key] = Fraction(a[key])
+            a["parties"] = tuple(a.get("parties", ()))
             dispute = disputes.file_dispute(now=at, **a)
         elif act["act"] == "hear":
             dispute = disputes.hear(dispute, at, present=act["present"])
         elif act["act"] == "decide":
             dispute = disputes.decide(dispute, at, hours=Fraction(act["hours"]), votes=act["votes"])
+        elif act["act"] == "vote":
+            dispute = disputes.cast_vote(
+                dispute, at, seat=act["seat"], hours=Fraction(act["hours"]), choice=act["choice"]
+            )
+        elif act["act"] == "vacate":
+            dispute = disputes.vacate_seat(dispute, at, seat=act["seat"], why=act.get("why", ""))
         elif act["act"] == "appeal":
             dispute = disputes.appeal(dispute, at, by=act["by"], grounds=act["grounds"])
         elif act["act"] == "finalise":
@@ -224,12 +232,18 @@ def _dispute_view(row: Mapping[str, Any]) -> dict:
     return view
 
 
+_VOTE_OUTCOME = {"decided": "dispute.decided", "final": "dispute.finalised"}
+
+
 def _dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> dict:
-    """Apply one more act: replay with it, refuse if the rules refuse, else store it."""
+    """Apply one more act: replay with it, refuse if the rules refuse, else store it. A seat's
+    vote that carries the decision is recorded as the decision (or the appeal's)."""
     acts = [*row["state"]["acts"], act]
     dispute = _replay(acts)
     if isinstance(dispute, rules.Rejection):
         raise _refusal(dispute)
+    if kind == "dispute.voted" and str(dispute.state) != row["status"]:
+        kind = _VOTE_OUTCOME.get(str(dispute.state), kind)
     state = {"acts": acts, "view": as_dict(dispute)}
     tx.update(
         "disputes", row["id"], {"state": state, "status": str(dispute.state), "updated_at": now}
@@ -284,6 +298,22 @@ def file_dispute(
         workplace = tx.get("councils", commission["workplace_council_id"])
         _require_standing(tx, workplace, filer_id, "file a dispute")
         workplace_seats, federation_seats = _seat_ids(tx, commission_id)
+        # The filing council's delegates to the federation are its agents: party to its case.
+        parties = (
+            sorted(
+                str(d["account_id"])
+                for d in tx.find(
+                    "delegates",
+                    {
+                        "federation_id": commission["federation_id"],
+                        "council_id": workplace["id"],
+                        "ended_at": None,
+                    },
+                )
+            )
+            if for_council
+            else []
+        )
         args = {
             "id": "pending",
             "subject": subject,
@@ -297,6 +327,7 @@ def file_dispute(
             "worker_id": str(worker_id) if worker_id is not None else None,
             "workplace_seats": list(workplace_seats),
             "federation_seats": list(federation_seats),
+            "parties": parties,
         }
         act = {"act": "file", "at": utc_timestamp(now), "args": args}
         dispute = _replay([act])
@@ -324,6 +355,20 @@ def _seat_holder(tx: Records, row: Mapping[str, Any], account_id: int) -> None:
         {"commission_id": row["commission_id"], "account_id": account_id, "left_at": None},
     )
     if not seats:
+        ended = tx.find(
+            "commission_seats",
+            {"commission_id": row["commission_id"], "account_id": account_id},
+            order_by="id",
+        )
+        if ended:
+            seat = ended[-1]
+            raise Refused(
+                "seat_ended",
+                f"account {account_id}'s {seat['side']} seat on commission "
+                f"{row['commission_id']} ended at {utc_timestamp(seat['left_at'])}, with the "
+                "mandate or membership it came from; the seat is vacant",
+                "account_id",
+            )
         raise Refused(
             "not_a_commissioner",
             f"account {account_id} holds no seat on commission {row['commission_id']}",
@@ -348,27 +393,35 @@ def hear_dispute(
         return _dispute_act(tx, row, act, now, "dispute.heard")
 
 
+def _vote_act(hours: Any, vote: str, actor_id: int, now: datetime) -> dict:
+    if vote not in ("yes", "no", "abstain"):
+        raise Invalid("bad_vote", "vote: 'yes', 'no' or 'abstain'", "vote")
+    return {
+        "act": "vote",
+        "at": utc_timestamp(now),
+        "seat": str(actor_id),
+        "hours": _hours_text(hours, "hours"),
+        "choice": vote,
+    }
+
+
 def decide_dispute(
     store: Store,
     *,
     dispute_id: int,
     actor_id: int,
     hours: Any,
-    votes: Mapping[int, str],
+    vote: str,
     now: datetime | None = None,
 ) -> dict:
-    """Record the commission's vote on ``hours``; it decides with a majority of all seats."""
+    """A commissioner casts her own seat's vote on ``hours``; the dispute is decided when more
+    than half of all its seats have voted yes on the same hours."""
     now = _now(now)
     with store.transaction() as tx:
         row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
-        act = {
-            "act": "decide",
-            "at": utc_timestamp(now),
-            "hours": _hours_text(hours, "hours"),
-            "votes": {str(k): v for k, v in votes.items()},
-        }
-        return _dispute_act(tx, row, act, now, "dispute.decided")
+        act = _vote_act(hours, vote, actor_id, now)
+        return _dispute_act(tx, row, act, now, "dispute.voted")
 
 
 def appeal_dispute(
@@ -401,20 +454,22 @@ def finalise_dispute(
     dispute_id: int,
     actor_id: int,
     hours: Any = None,
-    votes: Mapping[int, str] | None = None,
+    vote: str | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Make a decided dispute final after its appeal window, or decide an appeal."""
+    """Make a decided dispute final after its appeal window (no hours or vote), or cast one's
+    own seat's vote on an appeal: it is decided, and final, when more than half of all seats
+    have voted yes on the same hours."""
     now = _now(now)
     with store.transaction() as tx:
         row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
-        act = {
-            "act": "finalise",
-            "at": utc_timestamp(now),
-            "hours": _hours_text(hours, "hours") if hours is not None else None,
-            "votes": {str(k): v for k, v in votes.items()} if votes is not None else None,
-        }
+        if vote is not None or hours is not None:
+            if vote is None or hours is None:
+                raise Invalid("bad_vote", "vote: give both hours and your vote", "vote")
+            act = _vote_act(hours, vote, actor_id, now)
+            return _dispute_act(tx, row, act, now, "dispute.voted")
+        act = {"act": "finalise", "at": utc_timestamp(now), "hours": None, "votes": None}
         return _dispute_act(tx, row, act, now, "dispute.finalised")
 
 

@@ -1,0 +1,101 @@
+"""The end of a mandate, and of every right that came from it, in one place.
+
+A delegate's mandate ends by recall, by replacement at a new election, by resignation or by
+leaving the council that sent them. At that moment every right held by virtue of the mandate
+ends with it: the vote in the federation (which needs a current mandate) and the planning
+seats on the federation's rates-and-conflicts commissions, which fall vacant, also on the
+disputes before them. Every path that ends a mandate calls :func:`end_mandate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from councilplan.audit.chain import utc_timestamp
+from councilplan.councils.service.disputes import _dispute_act
+from councilplan.councils.service.records import Records, _record
+
+
+def end_seats(
+    tx: Records,
+    *,
+    account_id: int,
+    side: str,
+    council_id: int,
+    why: str,
+    now: datetime,
+) -> list[int]:
+    """End ``account_id``'s ``side`` seats on the commissions of ``council_id`` (the
+    federation for planning seats, the workplace council for workplace seats), and vacate
+    them on every open dispute before those commissions. Returns the seat ids ended."""
+    column = "federation_id" if side == "planning" else "workplace_council_id"
+    ended = []
+    for commission in tx.find("commissions", {column: council_id}, order_by="id"):
+        for seat in tx.find(
+            "commission_seats",
+            {
+                "commission_id": commission["id"],
+                "account_id": account_id,
+                "side": side,
+                "left_at": None,
+            },
+        ):
+            tx.update("commission_seats", seat["id"], {"left_at": now})
+            ended.append(seat["id"])
+            _record(
+                tx,
+                "commission.seat_ended",
+                {
+                    "commission_id": commission["id"],
+                    "account_id": account_id,
+                    "side": side,
+                    "why": why,
+                },
+                now,
+            )
+            for row in tx.find("disputes", {"commission_id": commission["id"]}, order_by="id"):
+                if row["status"] == "final":
+                    continue
+                act = {
+                    "act": "vacate",
+                    "at": utc_timestamp(now),
+                    "seat": str(account_id),
+                    "why": why,
+                }
+                _dispute_act(tx, row, act, now, "dispute.seat_vacant")
+    return ended
+
+
+def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: datetime) -> dict:
+    """End ``delegate``'s mandate (``reason``: recalled, replaced, resigned, left_council) and
+    every right that came from it, at ``now``. Idempotent on an ended mandate."""
+    if delegate["ended_at"] is not None:
+        return dict(delegate)
+    tx.update("delegates", delegate["id"], {"ended_at": now, "end_reason": reason})
+    still_delegate = tx.find(
+        "delegates",
+        {
+            "federation_id": delegate["federation_id"],
+            "account_id": delegate["account_id"],
+            "ended_at": None,
+        },
+    )
+    seats: list[int] = []
+    if not still_delegate:  # no other current mandate to the same federation
+        seats = end_seats(
+            tx,
+            account_id=delegate["account_id"],
+            side="planning",
+            council_id=delegate["federation_id"],
+            why=f"mandate {reason}",
+            now=now,
+        )
+    _record(
+        tx,
+        "delegate.mandate_ended",
+        {"delegate_id": delegate["id"], "reason": reason, "commission_seats_ended": seats},
+        now,
+    )
+    return tx.get("delegates", delegate["id"])
