@@ -310,7 +310,7 @@ def test_a_refused_login_does_not_echo_the_password(client, url, body):
         ("/api/councils", b'{"name":"X","kind":%s}', "kind"),
         ("/api/councils", b'{"name":"X","kind":"workplace","recall_share":%s}', "recall_share"),
         ("/api/councils/{c}/motions", b'{"title":"T","text":%s}', "text"),
-        ("/api/disputes/1/decision", b'{"hours":"1","votes":{%s:"yes"}}', "votes"),
+        ("/api/disputes/1/decision", b'{"hours":"1","vote":%s}', "vote"),
         ("/api/councils", b'{"name":"X","kind":"workplace",%s:1}', None),  # an extra field
     ],
 )
