@@ -29,11 +29,13 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 
 Scope = dict[str, Any]
@@ -243,12 +245,167 @@ def in_calendar(moment: datetime) -> datetime:
     return moment
 
 
+# -- requests that a browser was made to send ---------------------------------------------------
+
+#: The environment variable naming other origins whose pages may act with the session cookie:
+#: ``https://plan.example, https://app.example:8443`` (scheme, host and port as a browser's
+#: Origin header writes them). The server's own origin is always allowed.
+ALLOWED_ORIGINS_ENV = "COUNCILPLAN_ALLOWED_ORIGINS"
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def allowed_origins(setting: str | None = None) -> frozenset[str]:
+    """The origins in ``setting`` (else $COUNCILPLAN_ALLOWED_ORIGINS), written as
+    ``scheme://host[:port]`` and separated by commas or spaces, normalised by :func:`origin`."""
+    text = os.environ.get(ALLOWED_ORIGINS_ENV, "") if setting is None else setting
+    out = set()
+    for item in text.replace(",", " ").split():
+        parts = urlsplit(item)
+        normal = origin(item)
+        if normal is None or parts.path not in ("", "/") or parts.query or "@" in parts.netloc:
+            raise ValueError(
+                f"{ALLOWED_ORIGINS_ENV}: {item!r} is not an origin; write scheme://host[:port], "
+                "e.g. https://plan.example"
+            )
+        out.add(normal)
+    return frozenset(out)
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of ``url`` (lower case, without a default port) for http and
+    https; None for anything else ("null", a path, a bad port)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+class OriginCheck:
+    """ASGI middleware: a state-changing request (POST, PUT, PATCH, DELETE) authenticated by the
+    session cookie must come from the server's own origin or one of ``allowed``, by its Origin
+    header, else its Referer; else 403 ``cross_origin``. The cookie authenticates when it is
+    sent without a bearer token (``auth.presented_token``: a token wins). Requests with neither
+    header go on: browsers send Origin with every POST, PUT, PATCH and DELETE."""
+
+    def __init__(self, app: Callable, *, cookie: str, allowed: frozenset[str]):
+        self.app = app
+        self.cookie = cookie
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _STATE_CHANGING:
+            return await self.app(scope, receive, send)
+        headers = {}
+        for name, value in scope["headers"]:
+            if name in (b"cookie", b"authorization", b"origin", b"referer", b"host"):
+                headers.setdefault(name, value.decode("latin-1"))
+        if not self._by_cookie(headers):
+            return await self.app(scope, receive, send)
+        field, claimed = "origin", headers.get(b"origin")
+        if claimed is None:
+            field, claimed = "referer", headers.get(b"referer")
+        if claimed is None:
+            return await self.app(scope, receive, send)
+        own = _own_origin(scope, headers.get(b"host"))
+        sent = origin(claimed)
+        if sent is not None and (sent == own or sent in self.allowed):
+            return await self.app(scope, receive, send)
+        response = JSONResponse(
+            {
+                "detail": {
+                    "reason": "cross_origin",
+                    "field": field,
+                    "message": f"a request made with the session cookie must come from this "
+                    f"server's own pages ({own}), not {_text(claimed, 100)!r}; scripts send "
+                    "Authorization: Bearer <token>",
+                }
+            },
+            status_code=403,
+        )
+        await response(scope, receive, send)
+
+    def _by_cookie(self, headers: dict[bytes, str]) -> bool:
+        scheme, _, token = headers.get(b"authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return False
+        return bool(cookie_parser(headers.get(b"cookie", "")).get(self.cookie))
+
+
+def _own_origin(scope: Scope, host: str | None) -> str | None:
+    if not host and scope.get("server"):
+        server_host, port = scope["server"]
+        host = f"{server_host}:{port}" if port else server_host
+    return origin(f"{scope.get('scheme', 'http')}://{host}") if host else None
+
+
+# -- what a browser may do with the answers ------------------------------------------------------
+
+#: The Content-Security-Policy of every answer but the docs page (which adds its init script's
+#: hash, see :mod:`councilplan.web.apidocs`): the API's JSON is no page, so nothing else runs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+#: A year; sent only with answers to https requests.
+HSTS = "max-age=31536000"
+
+
+class SecurityHeaders:
+    """ASGI middleware: every answer gets Content-Security-Policy (unless the route set its
+    own), X-Content-Type-Options: nosniff, Referrer-Policy: same-origin, X-Frame-Options: DENY,
+    and over https (the request's scheme: uvicorn takes it from X-Forwarded-Proto only from the
+    proxies that ``--forwarded-allow-ips`` trusts) Strict-Transport-Security."""
+
+    _ALWAYS = (
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = self._ALWAYS
+        if scope.get("scheme") == "https":
+            extra += ((b"strict-transport-security", HSTS.encode()),)
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {bytes(name).lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 # -- all of it, on an app ------------------------------------------------------------------------
 
 
 def install(app: FastAPI, *, max_body_bytes: int | None = None) -> None:
-    """Guard ``app``: call after its other middleware is added (the body limit must be the
-    outermost) and before its routes are declared (they take :class:`JSONRoute`)."""
+    """Guard ``app``: call after its other middleware is added (the body limit must be outside
+    it, the security headers outermost) and before its routes are declared (they take
+    :class:`JSONRoute`). Also serves the docs page from the package (:mod:`.apidocs`)."""
+    from councilplan.web import apidocs, auth  # auth and apidocs import nothing from here
+
     app.router.route_class = JSONRoute
     app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_middleware(OriginCheck, cookie=auth.COOKIE, allowed=allowed_origins())
     app.add_middleware(BodyLimit, limit=body_limit(max_body_bytes))
+    app.add_middleware(SecurityHeaders)  # its 413s get the headers too
+    apidocs.install(app)
