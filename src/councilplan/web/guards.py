@@ -1,6 +1,7 @@
-"""What keeps a few bytes from stopping the server (issue 12): a limit on request bodies, JSON
-read at bounded cost, numbers and dates checked by their form before anything is computed from
-them, and 422s that never send back what was sent. Reference: docs/api.md, Limits.
+"""The guards every request passes: a limit on request bodies, JSON read at bounded cost,
+numbers and dates checked by their form before anything is computed from them, 422s that never
+send back what was sent, cookie-authenticated changes refused from other origins, and security
+headers on every answer. Reference: docs/api.md, Limits and Security.
 
 Each guard answers with a 4xx that names the field at fault:
 
@@ -19,6 +20,11 @@ Each guard answers with a 4xx that names the field at fault:
 - :data:`SHARE_PATTERN`, :func:`bounded_hours`, :func:`in_calendar`: shares, hours and dates by
   their form. ``Fraction("1e-10000000")`` computes 10**10000000 (6.8 s of CPU; a larger exponent,
   hours), and pydantic's ``max_digits`` lets ``Decimal("1E-10000000")`` through.
+- :class:`OriginCheck`: a POST, PUT, PATCH or DELETE carried by the session cookie (not a bearer
+  token) whose Origin, else Referer, is not the server's own or one of
+  :func:`allowed_origins` gets 403 ``cross_origin``: a page elsewhere cannot act for a member.
+- :class:`SecurityHeaders` (outermost): CSP, nosniff, Referrer-Policy, X-Frame-Options, and HSTS
+  on answers over https.
 """
 
 from __future__ import annotations
