@@ -186,6 +186,14 @@ def test_the_docs_page_loads_nothing_from_elsewhere_and_its_assets_are_served(cl
     assert client.get("/redoc").status_code == 404  # ReDoc came from a CDN too
 
 
+def test_the_docs_page_reads_the_openapi_version_fastapi_writes(client):
+    # Swagger UI 4 (swagger-ui-bundle's) shows "Unable to render this definition" for 3.1;
+    # Swagger UI 5 knows 3.1 documents (its code tests for them by the name isOAS31).
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+    script = re.search(r'src="([^"]*swagger-ui-bundle\.js)"', client.get("/docs").text)
+    assert script and "isOAS31" in client.get(script.group(1)).text
+
+
 def test_the_docs_page_csp_allows_its_own_init_script_and_nothing_inline_else(client):
     import base64
     import hashlib

@@ -2,10 +2,11 @@
 
 FastAPI's Swagger UI page loads its JavaScript and CSS from a CDN (jsdelivr) without an integrity
 hash: whoever serves or alters that file runs code on the docs page, with the session cookie of
-whoever is logged in there. Here the assets come from the ``swagger-ui-bundle`` package, under
-:data:`ASSETS`, and the page's one inline script (Swagger UI's start-up) is allowed by its
-SHA-256 in the page's Content-Security-Policy, nothing else inline. ReDoc (also from a CDN) and
-the OAuth2 redirect page (no OAuth2 here) are not served.
+whoever is logged in there. Here the assets come from the ``fastapi-offline`` package's copy of
+Swagger UI 5 (which reads OpenAPI 3.1, the version FastAPI writes), under :data:`ASSETS`, and
+the page's one inline script (Swagger UI's start-up) is allowed by its SHA-256 in the page's
+Content-Security-Policy, nothing else inline. ReDoc (also from a CDN) and the OAuth2 redirect
+page (no OAuth2 here) are not served.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 #: Where Swagger UI's files are served.
 ASSETS = "/docs-assets"
@@ -45,7 +46,8 @@ def install(app: FastAPI) -> None:
         r for r in app.router.routes if not (isinstance(r, Route) and r.path in dropped)
     ]
     app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url = docs_url, None, None
-    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+    assets = files("fastapi_offline") / "static"
+    app.mount(ASSETS, StaticFiles(directory=str(assets)), name="swagger-ui")
     parameters = {**(app.swagger_ui_parameters or {}), "validatorUrl": None}  # no swagger.io
 
     @app.get(docs_url, include_in_schema=False)
@@ -56,7 +58,7 @@ def install(app: FastAPI) -> None:
             title=f"{app.title} - API docs",
             swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS}/favicon-32x32.png",
+            swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
             oauth2_redirect_url=None,
             swagger_ui_parameters=parameters,
         )
