@@ -71,6 +71,11 @@ class LoginIn(Strict):
     password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_clean)]
 
 
+class PasswordIn(Strict):
+    old_password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_clean)]
+    new_password: Annotated[str, Field(min_length=8, max_length=1024), AfterValidator(_clean)]
+
+
 class CouncilIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
     kind: Literal["workplace", "consumer", "federation"]
@@ -314,7 +319,14 @@ def create_app(
     @app.post("/api/session", tags=["accounts"])
     def log_in(body: LoginIn, response: Response, request: Request, store: StoreDep) -> dict:
         """Log in a browser: sets an HttpOnly session cookie."""
-        found = auth.login(store, body.username, body.password, kind="session")
+        found = auth.login(
+            store,
+            body.username,
+            body.password,
+            kind="session",
+            address=request.client.host if request.client else None,
+            throttle=auth.throttle_for(request.app),
+        )
         if found is None:
             raise _bad_login()
         response.set_cookie(
@@ -338,12 +350,55 @@ def create_app(
         return {"logged_out": True}
 
     @app.post("/api/tokens", status_code=201, tags=["accounts"])
-    def bearer_token(body: LoginIn, store: StoreDep) -> dict:
+    def bearer_token(body: LoginIn, request: Request, store: StoreDep) -> dict:
         """A bearer token for scripts: send ``Authorization: Bearer <token>``."""
-        found = auth.login(store, body.username, body.password, kind="bearer")
+        found = auth.login(
+            store,
+            body.username,
+            body.password,
+            kind="bearer",
+            address=request.client.host if request.client else None,
+            throttle=auth.throttle_for(request.app),
+        )
         if found is None:
             raise _bad_login()
         return {"account_id": found[0], "token": found[1], "token_type": "bearer"}
+
+    @app.delete("/api/tokens", tags=["accounts"])
+    def revoke_tokens(response: Response, me: Me, store: StoreDep) -> dict:
+        """Revoke every token and session of mine, this one included."""
+        revoked = auth.revoke_all(store, me)
+        response.delete_cookie(auth.COOKIE)
+        return {"revoked": revoked}
+
+    @app.post("/api/me/password", tags=["accounts"])
+    def change_password(
+        body: PasswordIn,
+        request: Request,
+        me: Me,
+        store: StoreDep,
+        token: str | None = Depends(auth.presented_token),
+    ) -> dict:
+        """Change my password (the old one required); every other token of mine is revoked."""
+        revoked = auth.change_password(
+            store,
+            me,
+            body.old_password,
+            body.new_password,
+            keep_token=token,
+            address=request.client.host if request.client else None,
+            throttle=auth.throttle_for(request.app),
+        )
+        if revoked is None:
+            raise HTTPException(
+                status_code=403,
+                detail={
+                    "reason": "wrong_password",
+                    "field": "old_password",
+                    "message": "the old password is wrong",
+                },
+            )
+        return {"changed": True, "revoked": revoked}
 
     @app.get("/api/me", tags=["accounts"])
     def me(me: Me, store: StoreDep) -> dict:
