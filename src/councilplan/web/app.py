@@ -316,19 +316,24 @@ def create_app(
         )
         return {"id": account_id, "username": body.username}
 
-    @app.post("/api/session", tags=["accounts"])
-    def log_in(body: LoginIn, response: Response, request: Request, store: StoreDep) -> dict:
-        """Log in a browser: sets an HttpOnly session cookie."""
+    def _log_in(request: Request, store, body: LoginIn, kind: str) -> tuple[int, str]:
+        """(account id, token) for a right password, through the login throttle; else 401."""
         found = auth.login(
             store,
             body.username,
             body.password,
-            kind="session",
+            kind=kind,
             address=request.client.host if request.client else None,
             throttle=auth.throttle_for(request.app),
         )
         if found is None:
             raise _bad_login()
+        return found
+
+    @app.post("/api/session", tags=["accounts"])
+    def log_in(body: LoginIn, response: Response, request: Request, store: StoreDep) -> dict:
+        """Log in a browser: sets an HttpOnly session cookie."""
+        found = _log_in(request, store, body, "session")
         response.set_cookie(
             auth.COOKIE,
             found[1],
@@ -352,16 +357,7 @@ def create_app(
     @app.post("/api/tokens", status_code=201, tags=["accounts"])
     def bearer_token(body: LoginIn, request: Request, store: StoreDep) -> dict:
         """A bearer token for scripts: send ``Authorization: Bearer <token>``."""
-        found = auth.login(
-            store,
-            body.username,
-            body.password,
-            kind="bearer",
-            address=request.client.host if request.client else None,
-            throttle=auth.throttle_for(request.app),
-        )
-        if found is None:
-            raise _bad_login()
+        found = _log_in(request, store, body, "bearer")
         return {"account_id": found[0], "token": found[1], "token_type": "bearer"}
 
     @app.delete("/api/tokens", tags=["accounts"])
