@@ -320,7 +320,7 @@ def test_migrations_go_down_and_up_again(tmp_path):
             assert sa.inspect(engine).get_table_names() == ["alembic_version"]
             migrate.upgrade(engine)
             assert sorted(sa.inspect(engine).get_table_names()) == before
-            assert migrate.current_revision(engine) == "0008"
+            assert migrate.current_revision(engine) == _head_revision()
 
 
 def test_migration_0008_swaps_the_vote_functions_row_lock_for_the_advisory_lock(tmp_path):
@@ -509,3 +509,9 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
                 assert s.recount(store, made[name])["matches"]
             assert raw(store, left, b=made["ranked"]).scalar() == 0
             assert store.verify_audit().ok
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
