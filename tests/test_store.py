@@ -514,4 +514,6 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
 def _head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+    from councilplan.store import migrate as migrations
+
+    return ScriptDirectory.from_config(migrations.alembic_config("sqlite://")).get_current_head()
