@@ -303,6 +303,12 @@ audit_log = sa.Table(
     # Not hashed: which audit_pending row the entry was chained from (PostgreSQL), so the act
     # that staged it can find its seq. NULL where the entry was appended directly (SQLite).
     sa.Column("event_id", sa.BigInteger, nullable=True),
+    # Not hashed, but fixed by it: the changes the act made to the governed tables and the
+    # salt of their commitment, whose SHA-256 the payload carries as state_sha256 (readable by
+    # whoever reads the database, never served as part of the public record); and the
+    # service's HMAC of the event (see store/record.py and docs/audit.md).
+    sa.Column("state", sa.Text, nullable=True),
+    sa.Column("mac", sa.String(64), nullable=True),
     sa.Index("uq_audit_log_event_id", "event_id", unique=True),
 )
 
@@ -316,6 +322,8 @@ audit_pending = sa.Table(
     sa.Column("kind", sa.String(60), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # canonical JSON, exactly as it will be hashed
     sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("state", sa.Text, nullable=True),  # as in audit_log
+    sa.Column("mac", sa.String(64), nullable=True),  # NULL only from the one-call vote
 )
 
 audit_head = sa.Table(
