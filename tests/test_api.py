@@ -279,11 +279,17 @@ def test_commission_seats_see_their_cases_and_no_one_else(client):
             "target": "bread",
             "current_hours": "0.5",
             "claimed_hours": "3/4",
+            "grounds": "medical leave, see doctor's note",
         },
     )
     assert d.status_code == 201, d.text
     did = d.json()["dispute_id"]
     stranger_h = login(client, "u3")
+    # Issue 12, "Privacy": the public record shows that a dispute was filed, not its grounds.
+    record = client.get("/api/audit", headers=stranger_h)
+    assert record.status_code == 200
+    assert "dispute.filed" in record.text and "doctor" not in record.text
+    assert "claimed_hours" not in record.text and "3/4" not in record.text
     assert client.get(f"/api/disputes/{did}", headers=stranger_h).status_code == 403
     assert client.get("/api/disputes", headers=stranger_h).json() == []
     assert [x["dispute_id"] for x in client.get("/api/disputes", headers=planner_h).json()] == [did]
@@ -310,8 +316,13 @@ def test_commission_seats_see_their_cases_and_no_one_else(client):
         f"/api/disputes/{did}/decision", headers=planner_h, json={"hours": "3/4", "vote": "yes"}
     )
     assert r.status_code == 200 and r.json()["state"] == "decided"
-    r = client.post(f"/api/disputes/{did}/appeal", json={"grounds": "g"}, headers=stranger_h)
+    r = client.post(
+        f"/api/disputes/{did}/appeal", json={"grounds": "new evidence"}, headers=stranger_h
+    )
     assert r.status_code == 200  # a member of the workplace council appeals on its behalf
+    record = client.get("/api/audit", headers=login(client, "u2")).text
+    assert "dispute.appealed" in record and "new evidence" not in record
+    assert '"vote"' not in record and "yes" not in record  # the seats' votes stay private
     r = client.post(f"/api/disputes/{did}/final", json={}, headers=planner_h)
     assert r.status_code == 422 and detail(r)["reason"] == "missing_detail"
 

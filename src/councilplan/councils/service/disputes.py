@@ -248,15 +248,17 @@ def _dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) ->
     tx.update(
         "disputes", row["id"], {"state": state, "status": str(dispute.state), "updated_at": now}
     )
-    effect = dispute.effect
+    # The public record names the dispute, its commission, the step and its new state; the
+    # grounds, hours, seats' votes and effect are the parties' and the commission's to read
+    # (they are in the dispute's row, which the event's state commitment fixes).
     _record(
         tx,
         kind,
         {
             "dispute_id": row["id"],
-            "act": act,
+            "commission_id": row["commission_id"],
+            "act": act["act"],
             "state": str(dispute.state),
-            "effect": as_dict(effect) if effect else None,
         },
         now,
     )
