@@ -186,3 +186,116 @@ def _key_path(url: str) -> Path:
         return database.with_name(database.name + ".audit-key")
     config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return config / "councilplan" / "audit.key"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking the tables against the record.
+
+
+@dataclass(frozen=True)
+class StateCheck:
+    """What replaying the record found: ``ok``; how many entries' states were replayed; the
+    staged events not yet chained; and, when not ok, the first problem, named."""
+
+    ok: bool
+    replayed: int
+    staged: int
+    message: str
+    first_bad_seq: int | None = None
+    table: str | None = None
+    key: Mapping[str, Any] | None = None
+
+
+def check_state(connection: sa.Connection, key: bytes | None) -> StateCheck:
+    """Replay every entry's state from the latest ``record.began`` (or the first entry) and
+    compare the governed tables with the result; check each entry's MAC under ``key`` (when
+    given) and every staged event's. The first problem found is reported."""
+    from councilplan.audit.record import Replay, ReplayError, compare, mac_matches
+    from councilplan.store.tables import audit_log, audit_pending
+
+    log = audit_log
+    began = connection.execute(
+        sa.select(sa.func.max(log.c.seq)).where(log.c.kind == "record.began")
+    ).scalar()
+    replay = Replay(GOVERNED)
+    rows = connection.execute(
+        sa.select(log.c.seq, log.c.kind, log.c.payload, log.c.recorded_at, log.c.state, log.c.mac)
+        .where(log.c.seq >= (began or 0))
+        .order_by(log.c.seq)
+    )
+    for seq, kind, payload, recorded_at, state_text, mac in rows:
+        if key is not None and not mac_matches(key, mac, kind, payload.encode(), recorded_at):
+            return StateCheck(
+                False,
+                replay.applied,
+                0,
+                f"entry {seq} ({kind}) does not carry the service's signature: it was not made "
+                "by this service, or this check uses another key than the service's",
+                seq,
+            )
+        if state_text is None:
+            return StateCheck(
+                False,
+                replay.applied,
+                0,
+                f"entry {seq} ({kind}) keeps no state: the tables cannot be rebuilt past it",
+                seq,
+            )
+        state = State.parse(state_text)
+        committed = json.loads(payload).get("state_sha256")
+        if committed != state.commitment:
+            return StateCheck(
+                False,
+                replay.applied,
+                0,
+                f"entry {seq} ({kind}): its kept state is not the one its payload commits to "
+                "(state_sha256): the state was changed after the event was recorded",
+                seq,
+            )
+        try:
+            replay.apply(seq, state.changes)
+        except ReplayError as error:
+            return StateCheck(False, replay.applied, 0, str(error), seq)
+    tables = {}
+    for table in GOVERNED:
+        t = metadata.tables[table]
+        tables[table] = [plain_row(table, r) for r in connection.execute(sa.select(t)).mappings()]
+    mismatch = compare(replay, tables)
+    staged = connection.execute(
+        sa.select(
+            audit_pending.c.id,
+            audit_pending.c.kind,
+            audit_pending.c.payload,
+            audit_pending.c.recorded_at,
+            audit_pending.c.mac,
+        ).order_by(audit_pending.c.id)
+    ).all()
+    if mismatch is not None:
+        return StateCheck(
+            False,
+            replay.applied,
+            len(staged),
+            mismatch.message,
+            mismatch.last_seq,
+            mismatch.table,
+            mismatch.key,
+        )
+    if key is not None:
+        for event_id, kind, payload, recorded_at, mac in staged:
+            if not mac_matches(key, mac, kind, payload.encode(), recorded_at):
+                return StateCheck(
+                    False,
+                    replay.applied,
+                    len(staged),
+                    f"staged event {event_id} ({kind}) in audit_pending does not carry the "
+                    "service's signature: no act of this service staged it; it will not be "
+                    "chained",
+                )
+    waiting = f"; {len(staged)} staged event(s) not yet chained" if staged else ""
+    return StateCheck(
+        True,
+        replay.applied,
+        len(staged),
+        f"every governed table follows from the record ({replay.applied} entries replayed"
+        f"{waiting})",
+    )
