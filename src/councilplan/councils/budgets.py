@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from councilplan.councils.counting import _jsonable
-from councilplan.economy.errors import Where
+from councilplan.errors import Where
 
 __all__ = ["COMPLETIONS", "UTILITIES", "BudgetError", "BudgetResult", "equal_shares"]
 

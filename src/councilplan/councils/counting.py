@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from councilplan.economy.errors import Where
+from councilplan.errors import Where
 
 __all__ = [
     "RULES",

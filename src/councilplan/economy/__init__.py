@@ -1,7 +1,7 @@
 """The economy: its data model, and everything that reads or writes one."""
 
 from councilplan.economy.bundle import DEMO_BUNDLE, load_demo, read_bundle, write_bundle
-from councilplan.economy.errors import EconomyError, NotProductiveError, Where
+from councilplan.economy.errors import EconomyError, NotProductiveError
 from councilplan.economy.model import Economy, make_economy
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "Economy",
     "EconomyError",
     "NotProductiveError",
-    "Where",
     "load_demo",
     "make_economy",
     "read_bundle",

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
 from councilplan.economy.model import Economy, make_economy
+from councilplan.errors import Where
 
 PRODUCT_UNIT = "USD (millions, 2017)"
 LABOUR_KIND = "compensation"

@@ -23,9 +23,10 @@ import scipy.sparse as sp
 import tomli_w
 
 from councilplan.economy import tables
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
 from councilplan.economy.model import Economy, _ids, make_economy
 from councilplan.economy.tables import ID, NUMBER, TEXT, Column, TableSpec
+from councilplan.errors import Where
 
 FORMAT = "councilplan-economy"
 VERSION = 1

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
+from councilplan.errors import Where
 
 
 def _ids(values: Iterable[object], what: str, source: str | None) -> np.ndarray:

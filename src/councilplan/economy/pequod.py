@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
+from councilplan.errors import Where
 
 #: The five categories of goods, in the order of the global good index.
 CATEGORIES = ("private", "intermediate", "nature", "labour", "public")

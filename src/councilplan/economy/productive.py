@@ -15,7 +15,8 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
-from councilplan.economy.errors import NotProductiveError, Where
+from councilplan.economy.errors import NotProductiveError
+from councilplan.errors import Where
 
 _DENSE_LIMIT = 2000
 

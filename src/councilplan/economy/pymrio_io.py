@@ -16,8 +16,9 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
 from councilplan.economy.model import Economy, make_economy
+from councilplan.errors import Where
 
 if TYPE_CHECKING:
     import pymrio

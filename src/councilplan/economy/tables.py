@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
+from councilplan.errors import Where
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 ID, TEXT, NUMBER = "id", "text", "number"

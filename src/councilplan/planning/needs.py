@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
 from councilplan.economy.model import Economy
+from councilplan.errors import Where
 
 
 class PlanInputError(EconomyError):

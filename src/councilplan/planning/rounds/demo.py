@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from councilplan.economy.errors import Where
 from councilplan.economy.model import Economy
 from councilplan.economy.pequod import (
     INTERMEDIATE,
@@ -30,6 +29,7 @@ from councilplan.economy.pequod import (
     Experiment,
     make_experiment,
 )
+from councilplan.errors import Where
 from councilplan.planning.needs import as_needs
 from councilplan.planning.plan import Plan, plan
 from councilplan.planning.rounds.procedure import RoundsError, RoundsResult, run_rounds

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from councilplan.economy.errors import EconomyError, Where
+from councilplan.economy.errors import EconomyError
 from councilplan.economy.pequod import (
     INTERMEDIATE,
     LABOUR,
@@ -34,6 +34,7 @@ from councilplan.economy.pequod import (
     Experiment,
     perturb_exponents,
 )
+from councilplan.errors import Where
 
 #: The authors' colour scale: the colour of a round is the first whose bound every imbalance
 #: (percent) is under.
