@@ -149,10 +149,14 @@ def decompose(
         rounds += 1
         u = np.column_stack(plan_use)
         j = len(plans)
+        # Columns: the plans found so far, then one slack per limit at a penalty cost.
         res = _master(
-            np.r_[np.asarray(plan_cost), np.full(kk, penalty)], np.hstack([u, -np.eye(kk)]),
-            bounds, j, kk,
-        )  # fmt: skip
+            cost=np.r_[np.asarray(plan_cost), np.full(kk, penalty)],
+            a_ub=np.hstack([u, -np.eye(kk)]),
+            b_ub=bounds,
+            plans=j,
+            extra=kk,
+        )
         if res is None:
             return "the decomposition master problem failed"
         mu_master = np.maximum(-res.ineqlin.marginals, 0.0)
@@ -228,7 +232,7 @@ def decompose(
     )
 
 
-def _master(cost: np.ndarray, a_ub: np.ndarray, b_ub: np.ndarray, plans: int, extra: int):
+def _master(*, cost: np.ndarray, a_ub: np.ndarray, b_ub: np.ndarray, plans: int, extra: int):
     """min cost.z  s.t.  a_ub z <= b_ub, sum of the first ``plans`` entries of z = 1, z >= 0.
 
     The master has K + 1 rows and a few dozen columns: SciPy's own HiGHS (which does not

@@ -166,8 +166,14 @@ def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None, warm=N
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=np.float64)
         y = np.asarray(sol.row_dual, dtype=np.float64)
-        judged = _judged(
-            lp, "highs", "optimal", x, y, iterations, time.perf_counter() - start, text
+        judged = judged_solution(
+            lp,
+            x,
+            y,
+            solver="highs",
+            iterations=iterations,
+            seconds=time.perf_counter() - start,
+            message=text,
         )
         if max(judged.primal_residual, judged.dual_residual) <= POLISH_ABOVE:
             return judged
@@ -186,8 +192,14 @@ def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None, warm=N
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=np.float64)
         y = np.asarray(sol.row_dual, dtype=np.float64)
-        polished = _judged(
-            lp, "highs", "optimal", x, y, iterations, time.perf_counter() - start, text
+        polished = judged_solution(
+            lp,
+            x,
+            y,
+            solver="highs",
+            iterations=iterations,
+            seconds=time.perf_counter() - start,
+            message=text,
         )
         worst = max(polished.primal_residual, polished.dual_residual)
         return polished if worst < max(judged.primal_residual, judged.dual_residual) else judged
@@ -200,7 +212,14 @@ def _solve_highs(lp: LinearProgram, tol: float, time_limit: float | None, warm=N
         name = "limit"
     else:
         name = "error"
-    return _failed(lp, "highs", name, iterations, time.perf_counter() - start, text)
+    return _failed(
+        lp,
+        solver="highs",
+        status=name,
+        iterations=iterations,
+        seconds=time.perf_counter() - start,
+        message=text,
+    )
 
 
 def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None, warm=None) -> LpSolution:
@@ -237,7 +256,9 @@ def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None, warm=No
     if reason == "TERMINATION_REASON_OPTIMAL":
         x = np.asarray(result.primal_solution, dtype=np.float64)
         y = np.asarray(result.dual_solution, dtype=np.float64)
-        return _judged(lp, "pdlp", "optimal", x, y, iterations, seconds, reason)
+        return judged_solution(
+            lp, x, y, solver="pdlp", iterations=iterations, seconds=seconds, message=reason
+        )
     if reason in (
         "TERMINATION_REASON_PRIMAL_INFEASIBLE",
         "TERMINATION_REASON_PRIMAL_OR_DUAL_INFEASIBLE",
@@ -251,20 +272,45 @@ def _solve_pdlp(lp: LinearProgram, tol: float, time_limit: float | None, warm=No
         name = "limit"
     else:
         name = "error"
-    return _failed(lp, "pdlp", name, iterations, seconds, reason)
+    return _failed(
+        lp, solver="pdlp", status=name, iterations=iterations, seconds=seconds, message=reason
+    )
 
 
-def _failed(lp, solver, status, iterations, seconds, message) -> LpSolution:
+def _failed(lp, *, solver, status, iterations, seconds, message) -> LpSolution:
+    """A solver's stop without an answer: every number NaN, the status and message kept."""
     m, n = lp.shape
     nan = float("nan")
     return LpSolution(
-        status, solver, np.full(n, nan), np.full(m, nan), np.full(n, nan),
-        nan, nan, nan, nan, nan, iterations, seconds, message,
-    )  # fmt: skip
+        status=status,
+        solver=solver,
+        x=np.full(n, nan),
+        row_dual=np.full(m, nan),
+        reduced_cost=np.full(n, nan),
+        objective=nan,
+        dual_objective=nan,
+        relative_gap=nan,
+        primal_residual=nan,
+        dual_residual=nan,
+        iterations=iterations,
+        seconds=seconds,
+        message=message,
+    )
 
 
-def _judged(lp, solver, status, x, y, iterations, seconds, message) -> LpSolution:
-    """Measure the solution against the program: objective, dual bound, gap, residuals."""
+def judged_solution(
+    lp: LinearProgram,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    solver: str,
+    iterations: int,
+    seconds: float,
+    status: str = "optimal",
+    message: str = "",
+) -> LpSolution:
+    """Measure a solution (x primal, y row duals) against the program: objective, dual
+    bound, gap, residuals; any method's answer can be judged so, not only a solver's."""
     a = lp.matrix
     ax = a @ x
     rl, ru, cl, cu = lp.row_lower, lp.row_upper, lp.col_lower, lp.col_upper
@@ -301,6 +347,17 @@ def _judged(lp, solver, status, x, y, iterations, seconds, message) -> LpSolutio
     objective = float(lp.cost @ x)
     gap = abs(objective - dual_objective) / (1.0 + abs(objective) + abs(dual_objective))
     return LpSolution(
-        status, solver, x, y, rc, objective, dual_objective, float(gap),
-        primal_residual, dual_residual, iterations, seconds, message,
-    )  # fmt: skip
+        status=status,
+        solver=solver,
+        x=x,
+        row_dual=y,
+        reduced_cost=rc,
+        objective=objective,
+        dual_objective=dual_objective,
+        relative_gap=float(gap),
+        primal_residual=primal_residual,
+        dual_residual=dual_residual,
+        iterations=iterations,
+        seconds=seconds,
+        message=message,
+    )

@@ -250,8 +250,13 @@ class Plan:
         ]
         for note in d.notes:
             lines.append(f"- note: {note}")
-        lines += ["", "## Labour and resources", "", "| kind | id | used | limit | dual |",
-                  "|---|---|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "## Labour and resources",
+            "",
+            "| kind | id | used | limit | dual |",
+            "|---|---|---:|---:|---:|",
+        ]
         limits = self.limits_table()
         shown = limits[(limits["kind"] != "capacity") | limits["binding"]]
         for row in shown.itertuples(index=False):
@@ -261,20 +266,61 @@ class Plan:
                 f"{row.dual:.6g} |"
             )
         if self.shortfall is not None and len(self.shortfall):
-            lines += ["", "## Needs that cannot be met", "",
-                      "| product | council | need | met | short | binding limits |",
-                      "|---|---|---:|---:|---:|---|"]  # fmt: skip
+            lines += [
+                "",
+                "## Needs that cannot be met",
+                "",
+                "| product | council | need | met | short | binding limits |",
+                "|---|---|---:|---:|---:|---|",
+            ]
             for row in self.shortfall.itertuples(index=False):
                 lines.append(
                     f"| {row.product} | {row.council} | {row.need:,.6g} | {row.met:,.6g} | "
                     f"{row.short:,.6g} | {row.binding} |"
                 )
         top = np.argsort(-self.prices)[:10]
-        lines += ["", f"## Highest prices ({self.price_unit})", "", "| product | price |",
-                  "|---|---:|"]  # fmt: skip
+        lines += ["", f"## Highest prices ({self.price_unit})", "", "| product | price |"]
+        lines.append("|---|---:|")
         for j in top:
             lines.append(f"| {self.product_ids[j]} | {self.prices[j]:.6g} |")
         return "\n".join(lines) + "\n"
+
+
+# -- what every method plans for ---------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """The economy, the needs, the limits in force, the weight of an hour of each labour kind
+    (k,), and when planning started (``time.perf_counter``, for the diagnostics' seconds)."""
+
+    economy: Economy
+    need: Needs
+    limit: ResolvedLimits
+    weights: np.ndarray
+    started: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Duals:
+    """Shadow prices (n,) in hours per unit of product, and hours saved per extra unit of
+    each labour limit (k,), resource limit (r,) and technique's capacity (t,); all >= 0."""
+
+    prices: np.ndarray
+    labour: np.ndarray
+    resources: np.ndarray
+    capacity: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _ShortfallColumns:
+    """Columns added after the techniques' in the plan LP: their entries on the need rows
+    (n x s), their bounds (s,) and their cost (s,)."""
+
+    on_needs: sp.csc_array
+    lower: np.ndarray
+    upper: np.ndarray
+    cost: np.ndarray
 
 
 # -- the entry point --------------------------------------------------------------------
@@ -310,36 +356,40 @@ def plan(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    start = time.perf_counter()
-    need = as_needs(economy, needs)
-    limit = resolve_limits(economy, limits)
-    w = _weights(economy, weights)
+    started = time.perf_counter()
+    problem = _Problem(
+        economy=economy,
+        need=as_needs(economy, needs),
+        limit=resolve_limits(economy, limits),
+        weights=_weights(economy, weights),
+        started=started,
+    )
     notes: list[str] = []
 
     guess = None
     if method in ("auto", "labour"):
-        result, why, guess = _labour_plan(economy, need, limit, w, start)
+        result, why, guess = _labour_plan(problem)
         if result is not None:
             return result
         notes.append(f"labour-only plan not used: {why}")
     if method == "decomposition" or (
-        method == "auto" and guess is not None and np.all(guess[0] <= limit.capacity)
+        method == "auto" and guess is not None and np.all(guess[0] <= problem.limit.capacity)
     ):
-        result, why = _decomposition_plan(economy, need, limit, w, start, notes)
+        result, why = _decomposition_plan(problem, notes)
         if result is not None:
             return result
         notes.append(f"decomposition not used: {why}")
 
     solver = method if method in ("highs", "pdlp") else _pick_solver(economy)
-    lp = _plan_lp(economy, need.total, limit, w)
-    # The least-labour plan without limits (``guess``) is not handed to PDLP as a start:
-    # measured at 10^4 products it took PDLP more iterations than a cold start, not fewer.
+    lp = _plan_lp(problem, problem.need.total)
+    # The least-labour plan without limits (``guess``) is not handed to PDLP as a start: it
+    # took PDLP more iterations than a cold start, not fewer.
     sol = solve(lp, solver, tol=tol, time_limit=time_limit)
     if sol.status == "optimal":
-        return _from_lp(economy, need, limit, w, sol, sol, start, notes)
+        return _from_lp(problem, sol, judged=sol, notes=notes)
     if sol.status == "infeasible":
         notes.append("the needs cannot all be met within the limits: least shortfall planned")
-        return _shortfall_plan(economy, need, limit, w, solver, tol, time_limit, start, notes)
+        return _shortfall_plan(problem, solver=solver, tol=tol, time_limit=time_limit, notes=notes)
     raise PlanError(
         f"{solver} stopped without a plan ({sol.message}) after {sol.iterations} iterations "
         f"and {sol.seconds:.3g} s; try another method or a longer time_limit"
@@ -372,11 +422,12 @@ def _pick_solver(economy: Economy) -> str:
 # -- the labour-only path (non-substitution) ------------------------------------------------
 
 
-def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
+def _labour_plan(problem: _Problem):
     """(plan, "", None) by the non-substitution theorem, or (None, why it does not apply,
     a starting point (activity, values) for the LP or None)."""
     from councilplan.planning.values import LeontiefSystem, cheapest_techniques
 
+    economy, need, limit, w = problem.economy, problem.need, problem.limit, problem.weights
     # values.py picks a dense LU for small economies and BiCGSTAB with a residual test
     # (1e-12) for large ones; the same choice serves the activities.
     solve_method = "auto"
@@ -443,41 +494,48 @@ def _labour_plan(economy, need: Needs, limit: ResolvedLimits, w, start):
     # The size a need's residual is measured against: the product's output and its uses.
     size = 1.0 + np.abs(d) + y + (abs(a) @ y if np.any(a.data < 0) else used)
     primal = float(np.max(np.maximum(d - net, 0.0) / size, initial=0.0))
-    k, r, t = economy.n_labour_kinds, economy.n_resources, economy.n_techniques
     objective = float(cost @ activity)
     dual_objective = float(values @ d)
     gap = abs(objective - dual_objective) / (1 + abs(objective) + abs(dual_objective))
     diag = Diagnostics(
         solver=f"cheapest techniques + Leontief solve ({system.method})",
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - problem.started,
         iterations=iterations,
         relative_gap=gap,
         primal_residual=primal,
         dual_residual=dual_residual,
         notes=(f"Leontief solve relative residual {residual:.2e}",),
     )
-    return (
-        _make_plan(
-            economy, need, limit, w, "labour", "optimal", activity, values,
-            np.zeros(k), np.zeros(r), np.zeros(t), diag,
-        ),
-        "",
-        None,
-    )  # fmt: skip
+    duals = _Duals(
+        prices=values,
+        labour=np.zeros(economy.n_labour_kinds),
+        resources=np.zeros(economy.n_resources),
+        capacity=np.zeros(economy.n_techniques),
+    )
+    made = _make_plan(
+        problem,
+        method="labour",
+        status="optimal",
+        activity=activity,
+        duals=duals,
+        diagnostics=diag,
+    )
+    return made, "", None
 
 
-def _decomposition_plan(economy, need: Needs, limit: ResolvedLimits, w, start, notes):
+def _decomposition_plan(problem: _Problem, notes: list[str]):
     """(plan, "") by Dantzig-Wolfe over non-substitution plans, or (None, why not)."""
     from councilplan.planning.decomposition import decompose
-    from councilplan.planning.lp import _judged
+    from councilplan.planning.lp import judged_solution
 
+    economy, limit = problem.economy, problem.limit
     if np.any(economy.inputs.data < 0):
         return None, "the economy has by-products (negative inputs)"
     kl = np.flatnonzero(np.isfinite(limit.labour))
     kr = np.flatnonzero(np.isfinite(limit.resources))
     use = np.vstack([economy.labour[kl], economy.resource_use[kr]])
     bounds = np.concatenate([limit.labour[kl], limit.resources[kr]])
-    found = decompose(economy, need.total, use, bounds, w, (kl, kr))
+    found = decompose(economy, problem.need.total, use, bounds, problem.weights, (kl, kr))
     if isinstance(found, str):
         return None, found
     activity = found.activity
@@ -489,26 +547,32 @@ def _decomposition_plan(economy, need: Needs, limit: ResolvedLimits, w, start, n
     rd = np.zeros(economy.n_resources)
     rd[kr] = found.multipliers[len(kl) :]
     # Judge the answer as any LP solver's: gap, primal and dual residuals on the full LP.
-    lp = _plan_lp(economy, need.total, limit, w)
+    lp = _plan_lp(problem, problem.need.total)
     y = np.concatenate([found.prices, -ld[kl], -rd[kr]])
-    judged = _judged(lp, "decomposition", "optimal", activity, y, found.rounds, 0.0, "")
+    judged = judged_solution(
+        lp, activity, y, solver="decomposition", iterations=found.rounds, seconds=0.0
+    )
     diag = Diagnostics(
         solver=f"Dantzig-Wolfe over cheapest-technique plans ({found.plans} plans)",
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - problem.started,
         iterations=found.rounds,
         relative_gap=judged.relative_gap,
         primal_residual=judged.primal_residual,
         dual_residual=judged.dual_residual,
         notes=tuple(notes),
     )
-    zeros = np.zeros(economy.n_techniques)
-    return (
-        _make_plan(
-            economy, need, limit, w, "decomposition", "optimal", activity, found.prices,
-            ld, rd, zeros, diag,
-        ),
-        "",
-    )  # fmt: skip
+    duals = _Duals(
+        prices=found.prices, labour=ld, resources=rd, capacity=np.zeros(economy.n_techniques)
+    )
+    made = _make_plan(
+        problem,
+        method="decomposition",
+        status="optimal",
+        activity=activity,
+        duals=duals,
+        diagnostics=diag,
+    )
+    return made, ""
 
 
 def _net_matrix(economy: Economy) -> sp.csc_array:
@@ -524,27 +588,26 @@ def _net_matrix(economy: Economy) -> sp.csc_array:
 # -- the linear program -------------------------------------------------------------------
 
 
-def _plan_lp(economy, d, limit: ResolvedLimits, w, extra=None) -> LinearProgram:
-    """The plan LP: rows needs (n), finite labour limits, finite resource limits.
-
-    ``extra`` = (columns (n x s) on the need rows, lower, upper, cost) adds shortfall
-    columns after the technique columns.
-    """
+def _plan_lp(
+    problem: _Problem, d: np.ndarray, extra: _ShortfallColumns | None = None
+) -> LinearProgram:
+    """The plan LP for net outputs ``d`` (n,): rows needs (n), finite labour limits, finite
+    resource limits; ``extra`` adds shortfall columns after the technique columns."""
+    economy, limit = problem.economy, problem.limit
     net = _net_matrix(economy)
     kl = np.flatnonzero(np.isfinite(limit.labour))
     kr = np.flatnonzero(np.isfinite(limit.resources))
     blocks = [net, sp.csc_array(economy.labour[kl]), sp.csc_array(economy.resource_use[kr])]
     matrix = sp.vstack(blocks, format="csc")
-    cost = w @ economy.labour
+    cost = problem.weights @ economy.labour
     col_lower = np.zeros(economy.n_techniques)
     col_upper = np.array(limit.capacity, dtype=np.float64)
     if extra is not None:
-        cols, lo, up, c = extra
-        pad = sp.csc_array((len(kl) + len(kr), cols.shape[1]))
-        matrix = sp.hstack([matrix, sp.vstack([cols, pad], format="csc")], format="csc")
-        col_lower = np.concatenate([col_lower, lo])
-        col_upper = np.concatenate([col_upper, up])
-        cost = np.concatenate([cost, c])
+        pad = sp.csc_array((len(kl) + len(kr), extra.on_needs.shape[1]))
+        matrix = sp.hstack([matrix, sp.vstack([extra.on_needs, pad], format="csc")], format="csc")
+        col_lower = np.concatenate([col_lower, extra.lower])
+        col_upper = np.concatenate([col_upper, extra.upper])
+        cost = np.concatenate([cost, extra.cost])
     matrix.sort_indices()
     return LinearProgram(
         cost=cost,
@@ -556,9 +619,9 @@ def _plan_lp(economy, d, limit: ResolvedLimits, w, extra=None) -> LinearProgram:
     )
 
 
-def _split_duals(economy, limit: ResolvedLimits, sol: LpSolution):
-    """Row duals and reduced costs -> prices (n,), labour (k,), resource (r,), capacity (t,)
-    duals, the limit duals as hours saved per extra unit (>= 0)."""
+def _split_duals(economy: Economy, limit: ResolvedLimits, sol: LpSolution) -> _Duals:
+    """The plan LP's row duals and reduced costs as prices and limit duals, the latter as
+    hours saved per extra unit (>= 0)."""
     n, t = economy.n_products, economy.n_techniques
     kl = np.flatnonzero(np.isfinite(limit.labour))
     kr = np.flatnonzero(np.isfinite(limit.resources))
@@ -570,22 +633,30 @@ def _split_duals(economy, limit: ResolvedLimits, sol: LpSolution):
     resource_duals[kr] = -y[n + len(kl) : n + len(kl) + len(kr)]
     rc = sol.reduced_cost[:t]
     capacity_duals = np.where(np.isfinite(limit.capacity), np.maximum(-rc, 0.0), 0.0)
-    return (
-        np.maximum(prices, 0.0),
-        np.maximum(labour_duals, 0.0),
-        np.maximum(resource_duals, 0.0),
-        capacity_duals,
+    return _Duals(
+        prices=np.maximum(prices, 0.0),
+        labour=np.maximum(labour_duals, 0.0),
+        resources=np.maximum(resource_duals, 0.0),
+        capacity=capacity_duals,
     )
 
 
-def _from_lp(economy, need, limit, w, sol: LpSolution, judged: LpSolution, start, notes,
-             status="optimal", shortfall=None, met=None) -> Plan:  # fmt: skip
-    t = economy.n_techniques
-    activity = np.maximum(sol.x[:t], 0.0)
-    prices, ld, rd, cd = _split_duals(economy, limit, sol)
+def _from_lp(
+    problem: _Problem,
+    sol: LpSolution,
+    *,
+    judged: LpSolution,
+    notes: list[str],
+    status: str = "optimal",
+    shortfall: pd.DataFrame | None = None,
+    met: np.ndarray | None = None,
+) -> Plan:
+    """The plan of an LP solution ``sol``; ``judged`` gives the diagnostics (iterations,
+    gap, residuals), which may be those of another solve of the same problem."""
+    activity = np.maximum(sol.x[: problem.economy.n_techniques], 0.0)
     diag = Diagnostics(
         solver=sol.solver,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - problem.started,
         iterations=judged.iterations,
         relative_gap=judged.relative_gap,
         primal_residual=judged.primal_residual,
@@ -593,13 +664,31 @@ def _from_lp(economy, need, limit, w, sol: LpSolution, judged: LpSolution, start
         notes=tuple(notes),
     )
     return _make_plan(
-        economy, need, limit, w, sol.solver, status, activity, prices, ld, rd, cd, diag,
-        shortfall=shortfall, met=met,
-    )  # fmt: skip
+        problem,
+        method=sol.solver,
+        status=status,
+        activity=activity,
+        duals=_split_duals(problem.economy, problem.limit, sol),
+        diagnostics=diag,
+        shortfall=shortfall,
+        met=met,
+    )
 
 
-def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices, ld, rd, cd,
-               diag, *, shortfall=None, met=None) -> Plan:  # fmt: skip
+def _make_plan(
+    problem: _Problem,
+    *,
+    method: str,
+    status: str,
+    activity: np.ndarray,
+    duals: _Duals,
+    diagnostics: Diagnostics,
+    shortfall: pd.DataFrame | None = None,
+    met: np.ndarray | None = None,
+) -> Plan:
+    """The :class:`Plan` of ``activity`` (t,); ``met`` (units of each stated need met)
+    defaults to every need met in full."""
+    economy, need, limit, w = problem.economy, problem.need, problem.limit, problem.weights
     out = economy.technique_output
     n = economy.n_products
     output = np.bincount(economy.technique_product, weights=activity * out, minlength=n)
@@ -634,14 +723,14 @@ def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices,
         labour_limits=_ro(limit.labour),
         resource_limits=_ro(limit.resources),
         capacity=_ro(limit.capacity),
-        prices=_ro(prices),
-        labour_duals=_ro(ld),
-        resource_duals=_ro(rd),
-        capacity_duals=_ro(cd),
+        prices=_ro(duals.prices),
+        labour_duals=_ro(duals.labour),
+        resource_duals=_ro(duals.resources),
+        capacity_duals=_ro(duals.capacity),
         labour_weights=_ro(w),
         total_labour=float(labour.sum()),
         objective=float(w @ labour),
-        diagnostics=diag,
+        diagnostics=diagnostics,
         shortfall=shortfall,
         consumption=consumption,
         labour_by_technique=_ro(economy.labour * activity),
@@ -652,7 +741,9 @@ def _make_plan(economy, need: Needs, limit, w, method, status, activity, prices,
 # -- when the needs cannot all be met ---------------------------------------------------------
 
 
-def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, start, notes):
+def _shortfall_plan(
+    problem: _Problem, *, solver: str, tol: float, time_limit: float | None, notes: list[str]
+) -> Plan:
     """Least weighted shortfall, then least labour at that shortfall; names what binds.
 
     Each stated need q gets a column m_q in [0, d_q], the amount of it met, taken from its
@@ -661,6 +752,7 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     economy's own. The first LP maximises the met share sum_q w_q m_q, w_q = priority_q /
     d_q, with the weights divided by the largest (the least need counts 1 per unit).
     """
+    economy, need, limit = problem.economy, problem.need, problem.limit
     n, t = economy.n_products, economy.n_techniques
     rows = np.flatnonzero(need.amount > 0)
     amount = need.amount[rows]
@@ -672,8 +764,10 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     cols = sp.csc_array(
         (-np.ones(len(rows)), (need.product[rows], np.arange(len(rows)))), shape=(n, len(rows))
     )
-    extra = (cols, np.zeros(len(rows)), amount.copy(), -weight)
-    lp = _plan_lp(economy, np.zeros(n), limit, w, extra)
+    extra = _ShortfallColumns(
+        on_needs=cols, lower=np.zeros(len(rows)), upper=amount.copy(), cost=-weight
+    )
+    lp = _plan_lp(problem, np.zeros(n), extra)
     first = LinearProgram(
         cost=np.concatenate([np.zeros(t), -weight]),
         matrix=lp.matrix,
@@ -695,7 +789,7 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     met1 = np.clip(sol1.x[t:], 0.0, amount)
     m = lp.matrix.shape[0]
     second = LinearProgram(
-        cost=np.concatenate([w @ economy.labour, np.zeros(len(rows))]),
+        cost=np.concatenate([problem.weights @ economy.labour, np.zeros(len(rows))]),
         matrix=lp.matrix,
         row_lower=lp.row_lower,
         row_upper=lp.row_upper,
@@ -705,8 +799,10 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     sol2 = solve(second, solver, tol=tol, time_limit=time_limit)
     final = sol2 if sol2.status == "optimal" else sol1
     if final is sol1:
-        notes.append(f"least labour at least shortfall not found ({sol2.message}); "
-                     "the plan is the least-shortfall one")  # fmt: skip
+        notes.append(
+            f"least labour at least shortfall not found ({sol2.message}); "
+            "the plan is the least-shortfall one"
+        )
     short = amount - np.clip(final.x[t:], 0.0, amount)
     met = need.amount.copy()
     met[rows] = need.amount[rows] - short
@@ -716,9 +812,14 @@ def _shortfall_plan(economy, need: Needs, limit, w, solver, tol, time_limit, sta
     binding = _binding_limits(economy, limit, sol1)
     table = _shortfall_table(economy, need, rows, short, final.x[:t], binding)
     return _from_lp(
-        economy, need, limit, w, trimmed, final, start, notes,
-        status="shortfall" if len(table) else "optimal", shortfall=table, met=met,
-    )  # fmt: skip
+        problem,
+        trimmed,
+        judged=final,
+        notes=notes,
+        status="shortfall" if len(table) else "optimal",
+        shortfall=table,
+        met=met,
+    )
 
 
 def _check_weighable(economy, need: Needs, rows, weight, solver, tol) -> None:
@@ -751,13 +852,13 @@ def _binding_limits(economy, limit: ResolvedLimits, sol1: LpSolution) -> list[tu
     """(label, kind, index, dual) of each limit whose relaxation would lessen the shortfall:
     a dual above 10^-12 of the greatest need's weight per unit, which is 1 (the least
     weight a need can have is 10^-9 of it; see :func:`_check_weighable`)."""
-    _, ld, rd, cd = _split_duals(economy, limit, sol1)
+    split = _split_duals(economy, limit, sol1)
     scale = 1e-12
     found = []
     for kind, duals, ids in (
-        ("labour", ld, economy.labour_ids),
-        ("resource", rd, economy.resource_ids),
-        ("capacity", cd, economy.technique_ids),
+        ("labour", split.labour, economy.labour_ids),
+        ("resource", split.resources, economy.resource_ids),
+        ("capacity", split.capacity, economy.technique_ids),
     ):
         for i in np.flatnonzero(duals > scale):
             found.append((f"{kind} {ids[i]}", kind, int(i), float(duals[i])))
@@ -807,8 +908,11 @@ def _embodied_use(economy: Economy, activity: np.ndarray, binding) -> list[np.nd
     produced = activity * out
     total = np.bincount(made, weights=produced, minlength=n)
     count = np.bincount(made, minlength=n)
-    share = np.where(total[made] > 0, produced / np.where(total[made] > 0, total[made], 1.0),
-                     1.0 / count[made])  # fmt: skip
+    share = np.where(
+        total[made] > 0,
+        produced / np.where(total[made] > 0, total[made], 1.0),
+        1.0 / count[made],
+    )
     per_unit = share / out  # activity of technique t per unit of its product
     mix = sp.csc_array((per_unit, (np.arange(t), made)), shape=(t, n))
     a = sp.csc_array(economy.inputs @ mix)

@@ -344,9 +344,16 @@ class LeontiefSystem:
                 # BiCGSTAB can break down; GMRES cannot, at a higher cost per iteration.
                 self.method = "gmres"
                 values, info = spla.gmres(
-                    operator, labour, x0=values, rtol=tol, atol=0.0, restart=50, maxiter=200,
-                    callback=step, callback_type="pr_norm",
-                )  # fmt: skip
+                    operator,
+                    labour,
+                    x0=values,
+                    rtol=tol,
+                    atol=0.0,
+                    restart=50,
+                    maxiter=200,
+                    callback=step,
+                    callback_type="pr_norm",
+                )
                 residual = float(np.linalg.norm(values - product(values) - labour) / norm)
             if not residual <= 10 * tol:
                 raise ValuesNotConvergedError(
