@@ -18,6 +18,7 @@ from councilplan.economy.pequod import (
 from councilplan.planning.rounds import (
     Proposal,
     RoundsError,
+    RoundSettings,
     RoundsLogWriter,
     council_terms,
     initial_state,
@@ -43,9 +44,7 @@ def reproduction(request, pequod_dir, tmp_path_factory):
     experiment = load_experiment(pequod_dir / f"{name}.clj")
     out = tmp_path_factory.mktemp("rounds") / f"{name}.csv"
     with RoundsLogWriter(out, experiment) as writer:
-        result = run_rounds(
-            experiment, phases=1, on_round=writer.on_round, on_phase_end=writer.on_phase_end
-        )
+        result = run_rounds(experiment, RoundSettings(phases=1), observer=writer)
     ours_header, ours = read_log(out)
     theirs_header, theirs = read_log(pequod_dir / f"{name}.csv")
     return experiment, result, (ours_header, ours), (theirs_header, theirs)
@@ -86,13 +85,13 @@ def test_phase_two_converges_like_the_authors(reproduction, pequod_dir):
     experiment, _, _, (_, theirs) = reproduction
     theirs_rows, _ = _phase_one(theirs)
     authors_phase_two = len(theirs) - len(theirs_rows) - 2
-    result = run_rounds(experiment, phases=2, seed=7)
+    result = run_rounds(experiment, RoundSettings(phases=2, seed=7))
     assert result.phase_iterations[0] == len(theirs_rows)
     assert result.converged
     assert abs(result.phase_iterations[1] - authors_phase_two) <= 3
     # the perturbation is seeded: the same seed gives the same run, another seed another one
-    again = run_rounds(experiment, phases=2, seed=7)
-    other = run_rounds(experiment, phases=2, seed=8)
+    again = run_rounds(experiment, RoundSettings(phases=2, seed=7))
+    other = run_rounds(experiment, RoundSettings(phases=2, seed=8))
     np.testing.assert_array_equal(result.prices, again.prices)
     assert not np.array_equal(result.prices, other.prices)
     # the second exponent-sum row shows the perturbed exponents (each step 0..0.004)
@@ -216,7 +215,7 @@ def test_a_consumer_council_override_and_the_run_result(small):
     g = small.goods_per_category
     public_1 = 4 * g
     proposal = Proposal(demands={0: 500.0, public_1: 3000.0})
-    result = run_rounds(small, overrides={("consumer", 7): proposal}, max_rounds=5)
+    result = run_rounds(small, RoundSettings(max_rounds=5), overrides={("consumer", 7): proposal})
     assert result.self_answered == {("consumer", 7)}
     assert all(row.self_answered == (("consumer", 7),) for row in result.rows)
 
@@ -252,7 +251,7 @@ def test_an_override_that_names_no_council_or_a_wrong_good_is_refused(small):
 
 
 def test_the_run_stops_at_the_cap_and_says_what_did_not_balance(small):
-    result = run_rounds(small, max_rounds=3)
+    result = run_rounds(small, RoundSettings(max_rounds=3))
     assert not result.converged
     assert result.iterations == 3 and len(result.rows) == 3
     above = {name for name, pct in result.unbalanced}
@@ -267,7 +266,7 @@ def test_a_zero_price_is_refused(small):
     prices = np.full(small.n_goods, 700.0)
     prices[2 * small.goods_per_category] = 0.0
     with pytest.raises(RoundsError, match=r"initial price 0\.0 of good nature-1"):
-        run_rounds(small, initial_prices=prices)
+        run_rounds(small, RoundSettings(initial_prices=prices))
 
 
 CLJ = """(ns pequod-cljs.tiny)
@@ -296,7 +295,7 @@ def test_loader_reads_a_small_file(tmp_path):
     assert experiment.workers.input_goods.tolist() == [2, 5, 6, 3, 4, 7]
     # nobody makes private-2, the intermediates or public-1: they can never balance, and the
     # report says so (all demand, no supply: 200 % of the traded volume)
-    result = run_rounds(experiment, max_rounds=50)
+    result = run_rounds(experiment, RoundSettings(max_rounds=50))
     unbalanced = dict(result.unbalanced)
     for good in ("private-2", "intermediate-1", "intermediate-2", "public-1"):
         assert unbalanced[good] == pytest.approx(200.0)
@@ -397,9 +396,7 @@ def test_integers_print_as_clojure_longs():
 def test_the_log_has_the_authors_layout(small, tmp_path):
     out = tmp_path / "run.csv"
     with RoundsLogWriter(out, small) as writer:
-        result = run_rounds(
-            small, phases=2, seed=1, on_round=writer.on_round, on_phase_end=writer.on_phase_end
-        )
+        result = run_rounds(small, RoundSettings(phases=2, seed=1), observer=writer)
     header, rows = read_log(out)
     g, w = small.goods_per_category, small.workers.n
     assert len(header) == 2 + 35 * g + 2 * w
@@ -475,7 +472,7 @@ def test_overrides_can_come_round_by_round(small):
         calls.append((phase, iteration, prices.copy()))
         return {("worker", 3): Proposal(supplies={}, demands={})} if iteration == 2 else {}
 
-    result = run_rounds(small, overrides=submitted, max_rounds=4)
+    result = run_rounds(small, RoundSettings(max_rounds=4), overrides=submitted)
     assert [c[:2] for c in calls] == [(1, 1), (1, 2), (1, 3), (1, 4)]
     np.testing.assert_array_equal(calls[1][2], result.rows[0].prices)  # prices the round saw
     assert [row.self_answered for row in result.rows] == [(), (("worker", 3),), (), ()]
@@ -492,7 +489,7 @@ def test_overrides_can_come_round_by_round(small):
 def test_the_price_rule_keeps_its_bounds(seed, councils, goods, threshold):
     """Prices stay positive, steps within [0.001, 0.2], damping <= 0.25, colours match T."""
     experiment = generate_experiment(councils, goods_per_category=goods, seed=seed)
-    result = run_rounds(experiment, threshold=threshold, max_rounds=30)
+    result = run_rounds(experiment, RoundSettings(threshold=threshold, max_rounds=30))
     previous = np.full(experiment.n_goods, 700.0)
     for row in result.rows:
         assert np.all(row.prices > 0)
@@ -545,3 +542,16 @@ def test_a_rounds_plan_reports_its_prices_in_the_unit_of_account(pequod_dir):
     result = run_rounds(load_experiment(pequod_dir / "dep1ex01.clj"))
     report = result.to_plan().report()
     assert "unit of account" in report and "hours per unit" not in report
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        ({"phases": 3}, "phases must be 1 or 2"),
+        ({"max_rounds": 0}, "max_rounds"),
+        ({"threshold": 0}, "threshold"),
+    ],
+)
+def test_settings_are_refused_when_made(bad, said):
+    with pytest.raises(RoundsError, match=said):
+        RoundSettings(**bad)

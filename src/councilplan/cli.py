@@ -564,7 +564,7 @@ def rounds(
 
     from councilplan.economy.errors import EconomyError
     from councilplan.economy.pequod import generate_experiment, load_experiment
-    from councilplan.planning.rounds import RoundsLogWriter, run_rounds
+    from councilplan.planning.rounds import RoundSettings, RoundsLogWriter, run_rounds
 
     if generate == (experiment_file is not None):
         fail("give either an experiment file (EXPERIMENT.clj) or --generate, not both or neither")
@@ -599,26 +599,15 @@ def rounds(
                     RoundsLogWriter(path, experiment, worker_columns=worker_columns)
                 )
 
-            def on_round(record) -> None:
-                progress.update(
-                    task,
-                    description=f"phase {record.phase}, round {record.iteration}: worst "
-                    f"imbalance {record.worst_imbalance:.3g}% (target {threshold:g}%)",
-                )
-                if writer is not None:
-                    writer.on_round(record)
-
             progress.update(task, description="round 1")
             try:
+                settings = RoundSettings(
+                    threshold=threshold, max_rounds=max_rounds, phases=phases, seed=seed
+                )
                 result = run_rounds(
                     experiment,
-                    threshold=threshold,
-                    max_rounds=max_rounds,
-                    phases=phases,
-                    seed=seed,
-                    on_round=on_round,
-                    on_phase_end=None if writer is None else writer.on_phase_end,
-                    council_rows=writer is not None and worker_columns,
+                    settings,
+                    observer=_RoundsProgress(progress, task, threshold, writer),
                 )
             except EconomyError as error:
                 fail(str(error))
@@ -653,6 +642,27 @@ def rounds(
     _summary(f"Participatory rounds on {experiment.name}", rows)
     if not result.converged:
         raise typer.Exit(1)
+
+
+class _RoundsProgress:
+    """Shows each round on the progress display and hands it on to the log, if any."""
+
+    def __init__(self, progress, task, threshold: float, writer) -> None:
+        self.progress, self.task, self.threshold, self.writer = progress, task, threshold, writer
+        self.wants_council_rows = writer is not None and writer.wants_council_rows
+
+    def on_round(self, record) -> None:
+        self.progress.update(
+            self.task,
+            description=f"phase {record.phase}, round {record.iteration}: worst "
+            f"imbalance {record.worst_imbalance:.3g}% (target {self.threshold:g}%)",
+        )
+        if self.writer is not None:
+            self.writer.on_round(record)
+
+    def on_phase_end(self, phase: int, experiment, exponent_sums) -> None:
+        if self.writer is not None:
+            self.writer.on_phase_end(phase, experiment, exponent_sums)
 
 
 # --- Councils service: serve, db upgrade, audit verify ------------------------------------
@@ -701,7 +711,7 @@ def _database_url(database_url: str | None, data_dir: Path | None, *, create: bo
     file and its folder; the others refuse it, naming the file, and create nothing. A
     PostgreSQL URL is not a file: it is left to connect (and to fail) as it will.
     """
-    from councilplan.store.repository import DEFAULT_SQLITE, default_url
+    from councilplan.store import DEFAULT_SQLITE, default_url
 
     if database_url:
         url, file, flag = (
@@ -751,7 +761,7 @@ def serve(
 
     import uvicorn
 
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
     from councilplan.web import serving
 
     url = _database_url(database_url, data_dir, create=False)
@@ -792,8 +802,7 @@ def db_upgrade(
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
 ) -> None:
     """Create or migrate the councils database to the newest schema."""
-    from councilplan.store import migrate
-    from councilplan.store.repository import make_engine
+    from councilplan.store import make_engine, migrate
 
     url = _database_url(database_url, data_dir, create=True)
     engine = make_engine(url)
@@ -819,7 +828,7 @@ def audit_verify(
 ) -> None:
     """Recompute the audit chain. Exit 0 when intact; 1 naming the first bad entry."""
     from councilplan.audit.chain import verify
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
 
     url = _database_url(database_url, data_dir, create=False)
     try:
@@ -1072,9 +1081,9 @@ def demo(
     _print_plan_findings(optimum, out)
 
     console.print(_rule("Participatory rounds", "councils answer prices until it balances"))
-    from councilplan.planning.rounds.demo import demo_town_rounds
+    from councilplan.planning.rounds.calibration import rounds_against_optimum
 
-    _, comparison = demo_town_rounds(economy, needs, seed=0)
+    _, comparison = rounds_against_optimum(economy, needs, seed=0)
     for line in comparison.report():
         console.print(line, highlight=False)
 
@@ -1116,7 +1125,7 @@ def _demo_database(data_dir: Path) -> str:
     """The URL of the demo's SQLite file in ``data_dir``, removed if an earlier demo made it;
     refused if something else is there, so the demo never overwrites a real database."""
     from councilplan.councils import service
-    from councilplan.store.repository import default_url, open_store
+    from councilplan.store import default_url, open_store
 
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -1146,7 +1155,7 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
     from datetime import UTC, datetime, timedelta
 
     from councilplan.councils import service
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
 
     database = url.removeprefix("sqlite:///")
 

@@ -131,13 +131,11 @@ def fixed_supply_mask(goods_per_category: int, nature: np.ndarray, labour: np.nd
 
 
 class RoundsLogWriter:
-    """Writes the log as the run goes: pass ``on_round``/``on_phase_end`` to ``run_rounds``.
+    """Writes the log as the run goes: pass it to ``run_rounds`` as its ``observer``.
 
     Use as a context manager. Worker columns need the council rows, so the run computes each
-    round's outputs and efforts while a writer is attached (``wants_council_rows``).
+    round's outputs and efforts while a writer with them is attached (``wants_council_rows``).
     """
-
-    wants_council_rows = True
 
     def __init__(self, path: str | Path | TextIO, experiment, *, worker_columns: bool = True):
         self.experiment = experiment

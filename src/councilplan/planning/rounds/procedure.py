@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -678,57 +678,87 @@ def initial_state(experiment: Experiment, initial_prices=700, damping=DAMPING_CA
     return PriceState(prices.copy(), pd.copy(), 0, np.equal(np.mod(prices, 1), 0))
 
 
+@dataclass(frozen=True, eq=False)
+class RoundSettings:
+    """How a run goes: when it stops, how many phases, where the prices start.
+
+    Attributes:
+        threshold: a phase stops on the first round whose imbalances are all <= this
+            (percent of each good's traded volume).
+        max_rounds: or after this many rounds.
+        phases: 1, or 2: phase 2 perturbs every exponent with draws from
+            ``numpy.random.default_rng(seed)`` (the authors' "augmented reset") and goes on
+            from phase 1's prices and damping list.
+        seed: the seed of phase 2's perturbation.
+        initial_prices: the start price of every good (the authors' 700), or (5G,) one each.
+        effort_quirk: the authors' effort with its 8-input quirk (docs/rounds.md).
+        keep_council_rows: keep each council's output and effort in every record of
+            ``RoundsResult.rows`` (W numbers a round), not only the last round's.
+    """
+
+    threshold: float = 3.0
+    max_rounds: int = 200
+    phases: int = 1
+    seed: int | None = 0
+    initial_prices: float | np.ndarray = 700
+    effort_quirk: bool = True
+    keep_council_rows: bool = False
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 2):
+            raise RoundsError(f"phases must be 1 or 2, got {self.phases}", Where(field="phases"))
+        if self.max_rounds < 1:
+            raise RoundsError(f"max_rounds must be at least 1, got {self.max_rounds}")
+        if not self.threshold > 0:
+            raise RoundsError(f"threshold must be a positive percentage, got {self.threshold}")
+
+
+class RoundObserver(Protocol):
+    """Watches a run as it goes; a :class:`RoundsLogWriter` is one.
+
+    ``wants_council_rows``: the run computes each council's output and effort in every
+    record handed to ``on_round`` (W numbers a round; the last round's are always computed).
+    """
+
+    wants_council_rows: bool
+
+    def on_round(self, record: RoundRecord) -> None:
+        """Each round's record, as it is made."""
+
+    def on_phase_end(self, phase: int, experiment: Experiment, exponent_sums: np.ndarray) -> None:
+        """After each phase: its number, its experiment and its (W,) exponent sums."""
+
+
 def run_rounds(
     experiment: Experiment,
+    settings: RoundSettings = RoundSettings(),
     *,
-    threshold: float = 3.0,
-    max_rounds: int = 200,
-    phases: int = 1,
-    seed: int | None = 0,
-    initial_prices=700,
     overrides: OverridesSource | None = None,
-    effort_quirk: bool = True,
-    keep_council_rows: bool = False,
-    on_round: Callable[[RoundRecord], None] | None = None,
-    on_phase_end: Callable[[int, Experiment, np.ndarray], None] | None = None,
-    council_rows: bool | None = None,
+    observer: RoundObserver | None = None,
 ) -> RoundsResult:
-    """Run the participatory rounds until every good balances within ``threshold`` percent.
-
-    Each phase runs at least one round and stops on the first round whose imbalances are all
-    <= ``threshold`` or after ``max_rounds`` rounds. Phase 2 (``phases=2``) perturbs every
-    exponent with draws from ``numpy.random.default_rng(seed)`` (the authors' "augmented
-    reset") and goes on from phase 1's prices and damping list.
+    """Run the participatory rounds until every good balances within ``settings.threshold``
+    percent, or each phase reaches ``settings.max_rounds`` (see :class:`RoundSettings`).
 
     ``overrides`` maps ("consumer"|"worker", id) to a :class:`Proposal` used in every round,
     or is a function (phase, iteration, prices) -> such a mapping, called before each round.
-    ``on_round`` gets each :class:`RoundRecord` as it is made, ``on_phase_end`` (phase,
-    experiment, exponent sums) after each phase (a :class:`RoundsLogWriter` provides both).
-    ``council_rows`` computes per-council output and effort in every record (default: when
-    ``keep_council_rows`` or ``on_round`` asks for them).
+    ``observer`` sees each round's record and each phase's end as the run goes.
     """
-    if phases not in (1, 2):
-        raise RoundsError(f"phases must be 1 or 2, got {phases}", Where(field="phases"))
-    if max_rounds < 1:
-        raise RoundsError(f"max_rounds must be at least 1, got {max_rounds}")
-    if not threshold > 0:
-        raise RoundsError(f"threshold must be a positive percentage, got {threshold}")
-    if council_rows is None:
-        owner = getattr(on_round, "__self__", None)
-        council_rows = keep_council_rows or bool(getattr(owner, "wants_council_rows", False))
-    rng = np.random.default_rng(seed)
-    state = initial_state(experiment, initial_prices)
+    threshold, max_rounds = settings.threshold, settings.max_rounds
+    keep_council_rows = settings.keep_council_rows
+    council_rows = keep_council_rows or (observer is not None and observer.wants_council_rows)
+    rng = np.random.default_rng(settings.seed)
+    state = initial_state(experiment, settings.initial_prices)
     rows: list[RoundRecord] = []
     sums: list[np.ndarray] = []
     phase_iterations: list[int] = []
     answered: set[CouncilKey] = set()
     in_rounds = 0.0
     started = time.perf_counter()
-    for phase in range(1, phases + 1):
+    for phase in range(1, settings.phases + 1):
         if phase == 2:
             experiment = perturb_exponents(experiment, rng)
             state = replace(state, iteration=0)
-        terms = council_terms(experiment, effort_quirk=effort_quirk)
+        terms = council_terms(experiment, effort_quirk=settings.effort_quirk)
         while True:
             this = (
                 overrides(phase, state.iteration + 1, state.prices)
@@ -741,15 +771,15 @@ def run_rounds(
             )
             in_rounds += time.perf_counter() - round_started
             answered.update(record.self_answered)
-            if on_round is not None:
-                on_round(record)
+            if observer is not None:
+                observer.on_round(record)
             rows.append(record if keep_council_rows else record.without_councils())
             if not (record.imbalance > threshold).any() or state.iteration >= max_rounds:
                 break
         phase_iterations.append(state.iteration)
         sums.append(experiment.workers.exponent_sums(experiment.goods_per_category))
-        if on_phase_end is not None:
-            on_phase_end(phase, experiment, sums[-1])
+        if observer is not None:
+            observer.on_phase_end(phase, experiment, sums[-1])
     seconds = time.perf_counter() - started
 
     last = rows[-1]

@@ -1,5 +1,5 @@
-"""The demo town's councils in the participatory rounds: calibration, convergence, and the
-labour they use against the planner's optimum."""
+"""Councils calibrated to the demo economy's plan, in the participatory rounds: calibration,
+convergence, and the labour they use against the planner's optimum."""
 
 from __future__ import annotations
 
@@ -25,24 +25,24 @@ from councilplan.planning.rounds import (
     worker_inputs,
     worker_output,
 )
-from councilplan.planning.rounds.demo import (
-    DEMO_PUBLIC_GOODS,
+from councilplan.planning.rounds.calibration import (
     RETURNS,
-    demo_town,
-    demo_town_experiment,
-    demo_town_rounds,
+    TOWN_PUBLIC_GOODS,
+    calibrate_town,
+    calibrated_experiment,
     productivity_for_output,
+    rounds_against_optimum,
 )
 
 
 @pytest.fixture(scope="module")
 def town():
-    return demo_town()
+    return calibrate_town()
 
 
 @pytest.fixture(scope="module")
 def rounds():
-    return demo_town_rounds()
+    return rounds_against_optimum()
 
 
 def category_of(town, good: int) -> int:
@@ -57,7 +57,7 @@ def test_the_economy_is_mapped_onto_the_five_categories(town):
     assert labels.index("electricity (households)") // g == PRIVATE
     assert labels.index("electricity (inputs)") // g == INTERMEDIATE
     public = {labels[i].removesuffix(" (public)") for i in range(PUBLIC * g, 5 * g)} - {"absent"}
-    assert public == set(DEMO_PUBLIC_GOODS)
+    assert public == set(TOWN_PUBLIC_GOODS)
     assert "grain (inputs)" in labels and "grain (households)" not in labels
     # labour kinds are labour goods, resources nature goods, supplied as the plan uses them
     assert [labels[i] for i in town.labour_goods] == [f"labour {k}" for k in economy.labour_ids]
@@ -141,7 +141,7 @@ def test_at_the_reference_prices_every_council_answers_with_the_plan(town):
     t = town.worker_technique[rows]
     per_unit = economy.labour[0, t] / economy.technique_output[t]
     assert x[labour] == pytest.approx(per_unit * q[rows], rel=1e-9)
-    plain = demo_town(spread=0.0).experiment
+    plain = calibrate_town(spread=0.0).experiment
     _, record, _ = planning_round(council_terms(plain), initial_state(plain, town.reference_prices))
     assert record.worst_imbalance < 1e-6
 
@@ -173,14 +173,14 @@ def test_the_participatory_plan_uses_no_less_labour_than_the_optimum(rounds):
 
 
 def test_reproducible_with_a_seed():
-    a, b = demo_town_experiment(seed=3), demo_town_experiment(seed=3)
+    a, b = calibrated_experiment(seed=3), calibrated_experiment(seed=3)
     assert isinstance(a, Experiment)
     assert np.array_equal(a.consumers.utility_exponents, b.consumers.utility_exponents)
     assert np.array_equal(a.workers.productivity, b.workers.productivity)
-    other = demo_town_experiment(seed=4)
+    other = calibrated_experiment(seed=4)
     assert not np.array_equal(a.consumers.utility_exponents, other.consumers.utility_exponents)
-    first, cmp1 = demo_town_rounds(seed=5, consumer_councils=12, workers_per_technique=3)
-    second, cmp2 = demo_town_rounds(seed=5, consumer_councils=12, workers_per_technique=3)
+    first, cmp1 = rounds_against_optimum(seed=5, consumer_councils=12, workers_per_technique=3)
+    second, cmp2 = rounds_against_optimum(seed=5, consumer_councils=12, workers_per_technique=3)
     assert np.array_equal(first.prices, second.prices)
     assert cmp1.participatory_total == cmp2.participatory_total
     assert first.experiment.consumers.n == 12

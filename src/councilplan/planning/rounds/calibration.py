@@ -1,14 +1,11 @@
-"""The demo town's councils for the participatory rounds, calibrated to its techniques.
+"""Councils for the participatory rounds, calibrated to a town's optimal plan.
 
-The town's optimal plan (``planning.plan``) says which techniques run and how much. Each
-running technique gets worker councils whose Cobb-Douglas production functions pass through
-the technique: at the reference prices (labour values grossed up by the councils' markup,
-below) a council's profit-maximising answer is the planned output made with exactly the
-technique's inputs per unit. Consumer councils get Cobb-Douglas utilities whose exponents are
-the budget shares of the town's needs at those prices, spread a little between councils. The
-rounds then start from plain labour values and run to balance, and the labour the councils
-end up asking for is compared with the least labour (``planning.plan``) that makes the same
-final consumption. docs/rounds.md ("The demo town") says why each choice was made.
+Worker councils run the plan's techniques: at the reference prices each one's best answer is
+the planned output made with the technique's inputs. Consumer councils' utilities follow the
+needs' budget shares. The rounds then start from labour values, and the labour the councils
+ask for is compared with the least labour that makes the same final consumption. Default
+economy: the shipped demo (``economy/demo/``). docs/rounds.md ("Councils calibrated to a
+plan") says why each choice was made.
 """
 
 from __future__ import annotations
@@ -32,12 +29,17 @@ from councilplan.economy.pequod import (
 from councilplan.errors import Where
 from councilplan.planning.needs import as_needs
 from councilplan.planning.plan import Plan, plan
-from councilplan.planning.rounds.procedure import RoundsError, RoundsResult, run_rounds
+from councilplan.planning.rounds.procedure import (
+    RoundsError,
+    RoundSettings,
+    RoundsResult,
+    run_rounds,
+)
 from councilplan.planning.values import LeontiefSystem, labour_values
 
 #: Final goods the whole town shares (the procedure charges every consumer council an equal
 #: share of a public good): care, teaching, health, the common networks and investment.
-DEMO_PUBLIC_GOODS = (
+TOWN_PUBLIC_GOODS = (
     "health_care", "dental_care", "medicines", "schooling", "childcare", "elder_care",
     "library", "transit", "sewage", "waste_collection", "postal", "machinery",
 )  # fmt: skip
@@ -56,7 +58,7 @@ RENT_FLOOR = 0.01
 
 
 @dataclass(frozen=True, eq=False)
-class DemoTown:
+class CalibratedTown:
     """An economy's plan mapped onto the procedure's goods and councils.
 
     Attributes:
@@ -92,7 +94,7 @@ class DemoTown:
 
 
 @dataclass(frozen=True)
-class DemoComparison:
+class OptimumComparison:
     """The labour the participatory plan uses against the least labour that makes the same.
 
     Attributes:
@@ -173,7 +175,7 @@ def _default_inputs(economy, needs):
             needs = read_needs(DEMO_BUNDLE / "needs" / "town.csv", economy)
     if needs is None:
         raise RoundsError(
-            "needs are required with an economy other than the demo town",
+            "needs are required with an economy other than the shipped demo economy",
             Where(economy.name, field="needs"),
         )
     return economy, as_needs(economy, needs)
@@ -232,19 +234,19 @@ def productivity_for_output(q, own_price, log_price_term, total_b, c, k, s):
     return np.exp((rest - denominator * np.log(q)) / k)
 
 
-def demo_town(
+def calibrate_town(
     economy: Economy | None = None,
     needs=None,
     *,
     consumer_councils: int = 30,
     workers_per_technique: int = 10,
     seed: int = 0,
-    public_goods: Collection[str] = DEMO_PUBLIC_GOODS,
+    public_goods: Collection[str] = TOWN_PUBLIC_GOODS,
     returns: float = RETURNS,
     spread: float = 0.1,
-) -> DemoTown:
-    """Map ``economy`` (default: the demo town) and ``needs`` (default: its needs file) onto
-    the procedure's goods, and calibrate councils to the optimal plan for the needs.
+) -> CalibratedTown:
+    """Map ``economy`` (default: the shipped demo economy) and ``needs`` (default: its needs
+    file) onto the procedure's goods, and calibrate councils to the optimal plan for the needs.
 
     ``workers_per_technique`` councils share each running technique's output for each use
     (households, the town, other workplaces); ``consumer_councils`` consumer councils share the
@@ -269,7 +271,7 @@ def demo_town(
     running = activity > 1e-9 * max(float(activity.max()), 1.0)
     inputs = economy.inputs.toarray() if n * economy.n_techniques <= 10**7 else None
     if inputs is None:
-        raise RoundsError("the demo mapping is for town-sized economies (dense inputs)")
+        raise RoundsError("the calibration is for town-sized economies (dense inputs)")
     positive = np.where(inputs > 0, inputs, 0.0)
 
     # the plan's main technique per product fixes its labour value and reference price
@@ -445,10 +447,10 @@ def demo_town(
         disutility_scale=s,
         nature_supply=nature_supply,
         labour_supply=labour_supply,
-        source=f"demo_town({economy.name}, seed={seed})",
+        source=f"calibrate_town({economy.name}, seed={seed})",
         absent_goods=np.flatnonzero(~present),
     )
-    return DemoTown(
+    return CalibratedTown(
         experiment=experiment,
         economy=economy,
         plan=optimum,
@@ -464,7 +466,7 @@ def demo_town(
     )
 
 
-def demo_town_experiment(
+def calibrated_experiment(
     economy: Economy | None = None,
     needs=None,
     *,
@@ -472,8 +474,8 @@ def demo_town_experiment(
     workers_per_technique: int = 10,
     seed: int = 0,
 ) -> Experiment:
-    """The demo town's councils as an :class:`Experiment` (see :func:`demo_town`)."""
-    return demo_town(
+    """The calibrated councils as an :class:`Experiment` (see :func:`calibrate_town`)."""
+    return calibrate_town(
         economy,
         needs,
         consumer_councils=consumer_councils,
@@ -482,7 +484,7 @@ def demo_town_experiment(
     ).experiment
 
 
-def final_consumption(town: DemoTown, result: RoundsResult) -> tuple[np.ndarray, np.ndarray]:
+def final_consumption(town: CalibratedTown, result: RoundsResult) -> tuple[np.ndarray, np.ndarray]:
     """(n,) units the worker councils' last proposals make for final use (final goods made,
     plus intermediate goods made beyond what they use), and (n,) units the consumer councils
     ask for at the last prices (a public good: the level the town gets)."""
@@ -500,7 +502,7 @@ def final_consumption(town: DemoTown, result: RoundsResult) -> tuple[np.ndarray,
     return made, asked
 
 
-def demo_town_rounds(
+def rounds_against_optimum(
     economy: Economy | None = None,
     needs=None,
     *,
@@ -509,27 +511,28 @@ def demo_town_rounds(
     seed: int = 0,
     threshold: float = 3.0,
     max_rounds: int = 200,
-) -> tuple[RoundsResult, DemoComparison]:
-    """Run the demo town's rounds from labour-value prices to balance (``threshold`` percent)
-    and compare the labour they use with ``planning.plan`` for the same final consumption."""
-    town = demo_town(
+) -> tuple[RoundsResult, OptimumComparison]:
+    """Run the calibrated councils' rounds from labour-value prices to balance (``threshold``
+    percent) and compare the labour they use with ``planning.plan`` for the same final
+    consumption."""
+    town = calibrate_town(
         economy,
         needs,
         consumer_councils=consumer_councils,
         workers_per_technique=workers_per_technique,
         seed=seed,
     )
-    result = run_rounds(
-        town.experiment,
+    settings = RoundSettings(
         threshold=threshold,
         max_rounds=max_rounds,
         seed=seed,
         initial_prices=town.labour_value_prices,
     )
+    result = run_rounds(town.experiment, settings)
     return result, compare_with_optimum(town, result)
 
 
-def compare_with_optimum(town: DemoTown, result: RoundsResult) -> DemoComparison:
+def compare_with_optimum(town: CalibratedTown, result: RoundsResult) -> OptimumComparison:
     """The labour the rounds' last proposals use against the optimum for what they make."""
     economy = town.economy
     consumption, asked = final_consumption(town, result)
@@ -537,7 +540,7 @@ def compare_with_optimum(town: DemoTown, result: RoundsResult) -> DemoComparison
     ours = np.zeros(economy.n_labour_kinds)
     has = town.labour_goods >= 0
     ours[has] = result.demand[town.labour_goods[has]]
-    return DemoComparison(
+    return OptimumComparison(
         rounds=result.iterations,
         converged=result.converged,
         worst_imbalance=result.worst_imbalance,
@@ -553,13 +556,13 @@ def compare_with_optimum(town: DemoTown, result: RoundsResult) -> DemoComparison
 
 
 __all__ = [
-    "DEMO_PUBLIC_GOODS",
-    "DemoComparison",
-    "DemoTown",
+    "TOWN_PUBLIC_GOODS",
+    "OptimumComparison",
+    "CalibratedTown",
     "compare_with_optimum",
-    "demo_town",
-    "demo_town_experiment",
-    "demo_town_rounds",
+    "calibrate_town",
+    "calibrated_experiment",
+    "rounds_against_optimum",
     "final_consumption",
     "productivity_for_output",
 ]
