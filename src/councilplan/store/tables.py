@@ -33,6 +33,9 @@ accounts = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
+    # NFKC of the case-folded username (councils/names.py name_key): "Ada", "ada" and "Ａｄａ" are
+    # one name, so one account. Longer than username: NFKC can lengthen a name.
+    sa.Column("name_key", sa.String(255), nullable=False, unique=True),
     sa.Column("display_name", sa.String(200), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", Moment, nullable=False),

@@ -28,7 +28,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
-from councilplan.councils.service import Store
+from councilplan.councils import names
+from councilplan.councils.service import Invalid, Store
 
 COOKIE = "councilplan_session"
 SESSION_DAYS = 14
@@ -53,6 +54,22 @@ bearer_scheme = HTTPBearer(auto_error=False, description="A token from POST /api
 def hash_password(password: str) -> str:
     """The argon2id hash of ``password`` (salted; parameters from argon2-cffi's defaults)."""
     return _hasher.hash(password)
+
+
+def refuse_weak_password(
+    password: str, *, username: str, display_name: str = "", field: str = "password"
+) -> None:
+    """Invalid (422) when a password a member chooses is too easy to guess (councils/names.py:
+    zxcvbn, her own names counting as words an attacker knows)."""
+    unfit = names.unfit_password(password, field, user_inputs=(username, display_name))
+    if unfit is not None:
+        raise Invalid(unfit.reason, unfit.message, unfit.field)
+
+
+def hash_new_password(password: str, *, username: str, display_name: str = "") -> str:
+    """:func:`hash_password` for a password chosen when registering: refused when weak."""
+    refuse_weak_password(password, username=username, display_name=display_name)
+    return hash_password(password)
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -144,17 +161,19 @@ def check_password(
 ) -> tuple[int, str] | None:
     """(account id, the stored hash) when ``password`` is ``username``'s, else None. The hash is
     read and the transaction ended before argon2 runs; ``throttle`` refuses (429) past its limits
-    before anything is read."""
+    before anything is read. Any spelling of the name finds the account ("ADA", "Ａｄａ": see
+    names.name_key), and the throttle counts them all as one."""
+    key = names.name_key(username)
     if throttle is not None:
-        throttle.acquire(username, address)
+        throttle.acquire(key, address)
     with getattr(store, "reading", store.transaction)() as tx:
-        rows = tx.find("accounts", {"username": username})
+        rows = tx.find("accounts", {"name_key": key})
     # Verify against a dummy hash when the name is unknown, so timing does not tell.
     stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
     if not password_matches(stored, password) or not rows:
         return None
     if throttle is not None:
-        throttle.succeeded(username, address)
+        throttle.succeeded(key, address)
     return rows[0]["id"], stored
 
 
@@ -204,11 +223,17 @@ def change_password(
 ) -> int | None:
     """Set ``account_id``'s password when ``old_password`` is right (None when it is not, 429
     from ``throttle`` as for logging in) and revoke every token of the account but
-    ``keep_token``; the number revoked."""
+    ``keep_token``; the number revoked. Invalid (422) for a new password too easy to guess."""
     with getattr(store, "reading", store.transaction)() as tx:
         account = tx.get("accounts", account_id)
     if account is None:
         return None
+    refuse_weak_password(
+        new_password,
+        username=account["username"],
+        display_name=account["display_name"],
+        field="new_password",
+    )
     found = check_password(
         store, account["username"], old_password, address=address, throttle=throttle
     )

@@ -1,9 +1,12 @@
-"""Accounts: opening one."""
+"""Accounts: opening one. Names follow councils/names.py: compared by their folded key (case
+and width ignored), refused when invisible characters or look-alike letters could pass one name
+off as another."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from councilplan.councils import names
 from councilplan.councils.service.records import (
     Conflict,
     Duplicate,
@@ -14,8 +17,18 @@ from councilplan.councils.service.records import (
     _text,
 )
 
+NAME_KEY_LIMIT = 64  # characters of a username's folded key (NFKC can lengthen a name)
+
 # ---------------------------------------------------------------------------------------------
 # Accounts and councils.
+
+
+def checked_name(value: str, field: str) -> str:
+    """``value`` when it may name an account or a council; else Invalid naming the character."""
+    unfit = names.unfit_name(value, field)
+    if unfit is not None:
+        raise Invalid(unfit.reason, unfit.message, unfit.field)
+    return value
 
 
 def register_account(
@@ -26,28 +39,48 @@ def register_account(
     password_hash: str,
     now: datetime | None = None,
 ) -> int:
-    """Create an account (the password is hashed by the caller, e.g. argon2) and return its id."""
+    """Create an account (the password is hashed by the caller, e.g. argon2) and return its id.
+    A username is taken when another's is the same after NFKC and case folding ("Ada", "ada"
+    and "Ａｄａ" are one name); the database's unique ``name_key`` says so again."""
     now = _now(now)
     username = _text(username, "username", limit=64)
     if not all(c.isalnum() or c in "._-" for c in username):
         raise Invalid(
             "bad_username", "username: use letters, digits, '.', '_' and '-' only", "username"
         )
-    display_name = _text(display_name or username, "display_name", limit=200)
+    checked_name(username, "username")
+    key = names.name_key(username)
+    if len(key) > NAME_KEY_LIMIT:
+        raise Invalid(
+            "too_long",
+            f"username: {len(key)} characters once compatibility characters are spelled out "
+            f"(NFKC), at most {NAME_KEY_LIMIT}; choose a shorter one",
+            "username",
+        )
+    display_name = checked_name(
+        _text(display_name or username, "display_name", limit=200), "display_name"
+    )
+    taken = Conflict(
+        "username_taken",
+        f"username: {username!r} is taken (names are the same whatever their case or width); "
+        "choose another",
+        "username",
+    )
     with store.transaction() as tx:
+        if tx.find("accounts", {"name_key": key}, limit=1):
+            raise taken
         try:
             account_id = tx.insert(
                 "accounts",
                 {
                     "username": username,
+                    "name_key": key,
                     "display_name": display_name,
                     "password_hash": password_hash,
                     "created_at": now,
                 },
             )
         except Duplicate:
-            raise Conflict(
-                "username_taken", f"username: {username!r} is taken; choose another", "username"
-            ) from None
+            raise taken from None
         _record(tx, "account.registered", {"account_id": account_id, "username": username}, now)
     return account_id

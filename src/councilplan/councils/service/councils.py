@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
+from councilplan.councils.service.accounts import checked_name
 from councilplan.councils.service.mandates import end_mandate, end_seats
 from councilplan.councils.service.records import (
     COUNCIL_KINDS,
@@ -43,7 +44,7 @@ def create_council(
     """Found a council. The founder of a workplace or consumer council is its first member; a
     federation has no members of its own, only delegates of the councils that join it."""
     now = _now(now)
-    name = _text(name, "name", limit=200)
+    name = checked_name(_text(name, "name", limit=200), "name")
     if kind not in COUNCIL_KINDS:
         raise Invalid(
             "bad_kind", f"kind: {kind!r} is not one of {', '.join(COUNCIL_KINDS)}", "kind"
