@@ -1,0 +1,51 @@
+"""`councilplan audit`: the record, the hash-chained audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.text import Text
+
+from councilplan.cli.common import console, err_console, fail, reason
+from councilplan.cli.db import DB_URL_HELP, resolve_database_url, shown_url
+
+audit_app = typer.Typer(
+    help="The record: the hash-chained audit log.", no_args_is_help=True, rich_markup_mode=None
+)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database_url: str = typer.Option(
+        None, "--database-url", envvar="COUNCILPLAN_DATABASE_URL", help=DB_URL_HELP
+    ),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
+    expect_head: str = typer.Option(
+        None, "--expect-head", help="A head hash published earlier: catches a cut-off end"
+    ),
+) -> None:
+    """Recompute the audit chain. Exit 0 when intact; 1 naming the first bad entry."""
+    from councilplan.audit.chain import verify
+    from councilplan.store import open_store
+
+    url = resolve_database_url(database_url, data_dir, create=False)
+    try:
+        store = open_store(url, upgrade=False)
+        entries = store.audit_entries()
+        _, head = store.audit_head()
+        store.dispose()
+    except Exception as error:  # noqa: BLE001
+        fail(f"cannot read the audit log at {shown_url(url)}: {reason(error)}")
+    result = verify(entries, expected_head=expect_head or head)
+    if result.ok:
+        console.print(f"audit log intact: {result.checked} entries, head {result.head_hash}")
+        return
+    err_console.print(
+        Text.assemble(
+            ("audit log broken", "bold red"),
+            f" at entry {result.first_bad_seq} ({result.problem}): {result.message}",
+        ),
+        highlight=False,
+    )
+    raise typer.Exit(1)
