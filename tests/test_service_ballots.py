@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from council_setup import admit, council_with_members
 from councilplan.councils import service as s
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -23,10 +24,8 @@ def people(store, *names, password_hash="h", now=T0):
 
 
 def workplace(store, founder, others=(), name="Bakery", now=T0):
-    council = s.create_council(store, name=name, kind="workplace", founder_id=founder, now=now)
-    for a in others:
-        s.join_council(store, council_id=council.id, account_id=a, now=now)
-    return council
+    """A council whose members have the standing to vote at ``now``, with ballots of a day."""
+    return council_with_members(store, founder, others, name=name, at=now, min_ballot_days=1)
 
 
 def test_council_membership_is_recorded_with_dates(council_store):
@@ -44,7 +43,7 @@ def test_council_membership_is_recorded_with_dates(council_store):
     hood = s.create_council(
         council_store, name="Riverside", kind="consumer", founder_id=bea, now=T0
     )
-    s.join_council(council_store, council_id=hood.id, account_id=ada, now=T0)
+    admit(council_store, hood.id, bea, [ada], T0)
     assert len(s.members(council_store, hood.id)) == 2
     with pytest.raises(s.Conflict) as err:
         s.join_council(council_store, council_id=hood.id, account_id=ada, now=T0)
@@ -138,19 +137,17 @@ def test_a_member_who_joined_after_the_ballot_opened_waits_for_the_next(council_
         title="Q",
         rule="approval",
         options=["a", "b", "c"],
-        closes_at=T0 + timedelta(days=1),
+        closes_at=T0 + timedelta(days=3),
         now=T0,
     )
-    s.join_council(
-        council_store, council_id=council.id, account_id=bea, now=T0 + timedelta(hours=1)
-    )
+    joined = admit(council_store, council.id, ada, [bea], T0 + timedelta(hours=1))
     with pytest.raises(s.Refused) as err:
         s.cast_vote(
             council_store,
             ballot_id=ballot.id,
             voter_id=bea,
             choice=["a"],
-            now=T0 + timedelta(hours=2),
+            now=joined + timedelta(hours=1),
         )
     assert err.value.reason == "joined_after_ballot_opened"
 
@@ -238,7 +235,11 @@ def test_secret_ballot_keeps_choices_off_the_record_of_who_voted(council_store):
     with pytest.raises(s.Refused) as err:
         s.open_votes(council_store, ballot.id)
     assert err.value.reason == "secret_ballot"
-    voted = [e for e in council_store.audit_entries() if e.kind == "ballot.voted"]
+    voted = [
+        e
+        for e in council_store.audit_entries()
+        if e.kind == "ballot.voted" and e.payload["ballot_id"] == ballot.id
+    ]
     assert len(voted) == 8 and all("choice" not in e.payload for e in voted)
     s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
     assert s.recount(council_store, ballot.id)["matches"]
@@ -292,7 +293,7 @@ def test_due_ballots_are_closed_by_the_scheduler(council_store):
         opened_by=ids[0],
         title="A",
         rule="yes_no",
-        closes_at=T0 + timedelta(hours=1),
+        closes_at=T0 + timedelta(days=1),
         now=T0,
     )
     later = s.open_ballot(

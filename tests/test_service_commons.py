@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from council_setup import council_with_members
 from councilplan.councils import service as s
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -19,9 +20,7 @@ def council_of(store, n, name="Hood", kind="consumer"):
         )
         for i in range(n)
     ]
-    c = s.create_council(store, name=name, kind=kind, founder_id=ids[0], now=T0)
-    for a in ids[1:]:
-        s.join_council(store, council_id=c.id, account_id=a, now=T0)
+    c = council_with_members(store, ids[0], ids[1:], name=name, kind=kind, at=T0, min_ballot_days=1)
     return c, ids
 
 
@@ -105,11 +104,13 @@ def commission_setup(store):
         )
         for i in range(2)
     ]
-    other, _ = council_of(store, 1, name="Other", kind="workplace")
-    s.join_council(store, council_id=other.id, account_id=planners[0], now=T0)
-    s.join_federation(
+    other = council_with_members(
+        store, planners[0], name="Other", kind="workplace", at=T0, min_ballot_days=1
+    )
+    asked = s.apply_for_affiliation(
         store, federation_id=fed.id, council_id=other.id, actor_id=planners[0], now=T0
     )
+    s.admit_first_council(store, application_id=asked["id"], actor_id=workers[0], now=T0)
     b = s.open_election(
         store,
         council_id=other.id,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from council_setup import change_rules, council_with_members
 from councilplan.councils import service as s
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -13,12 +14,17 @@ DAY = timedelta(days=1)
 
 
 def setup_federation(store, sizes=(8, 3), weighted=True):
-    """Councils of the given sizes, affiliated to one federation (weight = size), each with one
-    delegate elected (the council's first member). Returns (federation, councils, members)."""
+    """Councils of the given sizes (members since 37 days before T0, ballots of a day),
+    affiliated to one federation by its rules: its founder admits the first, whose delegate
+    puts the others to the federation's vote once the first has a week's standing there; each
+    council elects one delegate (its first member), and the federation's ballots last a day.
+    Every council's weight in a ballot opened at T0 is its size, derived from its members.
+    Returns (federation, councils, members)."""
     n = sum(sizes)
+    start = T0 - 40 * DAY
     ids = [
         s.register_account(
-            store, username=f"p{i:02d}", display_name=f"P{i}", password_hash="h", now=T0
+            store, username=f"p{i:02d}", display_name=f"P{i}", password_hash="h", now=start
         )
         for i in range(n)
     ]
@@ -28,42 +34,67 @@ def setup_federation(store, sizes=(8, 3), weighted=True):
         kind="federation",
         founder_id=ids[0],
         weighted_votes=weighted,
-        now=T0,
+        now=start,
     )
-    councils, members, start = [], [], 0
+    councils, members, first = [], [], 0
     for k, size in enumerate(sizes):
-        group = ids[start : start + size]
-        start += size
-        c = s.create_council(
-            store, name=f"Council {k}", kind="workplace", founder_id=group[0], now=T0
-        )
-        for a in group[1:]:
-            s.join_council(store, council_id=c.id, account_id=a, now=T0)
-        s.join_federation(
-            store, federation_id=fed.id, council_id=c.id, actor_id=group[0], weight=size, now=T0
-        )
-        b = s.open_election(
-            store,
-            council_id=c.id,
-            federation_id=fed.id,
-            opened_by=group[0],
-            candidates=group[:2],
-            mandate=f"Mandate of council {k}",
-            closes_at=T0 + DAY,
-            now=T0,
-        )
-        for a in group:
-            s.cast_vote(
-                store,
-                ballot_id=b.id,
-                voter_id=a,
-                choice=[f"p{group[0] - 1:02d}", f"p{group[1] - 1:02d}"],
-                now=T0,
+        group = ids[first : first + size]
+        first += size
+        councils.append(
+            council_with_members(
+                store, group[0], group[1:], name=f"Council {k}", at=T0 - 10 * DAY, min_ballot_days=1
             )
-        s.close_ballot(store, ballot_id=b.id, now=T0 + DAY)
-        councils.append(c)
+        )
         members.append(group)
+    t = T0 - 26 * DAY
+    asked = [
+        s.apply_for_affiliation(store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t)[
+            "id"
+        ]
+        for c, g in zip(councils, members, strict=True)
+    ]
+    s.admit_first_council(store, application_id=asked[0], actor_id=ids[0], now=t)
+    elect(store, fed, councils[0], members[0], 0, t)
+    if len(councils) > 1:
+        t = T0 - 19 * DAY
+        admit = s.open_admission(
+            store,
+            council_id=fed.id,
+            opened_by=members[0][0],
+            application_ids=asked[1:],
+            closes_at=t + 3 * DAY,
+            now=t,
+        )
+        s.cast_vote(store, ballot_id=admit.id, voter_id=members[0][0], choice="yes", now=t)
+        t += 3 * DAY
+        assert s.close_ballot(store, ballot_id=admit.id, now=t).tally["outcome"] == "carried"
+        for k in range(1, len(councils)):
+            elect(store, fed, councils[k], members[k], k, t)
+    change_rules(store, fed.id, [members[0][0]], T0 - 15 * DAY, min_ballot_days=1)
     return fed, councils, members
+
+
+def elect(store, fed, council, group, k, when):
+    """Council ``k`` elects its first member as its delegate (a ballot of a day)."""
+    b = s.open_election(
+        store,
+        council_id=council.id,
+        federation_id=fed.id,
+        opened_by=group[0],
+        candidates=group[:2],
+        mandate=f"Mandate of council {k}",
+        closes_at=when + DAY,
+        now=when,
+    )
+    for a in group:
+        s.cast_vote(
+            store,
+            ballot_id=b.id,
+            voter_id=a,
+            choice=[f"p{group[0] - 1:02d}", f"p{group[1] - 1:02d}"],
+            now=when,
+        )
+    s.close_ballot(store, ballot_id=b.id, now=when + DAY)
 
 
 def test_election_seats_the_winner_with_the_mandate(council_store):
@@ -88,12 +119,13 @@ def test_several_seats_are_elected_by_stv(council_store):
         for i in range(9)
     ]
     fed = s.create_council(council_store, name="F", kind="federation", founder_id=ids[0], now=T0)
-    c = s.create_council(council_store, name="C", kind="consumer", founder_id=ids[0], now=T0)
-    for a in ids[1:]:
-        s.join_council(council_store, council_id=c.id, account_id=a, now=T0)
-    s.join_federation(
+    c = council_with_members(
+        council_store, ids[0], ids[1:], name="C", kind="consumer", at=T0, min_ballot_days=1
+    )
+    asked = s.apply_for_affiliation(
         council_store, federation_id=fed.id, council_id=c.id, actor_id=ids[0], seats=2, now=T0
     )
+    s.admit_first_council(council_store, application_id=asked["id"], actor_id=ids[0], now=T0)
     b = s.open_election(
         council_store,
         council_id=c.id,

@@ -144,7 +144,13 @@ def test_a_refused_act_writes_nothing(store):
     ada = s.register_account(store, username="ada", display_name="Ada", password_hash="h")
     c = s.create_council(store, name="Bakery", kind="workplace", founder_id=ada, now=T0)
     b = s.open_ballot(
-        store, council_id=c.id, opened_by=ada, title="Q", rule="yes_no", closes_at=T0 + DAY, now=T0
+        store,
+        council_id=c.id,
+        opened_by=ada,
+        title="Q",
+        rule="yes_no",
+        closes_at=T0 + 3 * DAY,
+        now=T0,
     )
     s.cast_vote(store, ballot_id=b.id, voter_id=ada, choice="yes", now=T0)
     before = (copy.deepcopy(store.tables), len(store.log))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from council_setup import admit, council_with_members
 from councilplan.councils import service as s
 from test_service_delegates import setup_federation
 
@@ -49,17 +49,32 @@ def general(store, ballot_id, voter, choice, now):
 
 def quick(store, ballot_id, voter, choice, now):
     before = written(store)
-    done = store.quick_vote(
-        ballot_id=ballot_id,
-        voter_id=voter,
-        choice=choice,
-        now=now,
-        recorded_at=now.isoformat(),
-    )
+    (done,) = asyncio.run(_cast_together(store, [(ballot_id, voter, choice)], now))
+    if isinstance(done, Exception):
+        raise done
     if done is None:
         assert written(store) == before, "a refused vote wrote something"
         return None
     return done.weight
+
+
+async def _cast_together(store, votes, now=T0):
+    """``votes`` (ballot, voter, choice) all at once through the one-call vote (the store's
+    async path), so that they go in one batch; each one's QuickVote, None (refused) or
+    exception."""
+    await store.open_async()
+    try:
+        return await asyncio.gather(
+            *(
+                store.quick_vote_async(
+                    ballot_id=b, voter_id=v, choice=c, now=now, recorded_at=now.isoformat()
+                )
+                for b, v, c in votes
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await store.close_async()
 
 
 def written(store):
@@ -87,7 +102,7 @@ def voted_payloads(store, ballot_id):
     )
 
 
-def open_ballots(store, council, opener, n, **kw):
+def open_ballots(store, council, opener, n, closes_at=T0 + DAY, **kw):
     """``n`` identical open ballots (ids), closing a day after T0."""
     return [
         s.open_ballot(
@@ -95,7 +110,7 @@ def open_ballots(store, council, opener, n, **kw):
             council_id=council.id,
             opened_by=opener,
             title=f"Q{i}",
-            closes_at=T0 + DAY,
+            closes_at=closes_at,
             now=T0,
             **kw,
         ).id
@@ -124,22 +139,22 @@ def town(pg_store):
         s.register_account(pg_store, username=f"v{i}", display_name="V", password_hash="h", now=T0)
         for i in range(4)
     ]
-    council = s.create_council(pg_store, name="Works", kind="workplace", founder_id=ids[0], now=T0)
-    for a in ids[1:3]:
-        s.join_council(pg_store, council_id=council.id, account_id=a, now=T0)
+    council = council_with_members(
+        pg_store, ids[0], ids[1:3], name="Works", at=T0, min_ballot_days=1
+    )
     return pg_store, council, ids
 
 
 def test_standing_and_time_are_checked_alike(town):
     store, council, (a, b, c, outsider) = town
-    secret = twins(store, council, a, rule="yes_no", secret=True)
+    secret = twins(store, council, a, closes_at=T0 + 3 * DAY, rule="yes_no", secret=True)
     assert agree(store, secret, a, "yes") is None
     assert agree(store, secret, a, "no") == "already_voted"
     assert agree(store, secret, outsider, "yes") == "not_a_member"
     assert agree(store, secret, b, "yes", now=T0 - timedelta(minutes=1)) == "ballot_not_open"
-    assert agree(store, secret, b, "yes", now=T0 + DAY) == "ballot_closed"
-    s.join_council(store, council_id=council.id, account_id=outsider, now=T0 + timedelta(hours=1))
-    late = T0 + timedelta(hours=2)
+    assert agree(store, secret, b, "yes", now=T0 + 3 * DAY) == "ballot_closed"
+    joined = admit(store, council.id, a, [outsider], T0 + timedelta(hours=1))
+    late = joined + timedelta(hours=1)
     assert agree(store, secret, outsider, "yes", now=late) == "joined_after_ballot_opened"
     s.leave_council(store, council_id=council.id, account_id=c, now=late)
     assert agree(store, secret, c, "yes", now=late) == "not_a_member"
@@ -179,30 +194,39 @@ def test_choices_are_checked_and_stored_alike(town, rule, choice):
 
 
 def race(store, ballot_id, voters):
-    """Every voter votes while the ballot is closed, all at once; (accepted, refused)."""
-    barrier = threading.Barrier(len(voters) + 1)
-    accepted, refused = [], []
+    """Every voter votes (the one-call vote, in one go on an event loop) while the ballot is
+    closed in a thread; (accepted, refused)."""
 
-    def vote(voter):
-        barrier.wait()
+    async def votes_and_close():
+        await store.open_async()
         try:
-            s.cast_vote(store, ballot_id=ballot_id, voter_id=voter, choice="yes", now=T0)
-            accepted.append(voter)
-        except s.Conflict as refusal:
-            assert refusal.reason == "ballot_closed"
-            refused.append(voter)
+            closing = asyncio.create_task(asyncio.to_thread(close))
+            outcomes = await asyncio.gather(
+                *(
+                    store.quick_vote_async(
+                        ballot_id=ballot_id,
+                        voter_id=voter,
+                        choice="yes",
+                        now=T0,
+                        recorded_at=T0.isoformat(),
+                    )
+                    for voter in voters
+                )
+            )
+            await closing
+            return outcomes
+        finally:
+            await store.close_async()
 
     def close():
-        barrier.wait()
         time.sleep(0.005)  # a close among the votes, not before them all
         s.close_ballot(store, ballot_id=ballot_id, now=T0 + DAY)
 
-    threads = [threading.Thread(target=vote, args=(a,)) for a in voters]
-    threads.append(threading.Thread(target=close))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = asyncio.run(votes_and_close())
+    accepted = [v for v, o in zip(voters, outcomes, strict=True) if o is not None]
+    refused = [v for v, o in zip(voters, outcomes, strict=True) if o is None]
+    for voter in refused:
+        assert general(store, ballot_id, voter, "yes", T0) == (None, "ballot_closed")
     return accepted, refused
 
 
@@ -214,8 +238,7 @@ def test_a_close_racing_votes_counts_every_vote_it_let_in(town):
         s.register_account(store, username=f"r{i}", display_name="R", password_hash="h", now=T0)
         for i in range(40)
     ]
-    for a in voters:
-        s.join_council(store, council_id=council.id, account_id=a, now=T0)
+    admit(store, council.id, ids[0], voters, T0 - 10 * DAY)  # members with standing at T0
     for round_ in range(4):
         ballot = s.open_ballot(
             store,
@@ -235,25 +258,7 @@ def test_a_close_racing_votes_counts_every_vote_it_let_in(town):
         assert s.recount(store, ballot.id)["matches"]
 
 
-# -- votes awaited on an event loop: cast and chained in batches (SqlStore.quick_vote_async) --
-
-
-async def _cast_together(store, votes):
-    """``votes`` (ballot, voter, choice) all at once through the async path, so that they go in
-    one batch; each one's QuickVote, None (refused) or exception."""
-    await store.open_async()
-    try:
-        return await asyncio.gather(
-            *(
-                store.quick_vote_async(
-                    ballot_id=b, voter_id=v, choice=c, now=T0, recorded_at=T0.isoformat()
-                )
-                for b, v, c in votes
-            ),
-            return_exceptions=True,
-        )
-    finally:
-        await store.close_async()
+# -- votes awaited on an event loop: cast and chained in batches (PostgresStore.quick_vote_async)
 
 
 def test_a_batch_of_votes_is_decided_vote_by_vote(town):

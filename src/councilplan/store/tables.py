@@ -62,7 +62,64 @@ councils = sa.Table(
     sa.Column("recall_share", sa.String(20), nullable=False),  # a fraction, e.g. "1/4"
     sa.Column("weighted_votes", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", Moment, nullable=False),
+    # The council's rules (docs/councils.md), changed only by its own ballot (purpose "rules"):
+    # how members are admitted (decision, invitation, open: consumer councils only), how long
+    # a member must have belonged to vote, how long a ballot stays open at least.
+    sa.Column("admission", sa.String(12), nullable=False, server_default="decision"),
+    sa.Column("min_standing_days", sa.Integer, nullable=False, server_default="7"),
+    sa.Column("min_ballot_days", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("founded_by", sa.ForeignKey("accounts.id"), nullable=True),
     sa.CheckConstraint("kind in ('workplace', 'consumer', 'federation')", name="kind"),
+    sa.CheckConstraint(
+        "admission = 'decision' OR (admission = 'invitation' AND kind <> 'federation') "
+        "OR (admission = 'open' AND kind = 'consumer')",
+        name="admission",
+    ),
+    sa.CheckConstraint(
+        "min_standing_days BETWEEN 0 AND 365 AND min_ballot_days BETWEEN 1 AND 60",
+        name="rule_days",
+    ),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    # Asking to belong: an account to a workplace or consumer council (account_id), or a
+    # council to a federation (applicant_council_id, with the seats it asks for). The council
+    # (the federation) decides: status pending -> admitted or refused (by ballot_id), or
+    # withdrawn; "invited" is a member's invitation the account has not yet accepted.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("applicant_council_id", sa.ForeignKey("councils.id"), nullable=True),
+    sa.Column("seats", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("made_at", Moment, nullable=False),
+    sa.Column("invited_by", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("decided_at", Moment, nullable=True),
+    sa.Column("ballot_id", sa.Integer, nullable=True),
+    sa.CheckConstraint(
+        "(account_id IS NULL) <> (applicant_council_id IS NULL)", name="one_applicant"
+    ),
+    sa.CheckConstraint(
+        "status in ('pending', 'invited', 'admitted', 'refused', 'withdrawn')", name="status"
+    ),
+    sa.Index(
+        "uq_applications_account_open",
+        "council_id",
+        "account_id",
+        unique=True,
+        sqlite_where=sa.text("account_id IS NOT NULL AND status IN ('pending', 'invited')"),
+        postgresql_where=sa.text("account_id IS NOT NULL AND status IN ('pending', 'invited')"),
+    ),
+    sa.Index(
+        "uq_applications_council_open",
+        "council_id",
+        "applicant_council_id",
+        unique=True,
+        sqlite_where=sa.text("applicant_council_id IS NOT NULL AND status = 'pending'"),
+        postgresql_where=sa.text("applicant_council_id IS NOT NULL AND status = 'pending'"),
+    ),
 )
 
 memberships = sa.Table(
@@ -90,7 +147,9 @@ federation_members = sa.Table(
     sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False),
     sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
     sa.Column("seats", sa.Integer, nullable=False),
-    sa.Column("weight", sa.Integer, nullable=False),  # each delegate's vote weight
+    # Kept for the rows written before 0010; always 1 now. A council's weight is derived from
+    # its counted members at each ballot's opening and fixed in ballots.weights.
+    sa.Column("weight", sa.Integer, nullable=False),
     sa.Column("joined_at", Moment, nullable=False),
     sa.Column("left_at", Moment, nullable=True),
     sa.Index(
@@ -145,7 +204,8 @@ ballots = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
-    sa.Column("purpose", sa.String(20), nullable=False),  # motion, election, recall, budget
+    # motion, election, recall, budget, admission, affiliation, rules
+    sa.Column("purpose", sa.String(20), nullable=False),
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("subject", JSON, nullable=False),  # what the ballot decides: ids, mandate, ...
     sa.Column("rule", sa.String(20), nullable=False),
@@ -161,7 +221,14 @@ ballots = sa.Table(
     sa.Column("closes_at", Moment, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),  # open, closed
     sa.Column("closed_at", Moment, nullable=True),
+    # Fixed when the ballot opens (created_at): how many may vote (the quorum's base); in a
+    # workplace or consumer council, members who joined at or before members_since (the
+    # opening less the council's minimum standing) and still belong; in a federation, the
+    # delegates then of the councils in weights ({council id: weight}, derived from each
+    # council's counted members), whose mandate began by the opening and has not ended.
     sa.Column("electorate", sa.Integer, nullable=True),
+    sa.Column("members_since", Moment, nullable=True),
+    sa.Column("weights", JSON, nullable=True),
     sa.Column("tally", JSON, nullable=True),
     sa.Column("votes_digest", sa.String(64), nullable=True),
     sa.CheckConstraint("status in ('open', 'closed')", name="status"),

@@ -11,9 +11,11 @@ from ``store`` or ``web``. Counting is done only by :func:`councilplan.councils.
 (and ``budgets.equal_shares`` for budgets).
 
 The acts live in modules by area: ``records`` (the Records/Store interface, errors, results,
-shared helpers), ``accounts``, ``councils`` (membership), ``ballots`` (motions, votes, closing),
-``delegation`` (elections, recall), ``budgets``, ``disputes`` and ``demo``; every public name is
-imported here, so ``from councilplan.councils.service import X`` is the way in.
+the councils' rules and shared helpers), ``accounts``, ``councils`` (membership, admission,
+rules, affiliation), ``ballots`` (motions, opening ballots, votes), ``delegation`` (elections,
+recall), ``budgets``, ``decisions`` (closing a ballot and carrying out what it decided, above
+the modules that open ballots), ``disputes`` and ``demo``; every public name is imported here,
+so ``from councilplan.councils.service import X`` is the way in.
 """
 
 from __future__ import annotations
@@ -21,29 +23,37 @@ from __future__ import annotations
 from councilplan.councils.service.accounts import register_account
 from councilplan.councils.service.ballots import (
     amend_motion,
-    cast_vote,
-    cast_vote_async,
     check_choice,
-    close_ballot,
-    close_due_ballots,
     get_ballot,
     list_ballots,
     motion,
     open_ballot,
     open_votes,
     participation,
-    recount,
     table_motion,
 )
 from councilplan.councils.service.budgets import get_budget, open_budget, propose_project
 from councilplan.councils.service.councils import (
+    admit_first_council,
+    applications,
+    apply_for_affiliation,
+    council_rules,
     create_council,
     get_council,
+    invite_member,
     join_council,
-    join_federation,
     leave_council,
     list_councils,
     members,
+    open_admission,
+    open_rules_ballot,
+)
+from councilplan.councils.service.decisions import (
+    cast_vote,
+    cast_vote_async,
+    close_ballot,
+    close_due_ballots,
+    recount,
 )
 from councilplan.councils.service.delegation import (
     delegates,
@@ -53,7 +63,7 @@ from councilplan.councils.service.delegation import (
     open_recall,
     support_recall,
 )
-from councilplan.councils.service.demo import create_demo_town
+from councilplan.councils.service.demo import create_demo_town, found_council_with_members
 from councilplan.councils.service.disputes import (
     appeal_dispute,
     apply_dispute_deadlines,
@@ -67,7 +77,11 @@ from councilplan.councils.service.disputes import (
     take_commission_seat,
 )
 from councilplan.councils.service.records import (
+    ADMISSION_RULES,
     COUNCIL_KINDS,
+    DEFAULT_ADMISSION,
+    DEFAULT_MIN_BALLOT_DAYS,
+    DEFAULT_MIN_STANDING_DAYS,
     DEFAULT_RECALL_SHARE,
     MOTION_RULES,
     Ballot,
@@ -87,10 +101,14 @@ from councilplan.councils.service.records import (
 )
 
 __all__ = [
+    "ADMISSION_RULES",
     "Ballot",
     "COUNCIL_KINDS",
     "Conflict",
     "Council",
+    "DEFAULT_ADMISSION",
+    "DEFAULT_MIN_BALLOT_DAYS",
+    "DEFAULT_MIN_STANDING_DAYS",
     "DEFAULT_RECALL_SHARE",
     "Duplicate",
     "GuardRefused",
@@ -102,15 +120,19 @@ __all__ = [
     "Refused",
     "Store",
     "VoteReceipt",
+    "admit_first_council",
     "amend_motion",
     "appeal_dispute",
+    "applications",
     "apply_dispute_deadlines",
+    "apply_for_affiliation",
     "as_dict",
     "cast_vote",
     "cast_vote_async",
     "check_choice",
     "close_ballot",
     "close_due_ballots",
+    "council_rules",
     "create_commission",
     "create_council",
     "create_demo_town",
@@ -118,14 +140,15 @@ __all__ = [
     "delegates",
     "file_dispute",
     "finalise_dispute",
+    "found_council_with_members",
     "get_ballot",
     "get_budget",
     "get_council",
     "get_dispute",
     "get_recall",
     "hear_dispute",
+    "invite_member",
     "join_council",
-    "join_federation",
     "leave_council",
     "list_ballots",
     "list_councils",
@@ -133,10 +156,12 @@ __all__ = [
     "motion",
     "my_disputes",
     "nominate",
+    "open_admission",
     "open_ballot",
     "open_budget",
     "open_election",
     "open_recall",
+    "open_rules_ballot",
     "open_votes",
     "participation",
     "propose_project",

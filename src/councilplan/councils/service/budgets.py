@@ -9,19 +9,19 @@ from fractions import Fraction
 from typing import Any
 
 from councilplan.councils import budgets
-from councilplan.councils.service.ballots import _insert_ballot
+from councilplan.councils.service.ballots import insert_ballot
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
     Records,
     Store,
-    _get,
-    _hours,
-    _now,
-    _record,
-    _require_standing,
-    _text,
     as_dict,
+    get_row,
+    now_utc,
+    read_hours,
+    record,
+    require_standing,
+    text_field,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -41,10 +41,10 @@ def open_budget(
 ) -> dict:
     """Allocate ``hours`` of labour among proposals: members propose until
     ``proposals_close_at``, then approve proposals until ``closes_at``."""
-    now = _now(now)
-    title = _text(title, "title", limit=300)
-    total = _hours(hours, "hours")
-    opens_at, closes_at = _now(proposals_close_at), _now(closes_at)
+    now = now_utc(now)
+    title = text_field(title, "title", limit=300)
+    total = read_hours(hours, "hours")
+    opens_at, closes_at = now_utc(proposals_close_at), now_utc(closes_at)
     if not now < opens_at < closes_at:
         raise Invalid(
             "bad_times",
@@ -52,9 +52,9 @@ def open_budget(
             "closes_at",
         )
     with store.transaction() as tx:
-        council = _get(tx, "councils", council_id, "council", "council_id")
-        _require_standing(tx, council, opened_by, "open a budget")
-        ballot = _insert_ballot(
+        council = get_row(tx, "councils", council_id, "council", "council_id")
+        require_standing(tx, council, opened_by, "open a budget")
+        ballot = insert_ballot(
             tx,
             council=council,
             purpose="budget",
@@ -83,7 +83,7 @@ def open_budget(
         )
         # The ballot is open, so this one update is allowed; it links the ballot back.
         tx.update("ballots", ballot.id, {"subject": {"budget_id": budget_id}})
-        _record(
+        record(
             tx,
             "budget.opened",
             {"budget_id": budget_id, "ballot_id": ballot.id, "hours": str(total), "by": opened_by},
@@ -102,14 +102,14 @@ def propose_project(
     now: datetime | None = None,
 ) -> dict:
     """A member proposes a project costing ``cost_hours`` of labour."""
-    now = _now(now)
-    title = _text(title, "title", limit=300)
-    cost = _hours(cost_hours, "cost_hours")
+    now = now_utc(now)
+    title = text_field(title, "title", limit=300)
+    cost = read_hours(cost_hours, "cost_hours")
     with store.transaction() as tx:
-        budget = _get(tx, "budgets", budget_id, "budget", "budget_id")
+        budget = get_row(tx, "budgets", budget_id, "budget", "budget_id")
         ballot = tx.get("ballots", budget["ballot_id"], lock="update")
         council = tx.get("councils", budget["council_id"])
-        _require_standing(tx, council, member_id, "propose")
+        require_standing(tx, council, member_id, "propose")
         if ballot["status"] != "open" or now >= ballot["opens_at"]:
             raise Conflict(
                 "proposals_closed", f"proposals for budget {budget_id} are closed", "budget_id"
@@ -131,7 +131,7 @@ def propose_project(
             },
         )
         tx.update("ballots", ballot["id"], {"options": [*ballot["options"], str(proposal_id)]})
-        _record(
+        record(
             tx,
             "budget.proposed",
             {
@@ -146,7 +146,7 @@ def propose_project(
         return tx.get("budget_proposals", proposal_id)
 
 
-def _count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence]) -> dict:
+def count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence]) -> dict:
     budget = tx.get("budgets", ballot["subject"]["budget_id"])
     proposals = tx.find("budget_proposals", {"budget_id": budget["id"]}, order_by="id")
     costs = {str(p["id"]): Fraction(p["cost_hours"]) for p in proposals}
@@ -158,6 +158,6 @@ def _count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequen
 
 def get_budget(store: Store, budget_id: int) -> dict:
     with store.transaction() as tx:
-        row = _get(tx, "budgets", budget_id, "budget", "budget_id")
+        row = get_row(tx, "budgets", budget_id, "budget", "budget_id")
         row["proposals"] = tx.find("budget_proposals", {"budget_id": budget_id}, order_by="id")
         return row

@@ -1,4 +1,5 @@
-"""Delegates: elections to a federation, nominations, and recall by the delegate's own council."""
+"""Delegates: elections to a federation, nominations, and recall by the delegate's own council.
+Seating the elected and carrying out a recall are what those ballots decide (``decisions``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 from councilplan.councils import counting, rules
-from councilplan.councils.service.ballots import _close, _insert_ballot
-from councilplan.councils.service.mandates import end_mandate
+from councilplan.councils.service.ballots import insert_ballot, require_ballot_time
 from councilplan.councils.service.records import (
     Ballot,
     Conflict,
@@ -18,17 +18,21 @@ from councilplan.councils.service.records import (
     Records,
     Refused,
     Store,
-    _account,
-    _ballot,
-    _current_membership,
-    _electorate,
-    _get,
-    _now,
-    _record,
-    _require_standing,
-    _seat_of,
-    _text,
+    ballot_result,
+    counted_members,
+    current_membership,
+    get_account,
+    get_row,
+    now_utc,
+    record,
+    require_counted,
+    require_standing,
+    seat_of,
+    text_field,
 )
+
+#: Days a recall's ballot runs unless asked otherwise (never less than the council's rule).
+RECALL_BALLOT_DAYS = 7
 
 # ---------------------------------------------------------------------------------------------
 # Delegates: elections and recall.
@@ -51,10 +55,10 @@ def open_election(
     ballots, majority with run-off; several: single transferable vote. The winners replace the
     council's current delegates there. Without ``candidates``, members nominate until
     ``nominations_close_at``."""
-    now = _now(now)
-    mandate = _text(mandate, "mandate")
-    closes_at = _now(closes_at)
-    opens_at = _now(nominations_close_at) if nominations_close_at else now
+    now = now_utc(now)
+    mandate = text_field(mandate, "mandate")
+    closes_at = now_utc(closes_at)
+    opens_at = now_utc(nominations_close_at) if nominations_close_at else now
     if not now <= opens_at < closes_at:
         raise Invalid(
             "bad_times",
@@ -62,9 +66,9 @@ def open_election(
             "closes_at",
         )
     with store.transaction() as tx:
-        council = _get(tx, "councils", council_id, "council", "council_id")
-        _require_standing(tx, council, opened_by, "open an election")
-        seat = _seat_of(tx, federation_id, council_id)
+        council = get_row(tx, "councils", council_id, "council", "council_id")
+        require_standing(tx, council, opened_by, "open an election")
+        seat = seat_of(tx, federation_id, council_id)
         if seat is None:
             raise Refused(
                 "not_affiliated",
@@ -92,7 +96,7 @@ def open_election(
                 "nominations_close_at for members to nominate them",
                 "candidates",
             )
-        return _insert_ballot(
+        return insert_ballot(
             tx,
             council=council,
             purpose="election",
@@ -112,8 +116,8 @@ def open_election(
 
 
 def _candidate_name(tx: Records, council: Mapping[str, Any], candidate: int) -> str:
-    account = _account(tx, candidate, "candidates")
-    if not _current_membership(tx, council["id"], candidate):
+    account = get_account(tx, candidate, "candidates")
+    if not current_membership(tx, council["id"], candidate):
         raise Invalid(
             "candidate_not_member",
             f"candidates: account {candidate} is not a member of council {council['id']}",
@@ -131,9 +135,9 @@ def nominate(
     now: datetime | None = None,
 ) -> Ballot:
     """Nominate a member as candidate in an election before its nominations close."""
-    now = _now(now)
+    now = now_utc(now)
     with store.transaction() as tx:
-        ballot = _get(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="update")
+        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="update")
         if ballot["purpose"] != "election":
             raise Invalid(
                 "not_an_election", f"ballot_id: ballot {ballot_id} is not an election", "ballot_id"
@@ -143,59 +147,20 @@ def nominate(
                 "nominations_closed", f"nominations for ballot {ballot_id} are closed", "ballot_id"
             )
         council = tx.get("councils", ballot["council_id"])
-        _require_standing(tx, council, member_id, "nominate")
+        require_standing(tx, council, member_id, "nominate")
         name = _candidate_name(tx, council, candidate_id)
         if name in ballot["options"]:
             raise Conflict(
                 "already_nominated", f"candidate_id: {name} is already a candidate", "candidate_id"
             )
         tx.update("ballots", ballot_id, {"options": [*ballot["options"], name]})
-        _record(
+        record(
             tx,
             "election.nominated",
             {"ballot_id": ballot_id, "candidate_id": candidate_id, "by": member_id},
             now,
         )
-        return _ballot(tx.get("ballots", ballot_id))
-
-
-def _seat_winners(tx: Records, ballot: dict, tally: Mapping[str, Any], now: datetime) -> None:
-    subject = ballot["subject"]
-    federation_id = subject["federation_id"]
-    if not tally.get("winners"):
-        return
-    if not subject.get("by_election"):
-        for d in tx.find(
-            "delegates",
-            {"federation_id": federation_id, "council_id": ballot["council_id"], "ended_at": None},
-        ):
-            end_mandate(tx, d, "replaced", now)
-    for name in tally["winners"]:
-        account = tx.find("accounts", {"username": name})[0]
-        delegate_id = tx.insert(
-            "delegates",
-            {
-                "federation_id": federation_id,
-                "council_id": ballot["council_id"],
-                "account_id": account["id"],
-                "mandate": subject["mandate"],
-                "election_ballot_id": ballot["id"],
-                "elected_at": now,
-            },
-        )
-        _record(
-            tx,
-            "delegate.elected",
-            {
-                "delegate_id": delegate_id,
-                "federation_id": federation_id,
-                "council_id": ballot["council_id"],
-                "account_id": account["id"],
-                "ballot_id": ballot["id"],
-                "mandate": subject["mandate"],
-            },
-            now,
-        )
+        return ballot_result(tx.get("ballots", ballot_id))
 
 
 def delegates(
@@ -223,14 +188,17 @@ def open_recall(
     delegate_id: int,
     member_id: int,
     reason: str,
-    ballot_days: float = 7,
+    ballot_days: float = RECALL_BALLOT_DAYS,
     now: datetime | None = None,
 ) -> dict:
-    """Any member of the sending council opens a recall of its delegate and supports it."""
-    now = _now(now)
-    reason = _text(reason, "reason")
+    """A member of the sending council with its minimum standing opens a recall of its
+    delegate and supports it. Once ``recall_share`` of the council's counted members support
+    it, its ballot runs ``ballot_days`` (at least the council's minimum ballot time); who votes
+    in it is fixed then."""
+    now = now_utc(now)
+    reason = text_field(reason, "reason")
     with store.transaction() as tx:
-        delegate = _get(tx, "delegates", delegate_id, "delegate", "delegate_id")
+        delegate = get_row(tx, "delegates", delegate_id, "delegate", "delegate_id")
         council = tx.get("councils", delegate["council_id"])
         if delegate["ended_at"] is not None:
             raise Conflict(
@@ -238,7 +206,8 @@ def open_recall(
                 f"delegate {delegate_id} no longer holds the mandate",
                 "delegate_id",
             )
-        _require_standing(tx, council, member_id, "recall its delegate")
+        require_counted(tx, council, member_id, "open a recall", now)
+        _check_recall_days(council, ballot_days, now)
         if tx.find("recalls", {"delegate_id": delegate_id, "status": "collecting"}) or tx.find(
             "recalls", {"delegate_id": delegate_id, "status": "balloting"}
         ):
@@ -258,7 +227,7 @@ def open_recall(
                 "status": "collecting",
             },
         )
-        _record(
+        record(
             tx,
             "recall.opened",
             {"recall_id": recall_id, "delegate_id": delegate_id, "by": member_id, "reason": reason},
@@ -272,15 +241,17 @@ def support_recall(
     *,
     recall_id: int,
     member_id: int,
-    ballot_days: float = 7,
+    ballot_days: float = RECALL_BALLOT_DAYS,
     now: datetime | None = None,
 ) -> dict:
-    """A member supports an open recall; at the council's threshold its ballot runs."""
-    now = _now(now)
+    """A member with the council's minimum standing supports an open recall; at the council's
+    threshold (a share of its counted members) its ballot runs."""
+    now = now_utc(now)
     with store.transaction() as tx:
-        recall = _get(tx, "recalls", recall_id, "recall", "recall_id", lock="update")
+        recall = get_row(tx, "recalls", recall_id, "recall", "recall_id", lock="update")
         council = tx.get("councils", recall["council_id"])
-        _require_standing(tx, council, member_id, "support a recall")
+        require_counted(tx, council, member_id, "support a recall", now)
+        _check_recall_days(council, ballot_days, now)
         if recall["status"] != "collecting":
             raise Conflict(
                 "recall_not_collecting",
@@ -288,6 +259,14 @@ def support_recall(
                 "recall_id",
             )
         return _support(tx, recall_id, member_id, ballot_days, now)
+
+
+def _check_recall_days(council: Mapping[str, Any], ballot_days: float, now: datetime) -> None:
+    if isinstance(ballot_days, bool) or not isinstance(ballot_days, int | float):
+        raise Invalid("bad_days", "ballot_days: give a number of days", "ballot_days")
+    if not 0 < ballot_days <= 366:
+        raise Invalid("bad_days", "ballot_days: between 0 and 366 days", "ballot_days")
+    require_ballot_time(council, now, now + timedelta(days=ballot_days), "ballot_days")
 
 
 def _support(
@@ -307,9 +286,9 @@ def _support(
     recall = tx.get("recalls", recall_id)
     council = tx.get("councils", recall["council_id"])
     support = tx.count("recall_supporters", {"recall_id": recall_id})
-    members_now = tx.count("memberships", {"council_id": council["id"], "left_at": None})
-    needed = rules.recall_threshold(members_now, Fraction(council["recall_share"]))
-    _record(
+    counted = len(counted_members(tx, council, now))
+    needed = rules.recall_threshold(counted, Fraction(council["recall_share"]))
+    record(
         tx,
         "recall.supported",
         {"recall_id": recall_id, "by": member_id, "support": support, "needed": needed},
@@ -317,7 +296,7 @@ def _support(
     )
     if support >= needed:
         delegate = tx.get("delegates", recall["delegate_id"])
-        ballot = _insert_ballot(
+        ballot = insert_ballot(
             tx,
             council=council,
             purpose="recall",
@@ -340,67 +319,8 @@ def _support(
     return row
 
 
-def _close_recall_if_decided(store: Store, ballot_id: int, now: datetime) -> None:
-    """Close a recall ballot as soon as more than half the electorate has voted yes: the
-    outcome cannot change, and the delegate must lose their rights at that moment."""
-    with store.transaction() as tx:
-        ballot = tx.get("ballots", ballot_id, lock="update")
-        if ballot["status"] != "open":
-            return
-        council = tx.get("councils", ballot["council_id"])
-        electorate = len(_electorate(tx, council, ballot["created_at"]))
-        yes = sum(1 for v in tx.find("votes", {"ballot_id": ballot_id}) if v["choice"] == "yes")
-        if yes * 2 > electorate:
-            _close(tx, ballot, now)
-
-
-def _apply_recall(tx: Records, ballot: dict, tally: counting.Tally | None, now: datetime) -> None:
-    recall_id = ballot["subject"]["recall_id"]
-    if tally is None or not rules.recall_carried(tally):
-        tx.update("recalls", recall_id, {"status": "kept"})
-        _record(tx, "recall.failed", {"recall_id": recall_id, "ballot_id": ballot["id"]}, now)
-        return
-    delegate = tx.get("delegates", ballot["subject"]["delegate_id"])
-    end_mandate(tx, delegate, "recalled", now)
-    council = tx.get("councils", ballot["council_id"])
-    by_election = _insert_ballot(
-        tx,
-        council=council,
-        purpose="election",
-        title=f"By-election after the recall of delegate {delegate['id']}",
-        subject={
-            "federation_id": delegate["federation_id"],
-            "mandate": delegate["mandate"],
-            "by_election": True,
-            "recall_id": recall_id,
-        },
-        rule=rules.delegate_seat_rule(1),
-        options=(),
-        seats=1,
-        quorum=Fraction(0),
-        majority=Fraction(1, 2),
-        secret=True,
-        opened_by=None,
-        opens_at=now + timedelta(days=3),
-        closes_at=now + timedelta(days=10),
-        now=now,
-    )
-    tx.update("recalls", recall_id, {"status": "recalled", "by_election_ballot_id": by_election.id})
-    _record(
-        tx,
-        "delegate.recalled",
-        {
-            "delegate_id": delegate["id"],
-            "recall_id": recall_id,
-            "federation_id": delegate["federation_id"],
-            "by_election_ballot_id": by_election.id,
-        },
-        now,
-    )
-
-
 def get_recall(store: Store, recall_id: int) -> dict:
     with store.transaction() as tx:
-        row = _get(tx, "recalls", recall_id, "recall", "recall_id")
+        row = get_row(tx, "recalls", recall_id, "recall", "recall_id")
         row["support"] = tx.count("recall_supporters", {"recall_id": recall_id})
         return row

@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 
 from councilplan.councils.service.accounts import register_account
-from councilplan.councils.service.ballots import cast_vote, close_ballot, open_ballot, table_motion
-from councilplan.councils.service.councils import create_council, join_council, join_federation
-from councilplan.councils.service.delegation import open_election
-from councilplan.councils.service.records import Store, _now
+from councilplan.councils.service.ballots import open_ballot, table_motion
+from councilplan.councils.service.councils import (
+    admit_first_council,
+    apply_for_affiliation,
+    create_council,
+    join_council,
+    open_admission,
+)
+from councilplan.councils.service.decisions import cast_vote, close_ballot
+from councilplan.councils.service.delegation import delegates, open_election
+from councilplan.councils.service.records import (
+    DEFAULT_MIN_BALLOT_DAYS,
+    DEFAULT_MIN_STANDING_DAYS,
+    Council,
+    Store,
+    now_utc,
+)
+
+
+def found_council_with_members(
+    store: Store,
+    *,
+    name: str,
+    kind: str,
+    founder_id: int,
+    member_ids: Sequence[int],
+    founded_at: datetime,
+) -> tuple[Council, datetime]:
+    """Found a workplace or consumer council and admit ``member_ids`` by its rules: each asks
+    to join, the founder (alone, as the council's only member) opens one admission ballot for
+    them all and votes yes, and at its close, the council's minimum ballot time later, they are
+    members. Returns the council and that moment; they vote in ballots opened once they have
+    the council's minimum standing (7 days by default)."""
+    founded_at = now_utc(founded_at)
+    council = create_council(store, name=name, kind=kind, founder_id=founder_id, now=founded_at)
+    if not member_ids:
+        return council, founded_at
+    asked = [
+        join_council(store, council_id=council.id, account_id=a, now=founded_at)["id"]
+        for a in member_ids
+    ]
+    closes_at = founded_at + timedelta(days=council.min_ballot_days)
+    ballot = open_admission(
+        store,
+        council_id=council.id,
+        opened_by=founder_id,
+        application_ids=asked,
+        closes_at=closes_at,
+        now=founded_at,
+    )
+    cast_vote(store, ballot_id=ballot.id, voter_id=founder_id, choice="yes", now=founded_at)
+    close_ballot(store, ballot_id=ballot.id, now=closes_at)
+    return council, closes_at
+
 
 # ---------------------------------------------------------------------------------------------
 # Demo hook.
@@ -30,7 +80,7 @@ def create_demo_town(
     neighbourhood. Every account's password is ``password``, hashed by ``hash_password``
     (default: argon2id, as the web login expects). Returns the ids made. All acts go on record.
     """
-    start = _now(now) - timedelta(days=30)
+    start = now_utc(now) - timedelta(days=30)
     people = ["ada", "bea", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee"]
     if hash_password is None:
         hash_password = PasswordHasher().hash  # the same hasher as councilplan.web.auth
@@ -41,15 +91,25 @@ def create_demo_town(
         )
         for p in people
     }
-    bakery = create_council(
-        store, name="Bakery workers", kind="workplace", founder_id=ids["ada"], now=start
-    )
-    clinic = create_council(
-        store, name="Clinic workers", kind="workplace", founder_id=ids["eve"], now=start
-    )
-    hood = create_council(
-        store, name="Riverside neighbourhood", kind="consumer", founder_id=ids["ivy"], now=start
-    )
+    # Three councils, each founded by its first member, who admits the rest by the council's
+    # decision (an admission ballot: 3 days).
+    groups = {
+        "bakery": ("Bakery workers", "workplace", people[:4]),
+        "clinic": ("Clinic workers", "workplace", people[4:8]),
+        "neighbourhood": ("Riverside neighbourhood", "consumer", people[8:] + ["ada", "eve"]),
+    }
+    councils, names_of = {}, {}
+    for key, (name, kind, names) in groups.items():
+        council, _ = found_council_with_members(
+            store,
+            name=name,
+            kind=kind,
+            founder_id=ids[names[0]],
+            member_ids=[ids[n] for n in names[1:]],
+            founded_at=start,
+        )
+        councils[key], names_of[council.id] = council, names
+    bakery, clinic, hood = councils["bakery"], councils["clinic"], councils["neighbourhood"]
     federation = create_council(
         store,
         name="Town planning federation",
@@ -58,47 +118,40 @@ def create_demo_town(
         weighted_votes=True,
         now=start,
     )
-    groups = {bakery.id: people[:4], clinic.id: people[4:8], hood.id: people[8:] + ["ada", "eve"]}
-    for council_id, names in groups.items():
-        for p in names[1:]:
-            join_council(
-                store, council_id=council_id, account_id=ids[p], now=start + timedelta(hours=1)
-            )
-    t = start + timedelta(days=1)
-    elections = {}
-    for council_id, names in groups.items():
-        join_federation(
+    # Each council asks to join the federation; its founder admits the first, and the first
+    # council's delegate puts the others to the federation's vote.
+    t = start + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
+    asked = {
+        c.id: apply_for_affiliation(
             store,
             federation_id=federation.id,
-            council_id=council_id,
-            actor_id=ids[names[0]],
-            seats=1,
-            weight=len(names),
+            council_id=c.id,
+            actor_id=ids[names_of[c.id][0]],
             now=t,
-        )
-        ballot = open_election(
-            store,
-            council_id=council_id,
-            federation_id=federation.id,
-            opened_by=ids[names[0]],
-            candidates=[ids[n] for n in names[:2]],
-            mandate="Press for the clinic's new wing; report back monthly.",
-            closes_at=t + timedelta(days=2),
-            now=t,
-        )
-        for i, voter in enumerate(names):
-            first, second = (names[0], names[1]) if i % 3 else (names[1], names[0])
-            cast_vote(
-                store,
-                ballot_id=ballot.id,
-                voter_id=ids[voter],
-                choice=[first, second],
-                now=t + timedelta(hours=2),
-            )
-        elections[council_id] = close_ballot(
-            store, ballot_id=ballot.id, now=t + timedelta(days=2)
-        ).id
-    t = start + timedelta(days=5)
+        )["id"]
+        for c in (bakery, clinic, hood)
+    }
+    admit_first_council(store, application_id=asked[bakery.id], actor_id=ids["ada"], now=t)
+    # Elections once the admitted members have the minimum standing.
+    t = t + timedelta(days=DEFAULT_MIN_STANDING_DAYS)
+    elections = {bakery.id: _elect(store, bakery.id, federation.id, ids, names_of, t)}
+    t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
+    (seated,) = delegates(store, federation_id=federation.id, council_id=bakery.id)
+    bakery_delegate = seated["account_id"]
+    affiliation = open_admission(
+        store,
+        council_id=federation.id,
+        opened_by=bakery_delegate,
+        application_ids=[asked[clinic.id], asked[hood.id]],
+        closes_at=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS),
+        now=t,
+    )
+    cast_vote(store, ballot_id=affiliation.id, voter_id=bakery_delegate, choice="yes", now=t)
+    t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
+    close_ballot(store, ballot_id=affiliation.id, now=t)
+    for council_id in (clinic.id, hood.id):
+        elections[council_id] = _elect(store, council_id, federation.id, ids, names_of, t)
+    t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS + 1)
     m = table_motion(
         store,
         council_id=hood.id,
@@ -115,10 +168,10 @@ def create_demo_town(
         rule="yes_no",
         motion_id=m["id"],
         secret=True,
-        closes_at=t + timedelta(days=3),
+        closes_at=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS),
         now=t,
     )
-    for i, voter in enumerate(groups[hood.id]):
+    for i, voter in enumerate(names_of[hood.id]):
         cast_vote(
             store,
             ballot_id=vote.id,
@@ -126,7 +179,7 @@ def create_demo_town(
             choice=("yes", "yes", "no")[i % 3],
             now=t + timedelta(hours=1),
         )
-    close_ballot(store, ballot_id=vote.id, now=t + timedelta(days=3))
+    close_ballot(store, ballot_id=vote.id, now=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS))
     return {
         "accounts": ids,
         "councils": {
@@ -136,6 +189,41 @@ def create_demo_town(
             "federation": federation.id,
         },
         "elections": elections,
+        "affiliation_ballot": affiliation.id,
         "motion": m["id"],
         "motion_ballot": vote.id,
     }
+
+
+def _elect(
+    store: Store,
+    council_id: int,
+    federation_id: int,
+    ids: dict[str, int],
+    names_of: dict[int, list[str]],
+    t: datetime,
+) -> int:
+    """Hold and close a council's election of one delegate (its first two members stand)."""
+    names = names_of[council_id]
+    ballot = open_election(
+        store,
+        council_id=council_id,
+        federation_id=federation_id,
+        opened_by=ids[names[0]],
+        candidates=[ids[n] for n in names[:2]],
+        mandate="Press for the clinic's new wing; report back monthly.",
+        closes_at=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS),
+        now=t,
+    )
+    for i, voter in enumerate(names):
+        first, second = (names[0], names[1]) if i % 3 else (names[1], names[0])
+        cast_vote(
+            store,
+            ballot_id=ballot.id,
+            voter_id=ids[voter],
+            choice=[first, second],
+            now=t + timedelta(hours=2),
+        )
+    return close_ballot(
+        store, ballot_id=ballot.id, now=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
+    ).id

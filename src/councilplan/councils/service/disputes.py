@@ -235,7 +235,7 @@ def _dispute_view(row: Mapping[str, Any]) -> dict:
 _VOTE_OUTCOME = {"decided": "dispute.decided", "final": "dispute.finalised"}
 
 
-def _dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> dict:
+def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> dict:
     """Apply one more act: replay with it, refuse if the rules refuse, else store it. A seat's
     vote that carries the decision is recorded as the decision (or the appeal's)."""
     acts = [*row["state"]["acts"], act]
@@ -348,7 +348,7 @@ def file_dispute(
         )
         args["id"] = str(dispute_id)
         row = tx.get("disputes", dispute_id)
-        return _dispute_act(tx, row, act, now, "dispute.filed")
+        return dispute_act(tx, row, act, now, "dispute.filed")
 
 
 def _seat_holder(tx: Records, row: Mapping[str, Any], account_id: int) -> None:
@@ -392,7 +392,7 @@ def hear_dispute(
         row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = {"act": "hear", "at": utc_timestamp(now), "present": [str(p) for p in present]}
-        return _dispute_act(tx, row, act, now, "dispute.heard")
+        return dispute_act(tx, row, act, now, "dispute.heard")
 
 
 def _vote_act(hours: Any, vote: str, actor_id: int, now: datetime) -> dict:
@@ -423,7 +423,7 @@ def decide_dispute(
         row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = _vote_act(hours, vote, actor_id, now)
-        return _dispute_act(tx, row, act, now, "dispute.voted")
+        return dispute_act(tx, row, act, now, "dispute.voted")
 
 
 def appeal_dispute(
@@ -447,7 +447,7 @@ def appeal_dispute(
         ):
             by = _workplace_party(commission["workplace_council_id"])
         act = {"act": "appeal", "at": utc_timestamp(now), "by": by, "grounds": grounds or ""}
-        return _dispute_act(tx, row, act, now, "dispute.appealed")
+        return dispute_act(tx, row, act, now, "dispute.appealed")
 
 
 def finalise_dispute(
@@ -470,9 +470,9 @@ def finalise_dispute(
             if vote is None or hours is None:
                 raise Invalid("bad_vote", "vote: give both hours and your vote", "vote")
             act = _vote_act(hours, vote, actor_id, now)
-            return _dispute_act(tx, row, act, now, "dispute.voted")
+            return dispute_act(tx, row, act, now, "dispute.voted")
         act = {"act": "finalise", "at": utc_timestamp(now), "hours": None, "votes": None}
-        return _dispute_act(tx, row, act, now, "dispute.finalised")
+        return dispute_act(tx, row, act, now, "dispute.finalised")
 
 
 def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> list[int]:
@@ -486,7 +486,7 @@ def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> lis
             deadline = row["state"]["view"].get("deadline")
             if deadline and datetime.fromisoformat(deadline) < now:
                 act = {"act": "deadlines", "at": utc_timestamp(now)}
-                _dispute_act(tx, row, act, now, "dispute.deadline")
+                dispute_act(tx, row, act, now, "dispute.deadline")
                 changed.append(row["id"])
     return changed
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from councilplan.audit.chain import utc_timestamp
-from councilplan.councils.service.disputes import _dispute_act
-from councilplan.councils.service.records import Records, _record
+from councilplan.councils.service.disputes import dispute_act
+from councilplan.councils.service.records import Records, record
 
 
 def end_seats(
@@ -44,7 +44,7 @@ def end_seats(
         ):
             tx.update("commission_seats", seat["id"], {"left_at": now})
             ended.append(seat["id"])
-            _record(
+            record(
                 tx,
                 "commission.seat_ended",
                 {
@@ -64,7 +64,7 @@ def end_seats(
                     "seat": str(account_id),
                     "why": why,
                 }
-                _dispute_act(tx, row, act, now, "dispute.seat_vacant")
+                dispute_act(tx, row, act, now, "dispute.seat_vacant")
     return ended
 
 
@@ -92,7 +92,7 @@ def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: date
             why=f"mandate {reason}",
             now=now,
         )
-    _record(
+    record(
         tx,
         "delegate.mandate_ended",
         {"delegate_id": delegate["id"], "reason": reason, "commission_seats_ended": seats},

@@ -1,6 +1,6 @@
 """The shared ground of the councils' acts: the named refusals, the :class:`Records` and
-:class:`Store` interfaces the acts need, the plain results, and small helpers (who stands in a
-council, who may vote on a ballot)."""
+:class:`Store` interfaces the acts need, the plain results, the councils' rules and their
+defaults, and small helpers (who stands in a council, who may vote in a ballot opening now)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ from councilplan.councils import rules
 COUNCIL_KINDS = ("workplace", "consumer", "federation")
 MOTION_RULES = ("yes_no", "approval", "schulze")
 DEFAULT_RECALL_SHARE = rules.DEFAULT_RECALL_SHARE
+
+# The rules a council sets for itself, by its own ballot (purpose "rules"); docs/councils.md
+# says why each default protects members.
+#: How members are admitted: by the council's decision (a ballot), by a member's invitation,
+#: or, for a consumer council only, open to whoever asks.
+ADMISSION_RULES = ("decision", "invitation", "open")
+DEFAULT_ADMISSION = "decision"
+#: Days a member must have belonged when a ballot opens to vote in it (or to support a recall).
+DEFAULT_MIN_STANDING_DAYS = 7
+MIN_STANDING_DAYS_RANGE = (0, 365)
+#: Days a ballot stays open for votes at least.
+DEFAULT_MIN_BALLOT_DAYS = 3
+MIN_BALLOT_DAYS_RANGE = (1, 60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,6 +151,10 @@ class Council:
     recall_share: str
     weighted_votes: bool
     created_at: datetime
+    admission: str
+    min_standing_days: int
+    min_ballot_days: int
+    founded_by: int | None
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,8 @@ class Ballot:
     electorate: int | None
     tally: Mapping[str, Any] | None
     votes_digest: str | None
+    members_since: datetime | None
+    weights: Mapping[str, int] | None
 
 
 @dataclass(frozen=True)
@@ -184,7 +203,7 @@ class QuickVote:
     purpose: str
 
 
-def _council(row: dict) -> Council:
+def council_result(row: dict) -> Council:
     return Council(
         row["id"],
         row["name"],
@@ -193,10 +212,14 @@ def _council(row: dict) -> Council:
         row["recall_share"],
         bool(row["weighted_votes"]),
         row["created_at"],
+        row["admission"],
+        row["min_standing_days"],
+        row["min_ballot_days"],
+        row["founded_by"],
     )
 
 
-def _ballot(row: dict) -> Ballot:
+def ballot_result(row: dict) -> Ballot:
     fields = {k: row[k] for k in Ballot.__dataclass_fields__}
     fields["options"] = tuple(row["options"])
     fields["secret"] = bool(row["secret"])
@@ -230,12 +253,12 @@ def as_dict(value: Any) -> Any:
 # Small helpers shared by the acts.
 
 
-def _now(now: datetime | None) -> datetime:
+def now_utc(now: datetime | None) -> datetime:
     now = now or datetime.now(UTC)
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _record(tx: Records, kind: str, payload: Mapping[str, Any], now: datetime) -> Entry:
+def record(tx: Records, kind: str, payload: Mapping[str, Any], now: datetime) -> Entry:
     return tx.append_event(kind, as_dict(payload), utc_timestamp(now))
 
 
@@ -247,7 +270,7 @@ _MAX_EXPONENT = 30
 _EXPONENT = re.compile(r"[eE]\s*([+-]?[0-9_]*)")
 
 
-def _bounded_number_text(value: Any) -> str | None:
+def bounded_number_text(value: Any) -> str | None:
     """``value`` (text, a Decimal, a float) as text short enough, and with an exponent small
     enough, for Fraction or Decimal to read at bounded cost; None when it is not."""
     try:
@@ -264,22 +287,22 @@ def _bounded_number_text(value: Any) -> str | None:
     return text
 
 
-def _exact(value: Any, field: str, reason: str, what: str) -> Fraction:
+def exact(value: Any, field: str, reason: str, what: str) -> Fraction:
     """``value`` as an exact Fraction, read at bounded cost: an int or Fraction as it is; text
     (or a Decimal, a float) as ``Fraction(str(value))``, at most 40 characters, exponent at most
     30. Refused as ``reason``, naming ``field``, when it is not such a number."""
     if isinstance(value, int | Fraction) and not isinstance(value, bool):
         return Fraction(value)
-    text = None if isinstance(value, bool) else _bounded_number_text(value)
+    text = None if isinstance(value, bool) else bounded_number_text(value)
     try:
         if text is None:
             raise ValueError(text)
         return Fraction(text)
     except (ValueError, ZeroDivisionError, TypeError):
-        raise Invalid(reason, f"{field}: {_shown(value)} is not {what}", field) from None
+        raise Invalid(reason, f"{field}: {shown(value)} is not {what}", field) from None
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """``value`` for a message: text quoted, a number as written, cut at 60 characters."""
     try:
         text = repr(value) if isinstance(value, str) else str(value)
@@ -288,30 +311,30 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "..."
 
 
-def _share(value: Fraction | str | int, field: str, *, allow_zero: bool = True) -> Fraction:
-    share = _exact(value, field, "bad_share", "a share; write e.g. '1/4' or '0.25'")
+def read_share(value: Fraction | str | int, field: str, *, allow_zero: bool = True) -> Fraction:
+    share = exact(value, field, "bad_share", "a share; write e.g. '1/4' or '0.25'")
     if share < 0 or share > 1 or (share == 0 and not allow_zero):
         low = "[0" if allow_zero else "(0"
-        raise Invalid("bad_share", f"{field}: {_shown(share)} must lie in {low}, 1]", field)
+        raise Invalid("bad_share", f"{field}: {shown(share)} must lie in {low}, 1]", field)
     return share
 
 
-def _hours(value: Any, field: str) -> Decimal:
-    text = None if isinstance(value, bool | Fraction) else _bounded_number_text(value)
+def read_hours(value: Any, field: str) -> Decimal:
+    text = None if isinstance(value, bool | Fraction) else bounded_number_text(value)
     try:
         if text is None:
             raise InvalidOperation(text)
         hours = Decimal(text)
     except InvalidOperation:
         raise Invalid(
-            "bad_hours", f"{field}: {_shown(value)} is not a number of hours", field
+            "bad_hours", f"{field}: {shown(value)} is not a number of hours", field
         ) from None
     if not hours.is_finite() or hours <= 0:
-        raise Invalid("bad_hours", f"{field}: {_shown(value)} hours must be positive", field)
+        raise Invalid("bad_hours", f"{field}: {shown(value)} hours must be positive", field)
     return hours
 
 
-def _text(value: str, field: str, *, limit: int = 20_000) -> str:
+def text_field(value: str, field: str, *, limit: int = 20_000) -> str:
     value = (value or "").strip()
     if not value:
         raise Invalid("empty", f"{field}: must not be empty", field)
@@ -320,32 +343,34 @@ def _text(value: str, field: str, *, limit: int = 20_000) -> str:
     return value
 
 
-def _get(tx: Records, table: str, key: Any, what: str, field: str, lock: str | None = None) -> dict:
+def get_row(
+    tx: Records, table: str, key: Any, what: str, field: str, lock: str | None = None
+) -> dict:
     row = tx.get(table, key, lock=lock) if isinstance(key, int) else None
     if row is None:
         raise NotFound(f"no_such_{what}", f"{field}: there is no {what} {key!r}", field)
     return row
 
 
-def _account(tx: Records, account_id: int, field: str = "account_id") -> dict:
-    return _get(tx, "accounts", account_id, "account", field)
+def get_account(tx: Records, account_id: int, field: str = "account_id") -> dict:
+    return get_row(tx, "accounts", account_id, "account", field)
 
 
-def _current_membership(tx: Records, council_id: int, account_id: int) -> dict | None:
+def current_membership(tx: Records, council_id: int, account_id: int) -> dict | None:
     rows = tx.find(
         "memberships", {"council_id": council_id, "account_id": account_id, "left_at": None}
     )
     return rows[0] if rows else None
 
 
-def _current_delegate(tx: Records, federation_id: int, account_id: int) -> dict | None:
+def current_delegate(tx: Records, federation_id: int, account_id: int) -> dict | None:
     rows = tx.find(
         "delegates", {"federation_id": federation_id, "account_id": account_id, "ended_at": None}
     )
     return rows[0] if rows else None
 
 
-def _seat_of(tx: Records, federation_id: int, council_id: int) -> dict | None:
+def seat_of(tx: Records, federation_id: int, council_id: int) -> dict | None:
     rows = tx.find(
         "federation_members",
         {"federation_id": federation_id, "council_id": council_id, "left_at": None},
@@ -354,23 +379,15 @@ def _seat_of(tx: Records, federation_id: int, council_id: int) -> dict | None:
 
 
 def standing(tx: Records, council: Mapping[str, Any], account_id: int) -> int | None:
-    """The weight with which ``account_id`` acts in ``council`` now, or None if they may not.
-
-    In a workplace or consumer council every current member counts once. In a federation only
-    current delegates act; each carries their council's weight when the federation weighs votes.
-    """
+    """1 if ``account_id`` may act in ``council`` now (table a motion, open a ballot), else None:
+    a current member of a workplace or consumer council, a current delegate to a federation.
+    Who may vote in a ballot is fixed when it opens (:func:`electorate_at`)."""
     if council["kind"] != "federation":
-        return 1 if _current_membership(tx, council["id"], account_id) else None
-    delegate = _current_delegate(tx, council["id"], account_id)
-    if delegate is None:
-        return None
-    if not council["weighted_votes"]:
-        return 1
-    seat = _seat_of(tx, council["id"], delegate["council_id"])
-    return seat["weight"] if seat else None
+        return 1 if current_membership(tx, council["id"], account_id) else None
+    return 1 if current_delegate(tx, council["id"], account_id) else None
 
 
-def _require_standing(tx: Records, council: Mapping[str, Any], account_id: int, act: str) -> int:
+def require_standing(tx: Records, council: Mapping[str, Any], account_id: int, act: str) -> int:
     weight = standing(tx, council, account_id)
     if weight is None:
         if council["kind"] == "federation":
@@ -389,25 +406,81 @@ def _require_standing(tx: Records, council: Mapping[str, Any], account_id: int, 
     return weight
 
 
-def _electorate(tx: Records, council: Mapping[str, Any], since: datetime) -> list[tuple[int, int]]:
-    """(account, weight) of everyone who may vote on a ballot created at ``since``, now."""
-    if council["kind"] == "federation":
-        seats = {
-            s["council_id"]: s["weight"]
-            for s in tx.find(
-                "federation_members", {"federation_id": council["id"], "left_at": None}
-            )
-        }
-        result = []
-        for d in tx.find("delegates", {"federation_id": council["id"], "ended_at": None}):
-            weight = seats.get(d["council_id"], 1) if council["weighted_votes"] else 1
-            result.append((d["account_id"], weight))
-        return result
+def members_since(council: Mapping[str, Any], at: datetime) -> datetime:
+    """Who has belonged to ``council`` since this moment (or earlier) has the standing to vote
+    at ``at``: ``at`` less the council's minimum standing, or less the council's age when the
+    council is younger (its founder, and whoever it admitted at once, vote from the start)."""
+    rule = timedelta(days=council["min_standing_days"])
+    age = max(timedelta(0), at - council["created_at"])
+    return at - min(rule, age)
+
+
+def counted_members(tx: Records, council: Mapping[str, Any], at: datetime) -> list[dict]:
+    """The current memberships of a workplace or consumer council with the standing to vote at
+    ``at`` (its counted members: its electorate, and its weight in a federation)."""
+    since = members_since(council, at)
     return [
-        (m["account_id"], 1)
+        m
         for m in tx.find("memberships", {"council_id": council["id"], "left_at": None})
         if m["joined_at"] <= since
     ]
+
+
+def require_counted(
+    tx: Records, council: Mapping[str, Any], account_id: int, act: str, at: datetime
+) -> None:
+    """Refuse, naming the council's minimum standing, unless ``account_id`` is a counted member
+    of ``council`` at ``at`` (a recall's supporter, a member inviting another)."""
+    membership = current_membership(tx, council["id"], account_id)
+    if membership is None:
+        require_standing(tx, council, account_id, act)  # refuses: not a member
+    if membership["joined_at"] > members_since(council, at):
+        raise Refused(
+            "short_standing",
+            f"account {account_id} joined council {council['id']} ({council['name']}) at "
+            f"{utc_timestamp(membership['joined_at'])}; the council's rule is that members "
+            f"{act} after {council['min_standing_days']} days of membership",
+            "account_id",
+        )
+
+
+@dataclass(frozen=True)
+class Electorate:
+    """Who may vote in a ballot, fixed when it opens: ``size`` (the quorum's base); in a
+    workplace or consumer council, members since ``members_since``; in a federation, delegates
+    (mandate begun by the opening) of the councils in ``weights`` ({council id: weight})."""
+
+    size: int
+    members_since: datetime | None
+    weights: dict[str, int] | None
+
+
+def electorate_at(tx: Records, council: Mapping[str, Any], at: datetime) -> Electorate:
+    """The electorate of a ballot of ``council`` opening at ``at``.
+
+    A federation's members are its councils: those affiliated for the federation's minimum
+    standing count, each weighing (where the federation weighs votes) as many as its own
+    counted members at ``at``, never a declared number; a council with none counts not at all.
+    """
+    if council["kind"] != "federation":
+        return Electorate(len(counted_members(tx, council, at)), members_since(council, at), None)
+    since = members_since(council, at)
+    weights: dict[str, int] = {}
+    for seat in tx.find(
+        "federation_members", {"federation_id": council["id"], "left_at": None}, order_by="id"
+    ):
+        if seat["joined_at"] > since:
+            continue
+        member_council = tx.get("councils", seat["council_id"])
+        counted = len(counted_members(tx, member_council, at))
+        if counted:
+            weights[str(seat["council_id"])] = counted if council["weighted_votes"] else 1
+    size = sum(
+        1
+        for d in tx.find("delegates", {"federation_id": council["id"], "ended_at": None})
+        if d["elected_at"] <= at and str(d["council_id"]) in weights
+    )
+    return Electorate(size, None, weights)
 
 
 _pause_lock = threading.Lock()
@@ -436,3 +509,14 @@ def no_cycle_collection() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _resume:
                 gc.enable()
+
+
+# The names accounts.py and disputes.py (other owners' modules) still import; the councils'
+# own modules use the public names above.
+_now = now_utc
+_record = record
+_exact = exact
+_text = text_field
+_get = get_row
+_current_membership = current_membership
+_require_standing = require_standing
