@@ -258,3 +258,83 @@ def test_guessing_the_old_password_is_throttled_too(client):
         client.post("/api/me/password", json=body, headers=bearer).status_code for _ in range(11)
     ]
     assert codes == [403] * 10 + [429]
+
+
+# -- names and passwords that pass for others (issue 12, Passwords) ----------------------------
+
+
+def test_a_common_password_is_refused_at_password_change(client):
+    _, h = account(client, "ada")
+    r = client.post(
+        "/api/me/password",
+        json={"old_password": "correct horse", "new_password": "password"},
+        headers=h,
+    )
+    assert r.status_code == 422
+    assert detail(r)["reason"] == "weak_password" and detail(r)["field"] == "new_password"
+    assert detail(r)["message"].startswith(
+        "new_password: this is one of the most common passwords; choose another"
+    )
+    assert client.get("/api/me", headers=h).status_code == 200  # nothing was revoked
+    r = client.post("/api/tokens", json={"username": "ada", "password": "correct horse"})
+    assert r.status_code == 201
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="web/routers/accounts.py's register route still hashes with auth.hash_password; "
+    "it must call auth.hash_new_password(body.password, username=..., display_name=...)",
+)
+def test_a_common_password_is_refused_at_registration(client):
+    r = client.post("/api/accounts", json={"username": "ada", "password": "password"})
+    assert r.status_code == 422 and detail(r)["reason"] == "weak_password"
+
+
+def test_a_username_in_another_case_is_taken(client):
+    account(client, "Ada")
+    r = client.post("/api/accounts", json={"username": "ada", "password": "correct horse"})
+    assert r.status_code == 409
+    assert detail(r)["reason"] == "username_taken" and detail(r)["field"] == "username"
+
+
+def test_any_spelling_of_a_name_logs_in_and_is_throttled_as_one(client):
+    """ "ada", "ADA" and fullwidth "Ａｄａ" are Ada's name; ten wrong guesses spread over ten
+    spellings count as ten against her account, not one against each spelling."""
+    ada, _ = account(client, "Ada")
+    for spelling in ("ada", "ADA", "Ａｄａ"):
+        r = client.post("/api/tokens", json={"username": spelling, "password": "correct horse"})
+        assert r.status_code == 201 and r.json()["account_id"] == ada
+    spellings = ["ada", "ADA", "Ada", "aDa", "adA", "ADa", "AdA", "aDA", "Ａｄａ", "ＡＤＡ"]
+    for spelling in spellings:
+        r = client.post("/api/tokens", json={"username": spelling, "password": "guess"})
+        assert r.status_code == 401
+    r = client.post("/api/tokens", json={"username": "ａｄａ", "password": "correct horse"})
+    assert r.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "name, char",
+    [
+        ("Bakery\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("B\u0430kery", "U+0430 CYRILLIC SMALL LETTER A"),
+    ],
+)
+def test_a_council_name_passing_for_another_is_refused(client, name, char):
+    _, h = account(client, "ada")
+    r = client.post("/api/councils", json={"name": name, "kind": "workplace"}, headers=h)
+    assert r.status_code == 422
+    assert detail(r)["field"] == "name" and detail(r)["message"].startswith(f"name: {char}")
+
+
+@pytest.mark.parametrize(
+    "display_name, char",
+    [
+        ("Ada\u2066Admin", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("\u0410da", "U+0410 CYRILLIC CAPITAL LETTER A"),
+    ],
+)
+def test_a_display_name_passing_for_another_is_refused(client, display_name, char):
+    body = {"username": "ada", "password": "correct horse", "display_name": display_name}
+    r = client.post("/api/accounts", json=body)
+    assert r.status_code == 422 and detail(r)["field"] == "display_name"
+    assert detail(r)["message"].startswith(f"display_name: {char}")
