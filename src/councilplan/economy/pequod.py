@@ -438,9 +438,8 @@ def make_experiment(
 
 
 def _forms(text: str, source: str) -> dict[str, list]:
-    # edn_format (a well-kept EDN parser) reads the 3 MB files in about 2 s on this machine;
-    # a round takes milliseconds, but loading happens once per run, so that is fast enough
-    # and saves us a hand-written parser. The file is EDN inside (ns ...) and (def ...) forms.
+    # A file is read once per run, so a well-kept EDN parser (edn_format) is fast enough and
+    # spares a hand-written one. The file is EDN inside (ns ...) and (def ...) forms.
     import edn_format
     from edn_format.exceptions import EDNDecodeError
 
@@ -609,7 +608,7 @@ def _distinct(rng: np.random.Generator, n: int, k: int, pool: int) -> np.ndarray
 
 
 def _uniform(rng: np.random.Generator, low: float, high: float, shape) -> np.ndarray:
-    # Generator.uniform is about twice as slow as random() scaled in place at 10^8 draws
+    # random() scaled in place: Generator.uniform is slower at 10^8 draws.
     out = rng.random(shape)
     out *= high - low
     out += low
@@ -634,8 +633,8 @@ def generate_experiment(
     (distinct ids, sorted, each count uniform); each exponent uniform in [0.75/n, 0.85/n) with
     n the number of inputs; a in [4, 6), c in [0.05, 0.1), k in [3, 4), s = 1. Nature and
     labour supply ``fixed_supply`` each. With ``goods_per_category`` G < 4 the intermediate
-    count is capped at G. Reproducible from ``seed``; vectorised (10^6 + 10^6 councils with
-    G = 100 take a few seconds and about 2 GB, mostly the (N, G) consumer exponents).
+    count is capped at G. Reproducible from ``seed``; vectorised, so 10^6 councils are within
+    reach (memory goes mostly to the (N, G) consumer exponents).
     """
     n_cc = int(consumer_councils)
     n_wc = n_cc if worker_councils is None else int(worker_councils)

@@ -94,7 +94,7 @@ class Table:
         parts, dictionary, lookup = [], None, None
         for chunk in chunks:
             # Parquet gives every batch of a row group the same whole dictionary: look it
-            # up once, not once per batch (76 batches of 10^6 ids at 10^7 rows).
+            # up once, not once per batch.
             if dictionary is None or not chunk.dictionary.equals(dictionary):
                 dictionary = chunk.dictionary
                 lookup = pc.index_in(dictionary, value_set=ids)
@@ -178,8 +178,7 @@ def write(
     table = pa.table(arrays)
     if table_format == "parquet":
         # Plain strings: Parquet dictionary-encodes them on disk by itself, and an Arrow
-        # dictionary column would be read back with a copy of its whole dictionary per
-        # batch (7 s rather than 2 s for 10^7 coefficients of 10^6 products).
+        # dictionary column would be read back with a copy of its whole dictionary per batch.
         plain = [
             pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f
             for f in table.schema
