@@ -573,9 +573,13 @@ def print_plan_findings(result, out: Path | None = None) -> None:
             short.add_column(name, justify="right" if name in {"need", "met", "short"} else "left")
         for row in result.shortfall.head(20).itertuples(index=False):
             short.add_row(
-                str(row.product), str(row.council), f"{row.need:,.6g}", f"{row.met:,.6g}",
-                f"{row.short:,.6g}", str(row.binding),
-            )  # fmt: skip
+                str(row.product),
+                str(row.council),
+                f"{row.need:,.6g}",
+                f"{row.met:,.6g}",
+                f"{row.short:,.6g}",
+                str(row.binding),
+            )
         console.print(short)
         if len(result.shortfall) > 20:
             where = f" in {out / 'shortfall.csv'}" if out is not None else ""

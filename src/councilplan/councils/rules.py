@@ -77,8 +77,12 @@ class Rejection:
         return self.message
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"reason": str(self.reason), "message": self.message, "id": self.id,
-                "field": self.field}  # fmt: skip
+        return {
+            "reason": str(self.reason),
+            "message": self.message,
+            "id": self.id,
+            "field": self.field,
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,9 +177,10 @@ def delegate_seat_rule(seats: int) -> str | Rejection:
     several by single transferable vote (proportional)."""
     if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
         return Rejection(
-            Reason.INVALID_SEATS, f"{seats!r} seats: a council elects 1 or more delegates",
+            Reason.INVALID_SEATS,
+            f"{seats!r} seats: a council elects 1 or more delegates",
             field="seats",
-        )  # fmt: skip
+        )
     return "majority_runoff" if seats == 1 else "stv"
 
 

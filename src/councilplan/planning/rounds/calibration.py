@@ -195,8 +195,8 @@ def _reference_prices(economy, choice, running, rent, as_nature, returns):
     n, made = economy.n_products, economy.technique_product
     credit_free = economy.inputs.copy()
     if as_nature.any():
-        credit_free.data[np.isin(credit_free.indices, np.flatnonzero(as_nature))
-                         & (credit_free.data < 0)] = 0.0  # fmt: skip
+        credited = np.isin(credit_free.indices, np.flatnonzero(as_nature))
+        credit_free.data[credited & (credit_free.data < 0)] = 0.0
     direct_all = economy.labour.sum(axis=0) + rent @ economy.resource_use
     for _ in range(n + 1):
         per_unit = sp.csc_array(credit_free[:, choice] / economy.technique_output[choice])
@@ -287,10 +287,9 @@ def calibrate_town(
     for i in range(r):
         using = running & (economy.resource_use[i] > 0)
         if resource_use[i] > 0:
-            made_value = float((values[made[using]] * economy.technique_output[using]
-                                * activity[using]).sum())  # fmt: skip
-            rent[i] = max(float(optimum.resource_duals[i]), RENT_FLOOR * made_value
-                          / float(resource_use[i]))  # fmt: skip
+            value_made = values[made[using]] * economy.technique_output[using] * activity[using]
+            floor = RENT_FLOOR * float(value_made.sum()) / float(resource_use[i])
+            rent[i] = max(float(optimum.resource_duals[i]), floor)
 
     # a by-product that no running technique makes is a fixed supply, like a resource
     byproduct_supply = np.zeros(n)
@@ -324,8 +323,13 @@ def calibrate_town(
     nature_items = [("resource", i) for i in np.flatnonzero(resource_use > 0)] + [
         ("byproduct", j) for j in np.flatnonzero(as_nature)
     ]
-    g = max(len(uses[PRIVATE]), len(uses[PUBLIC]), len(uses[INTERMEDIATE]),
-            len(nature_items), int(labour_used.sum()))  # fmt: skip
+    g = max(
+        len(uses[PRIVATE]),
+        len(uses[PUBLIC]),
+        len(uses[INTERMEDIATE]),
+        len(nature_items),
+        int(labour_used.sum()),
+    )
     n_goods = 5 * g
     labels = ["absent"] * n_goods
     good_product = np.full(n_goods, -1, dtype=np.int64)
