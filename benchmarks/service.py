@@ -71,7 +71,7 @@ from rich.table import Table
 import councilplan
 from councilplan.councils import counting
 from councilplan.councils import service as s
-from councilplan.store.repository import open_store
+from councilplan.store import open_store
 from councilplan.web import auth
 
 OPTIONS = [f"option-{i}" for i in range(10)]

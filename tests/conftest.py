@@ -48,7 +48,7 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def _migrated_sqlite(tmp_path_factory):
     """A SQLite file migrated once per session; council_store copies it for each test."""
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
 
     path = tmp_path_factory.mktemp("councils") / "template.sqlite"
     open_store(f"sqlite:///{path}").dispose()
@@ -62,7 +62,7 @@ def council_store(request, tmp_path):
     unset)."""
     import shutil
 
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
     from councilplan.store.tables import metadata
 
     if request.param == "sqlite":
@@ -92,7 +92,7 @@ def _migrated_postgres_schema(postgres_url):
 
     import sqlalchemy
 
-    from councilplan.store.repository import open_store
+    from councilplan.store import open_store
 
     schema = f"cp_test_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(postgres_url)

@@ -285,7 +285,7 @@ def scratch_urls(tmp_path):
 @contextlib.contextmanager
 def scratch_engine(url, schema):
     """An engine on ``url`` (in ``schema``, created here and dropped afterwards), unmigrated."""
-    from councilplan.store.repository import make_engine
+    from councilplan.store import make_engine
 
     admin = sa.create_engine(url)
     if schema:
@@ -411,14 +411,13 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
     from alembic import command
     from alembic.script import ScriptDirectory
 
-    from councilplan.store import migrate
-    from councilplan.store.repository import SqlStore
+    from councilplan.store import migrate, store_for
 
     for url, schema in scratch_urls(tmp_path):
         config = migrate.alembic_config(url)
         before = ScriptDirectory.from_config(config).get_revision("0007").down_revision
         with scratch_engine(url, schema) as engine:
-            store = SqlStore(engine)
+            store = store_for(engine)
             migrate.upgrade(engine, before)
             ids, council = town(store, 5)
             made = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from councilplan.store.repository import open_store
+from councilplan.store import open_store
 from councilplan.web.app import create_app
 
 app = create_app(open_store(os.environ.get("COUNCILPLAN_DATABASE_URL")))
