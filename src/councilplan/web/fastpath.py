@@ -1,22 +1,14 @@
 """The vote endpoint, ``POST /api/ballots/{id}/votes``, served without FastAPI's request
 machinery.
 
-A vote is the API's busiest request: everyone in a council votes around the same time. FastAPI
-spends about 0.45 ms of CPU on such a request before and after the endpoint runs (resolving its
-dependencies, validating, encoding), measured with a bare copy of its signature against the
-same route as a plain ASGI app (0.05 ms); the vote itself, on PostgreSQL, costs the server
-about 0.3 ms. On a two-core machine that shares its cores with PostgreSQL, that overhead was the
-difference between meeting the goal of 1,000 votes/s with a p99 under 50 ms and not
-(benchmarks/service.py; docs/api.md, Performance).
-
-So :class:`FastVotes`, an ASGI middleware, answers the well-formed votes itself, and hands
-every other request on to the app unchanged. It gives the same answers as the route in
-``app.py``, which stays, documents the endpoint in the OpenAPI schema and serves whatever this
-path hands on: a vote without a token, an unknown or expired one, a body that does not
-validate, a path id out of range, an unusual content type or size. It reuses what the route
-uses: the token parsing and lookup of ``auth``, the request model ``VoteIn``, the service's
-``cast_vote_async``, the refusal answers and Starlette's JSONResponse, so the two cannot drift
-apart in what they accept or say; ``tests/test_api_votes.py`` runs its tests through both.
+A vote is the API's busiest request, and FastAPI's dependency resolution, validation and
+encoding cost the server more CPU than the vote itself (benchmarks/service.py; docs/api.md).
+So :class:`FastVotes`, an ASGI middleware, answers the well-formed votes itself and hands every
+other request on to the app unchanged: a vote without a token, an unknown or expired one, a body
+that does not validate, a path id out of range, an unusual content type or size. The route in
+``web/routers/ballots.py`` stays, documents the endpoint and serves what is handed on; both use
+the same token lookup, request model, service call and refusal answers, and
+``tests/test_api_votes.py`` runs its tests through both.
 """
 
 from __future__ import annotations

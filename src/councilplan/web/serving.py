@@ -1,14 +1,10 @@
 """``councilplan serve`` with several worker processes, each with a listening socket of its own.
 
-uvicorn's ``--workers`` gives every worker the same listening socket, and whichever worker's
-event loop wakes first accepts what is queued. Clients that open their connections together
-(a browser's, a script's, the 50 of benchmarks/service.py) then mostly land on one worker:
-measured here, one worker used 7 CPU seconds in 10 s and the other 0.02, so a second worker
-bought nothing. With SO_REUSEPORT each worker listens on a socket of its own, all bound to the
-same address, and Linux spreads new connections over them by a hash of the client's address and
-port. uvicorn has no option for this (gunicorn's ``--reuse-port`` sets the flag on the one shared
-socket, which does not spread anything), so this module is the small supervisor that does it:
-bind, start the workers, stop them all when one stops or on Ctrl-C / SIGTERM.
+uvicorn's ``--workers`` shares one listening socket, and clients that connect together mostly
+land on whichever worker wakes first. With SO_REUSEPORT each worker listens on a socket of its
+own, bound to the same address, and Linux spreads new connections over them. uvicorn has no
+option for this, so this module is the small supervisor that does it: bind, start the workers,
+stop them all when one stops or on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
