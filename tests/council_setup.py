@@ -61,3 +61,67 @@ def admit(store, council_id: int, opener: int, accounts, when: datetime, voters=
         s.cast_vote(store, ballot_id=ballot.id, voter_id=voter, choice="yes", now=when)
     s.close_ballot(store, ballot_id=ballot.id, now=closes)
     return closes
+
+
+def federation_with(store, founder: int, groups, *, at: datetime, weighted: bool = False):
+    """A federation (founded by ``founder`` 40 days before ``at``) of councils with the given
+    member groups, affiliated by its rules (the founder admits the first, whose delegate puts
+    the others to the federation's vote), each with its first member elected delegate, every
+    ballot of theirs lasting a day from 15 days before ``at``. Returns (federation, councils)."""
+    day = timedelta(days=1)
+    fed = s.create_council(
+        store,
+        name="Fed",
+        kind="federation",
+        founder_id=founder,
+        weighted_votes=weighted,
+        now=at - 40 * day,
+    )
+    councils = [
+        council_with_members(store, g[0], g[1:], name=f"C{k}", at=at - 10 * day, min_ballot_days=1)
+        for k, g in enumerate(groups)
+    ]
+    t = at - 26 * day
+    asked = [
+        s.apply_for_affiliation(store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t)[
+            "id"
+        ]
+        for c, g in zip(councils, groups, strict=True)
+    ]
+    s.admit_first_council(store, application_id=asked[0], actor_id=founder, now=t)
+    _elect(store, fed, councils[0], groups[0], t)
+    if len(councils) > 1:
+        t = at - 19 * day
+        ballot = s.open_admission(
+            store,
+            council_id=fed.id,
+            opened_by=groups[0][0],
+            application_ids=asked[1:],
+            closes_at=t + 3 * day,
+            now=t,
+        )
+        s.cast_vote(store, ballot_id=ballot.id, voter_id=groups[0][0], choice="yes", now=t)
+        t += 3 * day
+        s.close_ballot(store, ballot_id=ballot.id, now=t)
+        for c, g in zip(councils[1:], groups[1:], strict=True):
+            _elect(store, fed, c, g, t)
+    change_rules(store, fed.id, [groups[0][0]], at - 15 * day, min_ballot_days=1)
+    return s.get_council(store, fed.id), councils
+
+
+def _elect(store, fed, council, group, when):
+    day = timedelta(days=1)
+    ballot = s.open_election(
+        store,
+        council_id=council.id,
+        federation_id=fed.id,
+        opened_by=group[0],
+        candidates=[group[0]],
+        mandate="M",
+        closes_at=when + day,
+        now=when,
+    )
+    for a in group:
+        name = s.get_ballot(store, ballot.id).options[0]
+        s.cast_vote(store, ballot_id=ballot.id, voter_id=a, choice=[name], now=when)
+    s.close_ballot(store, ballot_id=ballot.id, now=when + day)

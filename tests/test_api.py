@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from council_setup import federation_with
 from councilplan.councils import service as s
 from councilplan.web import auth
 from councilplan.web.app import create_app
@@ -15,7 +16,7 @@ from councilplan.web.app import create_app
 NOW = datetime.now(UTC)
 PAST = NOW - timedelta(days=20)
 DAY = timedelta(days=1)
-SOON = (NOW + DAY).isoformat()
+SOON = (NOW + 4 * DAY).isoformat()  # beyond a council's minimum ballot time (3 days)
 
 
 @pytest.fixture
@@ -142,47 +143,34 @@ def test_only_members_vote_and_only_once(client):
     ]
     r = client.post(f"/api/ballots/{b['id']}/close", headers=h_ada)
     assert r.status_code == 409 and detail(r)["reason"] == "ballot_still_open"
-    # joining, then leaving, is recorded
-    assert client.post(f"/api/councils/{c['id']}/join", headers=h_bea).status_code == 201
-    assert client.post(f"/api/councils/{c['id']}/leave", headers=h_bea).status_code == 200
+    # asking to join waits for the council's decision; leaving is recorded
+    r = client.post(f"/api/councils/{c['id']}/join", headers=h_bea)
+    assert r.status_code == 201 and r.json()["status"] == "pending"
+    r = client.post(f"/api/councils/{c['id']}/leave", headers=h_bea)
+    assert r.status_code == 403 and detail(r)["reason"] == "not_a_member"
+    assert client.post(f"/api/councils/{c['id']}/leave", headers=h_ada).status_code == 200
     members = client.get(f"/api/councils/{c['id']}/members?current=false", headers=h_ada).json()
-    assert [x["account_id"] for x in members] == [ada, bea] and members[1]["left_at"]
+    assert [x["account_id"] for x in members] == [ada] and members[0]["left_at"]
     assert client.get("/api/audit/verify", headers=h_bea).json()["ok"]
     kinds = [e["kind"] for e in client.get("/api/audit?limit=1000", headers=h_bea).json()]
     assert kinds.count("ballot.voted") == 1
 
 
 def federation_in_the_past(store):
-    """Via the service, 20 days ago: two councils in a federation, each with a delegate."""
+    """Via the service and its rules, before PAST (20 days ago): two councils in a federation,
+    each with a delegate (its first member); ballots of a day."""
     ids = [
         s.register_account(
             store,
             username=f"u{i}",
             display_name="U",
             password_hash=_hash("correct horse"),
-            now=PAST,
+            now=PAST - 40 * DAY,
         )
         for i in range(7)
     ]
-    fed = s.create_council(store, name="Fed", kind="federation", founder_id=ids[0], now=PAST)
     groups = [ids[:4], ids[4:]]
-    for k, group in enumerate(groups):
-        c = s.create_council(store, name=f"C{k}", kind="workplace", founder_id=group[0], now=PAST)
-        for a in group[1:]:
-            s.join_council(store, council_id=c.id, account_id=a, now=PAST)
-        s.join_federation(store, federation_id=fed.id, council_id=c.id, actor_id=group[0], now=PAST)
-        b = s.open_election(
-            store,
-            council_id=c.id,
-            federation_id=fed.id,
-            opened_by=group[0],
-            candidates=[group[0]],
-            mandate="M",
-            closes_at=PAST + DAY,
-            now=PAST,
-        )
-        s.cast_vote(store, ballot_id=b.id, voter_id=group[0], choice=[f"u{group[0] - 1}"], now=PAST)
-        s.close_ballot(store, ballot_id=b.id, now=PAST + DAY)
+    fed, _ = federation_with(store, ids[0], groups, at=PAST)
     return fed, ids, groups
 
 
@@ -340,7 +328,7 @@ def test_budget_proposals_come_from_members_only(client):
             "title": "Commons",
             "hours": 100,
             "proposals_close_at": SOON,
-            "closes_at": (NOW + 2 * DAY).isoformat(),
+            "closes_at": (NOW + 8 * DAY).isoformat(),
         },
     )
     assert budget.status_code == 201, budget.text

@@ -68,9 +68,29 @@ class CouncilIn(Strict):
 
 
 class AffiliationIn(Strict):
+    """A council asks to join a federation; its weight is never declared (derived per ballot)."""
+
     council_id: Id
     seats: Annotated[int, Field(ge=1, le=100)] = 1
-    weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+
+
+class InvitationIn(Strict):
+    account_id: Id
+
+
+class AdmissionIn(Strict):
+    application_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)]
+    closes_at: When
+
+
+class RulesIn(Strict):
+    """Changes to a council's rules (any of them), put to its vote until ``closes_at``."""
+
+    admission: Literal["decision", "invitation", "open"] | None = None
+    min_standing_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    min_ballot_days: Annotated[int, Field(ge=1, le=60)] | None = None
+    recall_share: ShareText | None = None
+    closes_at: When
 
 
 class MotionIn(Strict):
