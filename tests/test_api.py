@@ -310,7 +310,7 @@ def test_commission_seats_see_their_cases_and_no_one_else(client):
     assert r.status_code == 200  # a member of the workplace council appeals on its behalf
     record = client.get("/api/audit", headers=login(client, "u2")).text
     assert "dispute.appealed" in record and "new evidence" not in record
-    assert '"vote"' not in record and "yes" not in record  # the seats' votes stay private
+    assert '"choice"' not in record and "yes" not in record  # how seats voted stays private
     r = client.post(f"/api/disputes/{did}/final", json={}, headers=planner_h)
     assert r.status_code == 422 and detail(r)["reason"] == "missing_detail"
 
