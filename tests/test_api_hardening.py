@@ -24,8 +24,9 @@ from councilplan.web import auth, guards
 from councilplan.web.app import create_app
 from test_api import account
 
-SOON = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-LATER = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+# Beyond a council's minimum ballot time (3 days by default).
+SOON = (datetime.now(UTC) + timedelta(days=4)).isoformat()
+LATER = (datetime.now(UTC) + timedelta(days=8)).isoformat()
 JSON = {"Content-Type": "application/json"}
 HUGE_EXPONENTS = ["1e-10000000", "1e+10000000", "1E-999999999", "1e-5000"]
 LONE_SURROGATE = b'"\\ud800"'  # the JSON escape of U+D800, which is no character
@@ -188,7 +189,7 @@ def test_the_service_parses_numbers_at_bounded_cost(council_store):
                 title="B",
                 hours=hours,
                 proposals_close_at=datetime.now(UTC) + timedelta(days=1),
-                closes_at=datetime.now(UTC) + timedelta(days=2),
+                closes_at=datetime.now(UTC) + timedelta(days=5),
             )
         assert err.value.field == "hours"
 

@@ -291,7 +291,9 @@ def open_admission(
                         f"{ballot['id']} already",
                         "application_ids",
                     )
-        names = ", ".join(str(i) for i in ids)
+        names = ", ".join(str(i) for i in ids[:20]) + (
+            f" and {len(ids) - 20} more" * (len(ids) > 20)
+        )
         ballot = insert_ballot(
             tx,
             council=council,
