@@ -12,6 +12,20 @@ if "COUNCILPLAN_SHARED_DATA" in os.environ:
     SHARED_DATA = Path(os.environ["COUNCILPLAN_SHARED_DATA"])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_key(tmp_path_factory):
+    """The service's audit key for this test session, in a file of its own (a user's service
+    keeps it beside a SQLite database or in ~/.config/councilplan, which tests leave alone)."""
+    if "COUNCILPLAN_AUDIT_KEY_FILE" in os.environ:
+        yield
+        return
+    os.environ["COUNCILPLAN_AUDIT_KEY_FILE"] = str(tmp_path_factory.mktemp("key") / "audit.key")
+    try:
+        yield
+    finally:
+        del os.environ["COUNCILPLAN_AUDIT_KEY_FILE"]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data in ../shared/data; skips the test when it is absent (a user's machine)."""

@@ -268,7 +268,8 @@ def test_the_limit_is_a_setting(council_store, monkeypatch):
     monkeypatch.setenv("COUNCILPLAN_MAX_BODY_BYTES", "2000")
     monkeypatch.setattr(auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
     with TestClient(create_app(council_store, close_every_s=None)) as c:
-        r = c.post("/api/accounts", json={"username": "ada", "password": "p" * 1000})
+        long_password = "correct horse battery staple " * 34  # 1,020 characters
+        r = c.post("/api/accounts", json={"username": "ada", "password": long_password})
         assert r.status_code == 201, r.text
         r = c.post("/api/accounts", json={"username": "bea", "password": "p" * 2500})
         assert r.status_code == 413

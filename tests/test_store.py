@@ -361,20 +361,33 @@ def test_migration_0008_swaps_the_vote_functions_row_lock_for_the_advisory_lock(
 def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
     """PostgreSQL chains audit events by group commit after each act commits; an event whose
     act committed but whose process died before chaining is chained by the next act (or by
-    verify) and checked like any other."""
+    verify) and checked like any other. A row slipped into the staging table by hand carries
+    no signature and is never chained."""
+    from councilplan.store.postgres import PgRecords
+
     if council_store.engine.dialect.name != "postgresql":
         pytest.skip("SQLite appends to the chain inside the act's own transaction")
     ids, _ = town(council_store, 2)
-    raw(
-        council_store,
-        "INSERT INTO audit_pending (kind, payload, recorded_at) "
-        "VALUES ('account.registered', :p, '2026-03-01T09:00:00.000000+00:00')",
-        p='{"account_id":99,"username":"orphan"}',
-    )
+    with council_store.engine.begin() as connection:  # an act that dies after its commit
+        records = PgRecords(connection, council_store.key)
+        records.insert(
+            "motions",
+            {
+                "council_id": 1,
+                "tabled_by": ids[0],
+                "title": "Orphan",
+                "text": "staged",
+                "tabled_at": T0,
+            },
+        )
+        records.append_event(
+            "motion.tabled", {"title": "Orphan"}, "2026-03-01T09:00:00.000000+00:00"
+        )
+        records.commit_pg()
     s.create_council(council_store, name="Second", kind="consumer", founder_id=ids[0], now=T0)
     entries = council_store.audit_entries()
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
-    assert entries[-2].payload == {"account_id": 99, "username": "orphan"}
+    assert entries[-2].kind == "motion.tabled" and entries[-2].payload["title"] == "Orphan"
     assert entries[-1].kind == "council.created"
     raw(
         council_store,
@@ -382,8 +395,10 @@ def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
         "VALUES ('member.left', '{}', '2026-03-01T09:00:00.000000+00:00')",
     )
     result = council_store.verify_audit()
-    assert result.ok and result.checked == len(entries) + 1
-    assert raw(council_store, "SELECT count(*) FROM audit_pending").scalar() == 0
+    assert result.ok and result.checked == len(entries)
+    assert raw(council_store, "SELECT count(*) FROM audit_pending").scalar() == 1
+    checked = council_store.verify_record()
+    assert not checked.ok and "staged event" in checked.message
 
 
 def _close_as_before_0007(store, ballot_id, now):
@@ -405,6 +420,7 @@ def _close_as_before_0007(store, ballot_id, now):
                 "votes_digest": _votes_digest(votes),
             },
         )
+        tx.append_event("ballot.closed", {"ballot_id": ballot_id}, now.isoformat())
 
 
 def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
@@ -420,8 +436,10 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
         config = migrate.alembic_config(url)
         before = ScriptDirectory.from_config(config).get_revision("0007").down_revision
         with scratch_engine(url, schema) as engine:
+            # The ballots are made by today's service and closed as before 0007; the database
+            # then goes down to 0006 (keeping them) and up again through 0007.
             store = store_for(engine)
-            migrate.upgrade(engine, before)
+            migrate.upgrade(engine)
             ids, council = town(store, 5)
             made = {}
             for name, rule, secret in [
@@ -458,6 +476,9 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
             in_key_order = [json.dumps([c, w], separators=(",", ":")) for _, c, w in sorted(rows)]
             assert in_key_order != sorted(in_key_order)  # the box keeps the counting order
 
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.downgrade(config, before)
             migrate.upgrade(engine)
             (box,) = raw(
                 store, "SELECT votes FROM ballot_boxes WHERE ballot_id = :b", b=made["ranked"]
@@ -466,7 +487,8 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
             left = "SELECT count(*) FROM votes WHERE ballot_id = :b"
             assert raw(store, left, b=made["ranked"]).scalar() == 0
             assert raw(store, left, b=made["open"]).scalar() == 5
-            assert raw(store, "SELECT count(*) FROM ballot_boxes").scalar() == 1
+            boxed = "SELECT count(*) FROM ballot_boxes WHERE ballot_id = :b"
+            assert raw(store, boxed, b=made["open"]).scalar() == 0  # open ballots keep rows
             for name in ("ranked", "open"):
                 assert s.recount(store, made[name])["matches"]
             assert [v["choice"] for v in s.open_votes(store, made["open"])] == [

@@ -25,27 +25,39 @@ def audit_verify(
         None, "--expect-head", help="A head hash published earlier: catches a cut-off end"
     ),
 ) -> None:
-    """Recompute the audit chain. Exit 0 when intact; 1 naming the first bad entry."""
+    """Check the record: recompute the audit chain, check every entry's signature, replay the
+    record and compare every table it governs. Exit 0 when all hold; 1 naming the first bad
+    entry or row."""
     from councilplan.audit.chain import verify
     from councilplan.store import open_store
 
     url = resolve_database_url(database_url, data_dir, create=False)
     try:
         store = open_store(url, upgrade=False)
-        entries = store.audit_entries()
-        _, head = store.audit_head()
-        store.dispose()
+        try:
+            checked = store.verify_record()  # chains correctly signed staged events first
+            entries = store.audit_entries()
+        finally:
+            store.dispose()
     except Exception as error:  # noqa: BLE001
         fail(f"cannot read the audit log at {shown_url(url)}: {reason(error)}")
-    result = verify(entries, expected_head=expect_head or head)
-    if result.ok:
-        console.print(f"audit log intact: {result.checked} entries, head {result.head_hash}")
-        return
-    err_console.print(
-        Text.assemble(
-            ("audit log broken", "bold red"),
-            f" at entry {result.first_bad_seq} ({result.problem}): {result.message}",
-        ),
-        highlight=False,
-    )
-    raise typer.Exit(1)
+    if checked.sealed:
+        console.print(f"chained {checked.sealed} signed event(s) that were staged, not chained")
+    result = verify(entries, expected_head=expect_head or checked.chain.head_hash)
+    if not result.ok:
+        err_console.print(
+            Text.assemble(
+                ("audit log broken", "bold red"),
+                f" at entry {result.first_bad_seq} ({result.problem}): {result.message}",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {result.checked} entries, head {result.head_hash}")
+    if not checked.state.ok:
+        err_console.print(
+            Text.assemble(("tables and record disagree", "bold red"), f": {checked.state.message}"),
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    console.print(f"tables follow from the record: {checked.state.message}")

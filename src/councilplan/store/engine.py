@@ -36,11 +36,15 @@ def open_store(
     url: str | None = None, *, upgrade: bool = True, schema: str | None = None, pool_size: int = 20
 ) -> SqlStore:
     """Open the database at ``url`` (default: ./councilplan.sqlite), migrating it to the newest
-    schema unless ``upgrade`` is False."""
+    schema (and recording the tables of a database older than the state record) unless
+    ``upgrade`` is False."""
     engine = make_engine(url or default_url(), schema=schema, pool_size=pool_size)
-    if upgrade:
-        migrate.upgrade(engine)
-    return store_for(engine, schema=schema)
+    if not upgrade:
+        return store_for(engine, schema=schema)
+    migrate.upgrade(engine)
+    store = store_for(engine, schema=schema)
+    store.begin_record()  # a database older than the state record: record its tables once
+    return store
 
 
 def store_for(engine: Engine, *, schema: str | None = None) -> SqlStore:

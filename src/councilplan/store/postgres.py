@@ -27,17 +27,13 @@ import sqlalchemy as sa
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from councilplan.audit.chain import (
-    GENESIS_HASH,
-    Entry,
-    canonical_json,
-    entry_after,
-    entry_hash_canonical,
-)
+from councilplan.audit.chain import canonical_json, entry_hash_canonical
+from councilplan.audit.record import event_mac, mac_matches
 from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
+from councilplan.store.record import State, with_commitment
 from councilplan.store.sql import SqlRecords, SqlStore
 from councilplan.store.tables import metadata
 
@@ -124,13 +120,16 @@ _DELETE_VOTES = "DELETE FROM votes WHERE ballot_id = %s"
 _BALLOT_VOTES = "SELECT id, choice::text, weight FROM votes WHERE ballot_id = %s"
 
 # The audit path: an act stages its events with its own COMMIT; chaining takes the head's lock.
-_STAGE = "INSERT INTO audit_pending (kind, payload, recorded_at) VALUES (%s, %s, %s) RETURNING id"
+_STAGE = (
+    "INSERT INTO audit_pending (kind, payload, recorded_at, state, mac) "
+    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
 _HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-_STAGED = "SELECT id, kind, payload, recorded_at FROM audit_pending ORDER BY id"
+_STAGED = "SELECT id, kind, payload, recorded_at, state, mac FROM audit_pending ORDER BY id"
 _SEALED = "SELECT event_id, seq, prev_hash, hash FROM audit_log WHERE event_id = ANY(%s)"
 _CHAIN = (
-    "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash, event_id) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash, event_id, state, "
+    "mac) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 _MOVE_HEAD = "UPDATE audit_head SET seq = %s, hash = %s, prev_hash = %s WHERE id = 1"
 _UNSTAGE = "DELETE FROM audit_pending WHERE id = ANY(%s)"
@@ -191,14 +190,14 @@ def _lost(event_id: int) -> RuntimeError:
 # -- the audit chain, in groups ----------------------------------------------------------------
 
 
-def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str]]:
+def seal_pg(raw: Any, key: bytes, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str]]:
     """Chain the staged audit events into audit_log: group commit of the hash chain.
 
     ``raw`` is a psycopg connection outside any transaction; ``mine`` the staged event ids the
     caller waits for. Takes the head's row lock, and unless every event in ``mine`` was chained
     meanwhile by another caller (then it just lets go), chains *every* committed staged event
-    in id order and commits. Returns {event id: (seq, prev_hash, hash)} for ``mine`` and for
-    every event it chained.
+    in id order and commits: every one signed under ``key`` (:func:`_chain_rows`). Returns
+    {event id: (seq, prev_hash, hash)} for ``mine`` and for every event it chained.
     """
     mine = list(mine)
     with raw.pipeline():
@@ -211,7 +210,10 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
     if not staged or (mine and len(found) == len(mine)):
         raw.rollback()
         return found
-    rows = _chain_rows(seq, hash_, staged, found)
+    rows = _chain_rows(seq, hash_, staged, found, key)
+    if not rows:
+        raw.rollback()
+        return found
     with raw.pipeline():
         raw.cursor().executemany(_CHAIN, rows)
         raw.execute(_MOVE_HEAD, (rows[-1][0], rows[-1][5], rows[-1][4]))
@@ -220,18 +222,28 @@ def seal_pg(raw: Any, mine: Sequence[int] = ()) -> dict[int, tuple[int, str, str
     return found
 
 
-def _chain_rows(seq: int, hash_: str, staged: list, found: dict) -> list[tuple]:
+def _chain_rows(
+    seq: int, hash_: str, staged: list, found: dict, key: bytes, vouched: Sequence[int] = ()
+) -> list[tuple]:
     """audit_log rows for the ``staged`` events after the head ``(seq, hash_)``; notes each
-    event's (seq, prev_hash, hash) in ``found``. Each payload is canonicalized once: the row
-    stores those bytes and the hash covers them (as ``entry_after`` would give)."""
+    event's (seq, prev_hash, hash) in ``found``. Only events an act of this service staged are
+    chained: those signed under ``key``, and those in ``vouched``, the one-call votes cast in
+    the caller's own transaction, which the database could not sign (they are signed here, with
+    the commitment to their state). Anything else stays staged for ``audit verify`` to name."""
+    vouched = set(vouched)
     rows = []
-    for event_id, kind, payload, recorded_at in staged:
-        if not kind:
-            raise ValueError(f"audit event {event_id} has no kind")
-        body = canonical_json(json.loads(payload))
+    for event_id, kind, payload, recorded_at, state, mac in staged:
+        if event_id in vouched:
+            kept = State(json.loads(state)["changes"])
+            body = canonical_json(with_commitment(json.loads(payload), kept))
+            state, mac = kept.text(), event_mac(key, kind, body, recorded_at)
+        elif mac_matches(key, mac, kind, payload.encode(), recorded_at):
+            body = payload.encode()  # canonical already: the act wrote it so, and it is signed
+        else:
+            continue
         prev, seq = hash_, seq + 1
         hash_ = entry_hash_canonical(seq, kind, body, recorded_at, prev)
-        rows.append((seq, kind, body.decode(), recorded_at, prev, hash_, event_id))
+        rows.append((seq, kind, body.decode(), recorded_at, prev, hash_, event_id, state, mac))
         found[event_id] = (seq, prev, hash_)
     return rows
 
@@ -244,8 +256,9 @@ class Chainer:
     of the events first; seal_pg reports those too.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, key: bytes):
         self.engine = engine
+        self.key = key
         self._wake = threading.Condition()
         self._waiting: dict[int, Future] = {}
         self._thread: threading.Thread | None = None
@@ -288,7 +301,7 @@ class Chainer:
             busy = len(batch) > 1
             try:
                 with self.engine.connect() as connection:
-                    found = seal_pg(connection.connection.dbapi_connection, list(batch))
+                    found = seal_pg(connection.connection.dbapi_connection, self.key, list(batch))
             except Exception as error:  # noqa: BLE001 - handed to every waiting act
                 found = dict.fromkeys(batch, error)
             for event_id, future in batch.items():
@@ -310,8 +323,11 @@ class LoopVoter:
     the vote that caused it.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, *, in_flight: int = 1, most: int = 200):
+    def __init__(
+        self, pool: AsyncConnectionPool, key: bytes, *, in_flight: int = 1, most: int = 200
+    ):
         self.pool = pool
+        self.key = key
         self.in_flight = in_flight
         self.most = most
         self._queue: list[tuple[tuple, asyncio.Future]] = []
@@ -360,7 +376,8 @@ class LoopVoter:
                 outcomes = await votes.fetchall()
                 seq, hash_ = await head.fetchone()
                 found: dict[int, tuple] = {}
-                rows = _chain_rows(seq, hash_, await staged.fetchall(), found)
+                mine = [event_id for outcome, _, event_id, _ in outcomes if outcome == "voted"]
+                rows = _chain_rows(seq, hash_, await staged.fetchall(), found, self.key, mine)
                 if rows:
                     async with conn.pipeline():
                         await conn.cursor().executemany(_CHAIN, rows)
@@ -397,38 +414,10 @@ def _as_json(batch: list[tuple[tuple, asyncio.Future]]) -> str:
 # -- records and store -------------------------------------------------------------------------
 
 
-class PendingEntry:
-    """An audit entry staged on PostgreSQL: ``seq``, ``prev_hash`` and ``hash`` are filled in
-    when it has been chained, right after the act commits (reading them earlier is an error)."""
-
-    def __init__(self, kind: str, payload: Mapping[str, Any], recorded_at: str):
-        self.kind, self.payload, self.recorded_at = kind, payload, recorded_at
-        self.event_id: int | None = None
-        self._entry: Entry | None = None
-
-    def resolve(self, seq: int, prev_hash: str, hash_: str) -> None:
-        self._entry = Entry(seq, self.kind, self.payload, self.recorded_at, prev_hash, hash_)
-
-    @property
-    def entry(self) -> Entry:
-        if self._entry is None:
-            raise RuntimeError("the audit entry is chained when the transaction commits")
-        return self._entry
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("seq", "prev_hash", "hash"):
-            return getattr(self.entry, name)
-        raise AttributeError(name)
-
-
 class PgRecords(SqlRecords):
     """The acts' common statements (get, find, insert, a ballot's votes) go to psycopg directly,
     skipping SQLAlchemy's statement building and result processing; psycopg gives the same
     Python values for jsonb and timestamptz."""
-
-    def __init__(self, connection: Connection):
-        super().__init__(connection)
-        self.pending: list[PendingEntry] = []
 
     def _raw(self, sql: str, params: Sequence[Any], table: str = "?") -> Any:
         """Run ``sql`` on the psycopg connection directly, rows as dicts."""
@@ -446,8 +435,11 @@ class PgRecords(SqlRecords):
         params = [_value(t.c[c], values[c]) if c in values else _default(t.c[c]) for c in columns]
         cursor = self._raw(sql, params, table)
         if len(pk) == 1:
-            return values[pk[0].name] if key_given else cursor.fetchone()[pk[0].name]
-        return tuple(values[c.name] for c in pk)
+            key = values[pk[0].name] if key_given else cursor.fetchone()[pk[0].name]
+        else:
+            key = tuple(values[c.name] for c in pk)
+        self.changes.insert(table, values, key)
+        return key
 
     def ballot_votes(self, ballot_id: int) -> list[tuple]:
         # Fetched as text and parsed by one json.loads over them all (psycopg would call it once
@@ -464,6 +456,7 @@ class PgRecords(SqlRecords):
         (text,) = self._raw(_VOTES_TEXT, (ballot_id,), "votes").fetchone().values()
         taken = json.loads("[" + (text or "") + "]")
         deleted = self._raw(_DELETE_VOTES, (ballot_id,), "votes").rowcount
+        self.changes.delete("votes", {"ballot_id": ballot_id})
         if deleted != len(taken):  # no vote written in between: the caller locks the ballot
             raise RuntimeError(
                 f"ballot {ballot_id}: {deleted} vote rows deleted but {len(taken)} read; "
@@ -496,55 +489,53 @@ class PgRecords(SqlRecords):
             params.append(limit)
         return self._raw(sql, params, table).fetchall()
 
-    def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Any:
-        """Stage the event; :meth:`commit_pg` writes it with the COMMIT and then chains it."""
-        probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)  # refuses floats
-        pending = PendingEntry(kind, probe.payload, recorded_at)
-        self.pending.append(pending)
-        return pending
-
     def commit_pg(self) -> list[int]:
-        """Stage the act's audit events and COMMIT in one round trip; their event ids.
+        """Stage the act's audit events (signed, with their states) and COMMIT in one round
+        trip; their event ids.
 
         The act holds no global lock: its events go to audit_pending in its own transaction, so
         concurrent acts commit (and flush the WAL) together; :meth:`PostgresStore.transaction`
         then waits until they are chained (:meth:`chained`).
         """
-        if not self.pending:
+        events = self.seal_events()
+        if not events:
             return []
         raw = self.connection.connection.dbapi_connection
         with raw.pipeline():
             cursors = [
-                raw.execute(_STAGE, (p.kind, canonical_json(p.payload).decode(), p.recorded_at))
-                for p in self.pending
+                raw.execute(
+                    _STAGE,
+                    (e.kind, e.body.decode(), e.recorded_at, e.state.text(), e.mac),
+                )
+                for e in events
             ]
             raw.commit()
-        for pending, cursor in zip(self.pending, cursors, strict=True):
-            pending.event_id = cursor.fetchone()[0]
-        return [p.event_id for p in self.pending]
+        for event, cursor in zip(events, cursors, strict=True):
+            event.event_id = cursor.fetchone()[0]
+        return [e.event_id for e in events]
 
     def chained(self, found: Mapping[int, tuple[int, str, str]]) -> None:
         """Fill in the staged entries from ``found``, {event id: (seq, prev_hash, hash)}."""
-        for pending in self.pending:
-            if pending.event_id not in found:
-                raise _lost(pending.event_id)
-            pending.resolve(*found[pending.event_id])
+        for event in self.events:
+            if event.event_id not in found:
+                raise _lost(event.event_id)
+            event.resolve(*found[event.event_id])
 
 
 class PostgresStore(SqlStore):
     """A PostgreSQL database. Between :meth:`open_async` and :meth:`close_async` (the web app's
     lifespan) it also answers on an event loop: :meth:`get_async`, :meth:`quick_vote_async`."""
 
-    def __init__(self, engine: Engine, *, schema: str | None = None):
-        super().__init__(engine, schema=schema)
-        self._chainer = Chainer(engine)
+    def __init__(self, engine: Engine, *, schema: str | None = None, key: bytes | None = None):
+        super().__init__(engine, schema=schema, key=key)
+        self._chainer = Chainer(engine, self.key)
         self._async_pool: AsyncConnectionPool | None = None
         self._loop_voter: LoopVoter | None = None  # with the pool
 
     @contextmanager
     def transaction(self) -> Iterator[PgRecords]:
         with self.engine.begin() as connection:
-            records = PgRecords(connection)
+            records = PgRecords(connection, self.key)
             yield records
             staged = records.commit_pg()  # SQLAlchemy's commit is then a no-op
         if staged:
@@ -573,7 +564,7 @@ class PostgresStore(SqlStore):
         )
         await pool.open()
         self._async_pool = pool
-        self._loop_voter = LoopVoter(pool)
+        self._loop_voter = LoopVoter(pool, self.key)
 
     async def close_async(self) -> None:
         pool, self._async_pool = self._async_pool, None
@@ -614,7 +605,7 @@ class PostgresStore(SqlStore):
         """Chain any audit events staged but not yet chained (after a crash between an act's
         commit and its chaining, say). Returns how many it chained."""
         with self.engine.begin() as connection:
-            return len(seal_pg(connection.connection.dbapi_connection))
+            return len(seal_pg(connection.connection.dbapi_connection, self.key))
 
     def dispose(self) -> None:
         self._chainer.close()

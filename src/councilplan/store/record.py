@@ -116,7 +116,7 @@ def anonymise_secret_votes(items: Sequence[list]) -> list[list]:
     open_ids = {c[2]["vote_id"] for c in items if c[0] == "insert" and c[1] == "open_votes"}
     out = []
     for change in items:
-        if change[0] == "insert" and change[1] == "votes" and change[2]["id"] not in open_ids:
+        if change[0] == "insert" and change[1] == "votes" and change[2].get("id") not in open_ids:
             row = change[2]
             change = ["insert", "votes", {"ballot_id": row["ballot_id"], "weight": row["weight"]}]
         out.append(change)

@@ -1,22 +1,21 @@
 """SQLite, the embedded default: one writer at a time.
 
 Transactions start with ``BEGIN IMMEDIATE``, so concurrent writers queue on the database lock
-instead of failing half-way, and an act appends its audit events to the chain as it goes.
+instead of failing half-way, and an act chains its audit events in its own transaction.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from councilplan.audit.chain import Entry, entry_after
-from councilplan.store.sql import SqlRecords, SqlStore, log_row
+from councilplan.audit.chain import entry_hash_canonical
+from councilplan.store.sql import SqlRecords, SqlStore
 from councilplan.store.tables import audit_head, audit_log
 
 
@@ -48,17 +47,36 @@ def sqlite_engine(url: str) -> Engine:
 
 
 class SqliteRecords(SqlRecords):
-    def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
-        """Chain the event after the head; the transaction holds the write lock."""
+    def chain_events(self) -> None:
+        """Chain the act's events after the head, in its own transaction (which holds the
+        database's write lock)."""
+        events = self.seal_events()
+        if not events:
+            return
         head = self._execute(sa.select(audit_head).where(audit_head.c.id == 1)).mappings().one()
-        entry = entry_after(head["seq"], head["hash"], kind, payload, recorded_at)
-        self._execute(audit_log.insert().values(**log_row(entry)))
+        seq, hash_ = head["seq"], head["hash"]
+        for recorded in events:
+            prev, seq = hash_, seq + 1
+            at = recorded.recorded_at
+            hash_ = entry_hash_canonical(seq, recorded.kind, recorded.body, at, prev)
+            self._execute(
+                audit_log.insert().values(
+                    seq=seq,
+                    kind=recorded.kind,
+                    payload=recorded.body.decode(),
+                    recorded_at=recorded.recorded_at,
+                    prev_hash=prev,
+                    hash=hash_,
+                    state=recorded.state.text(),
+                    mac=recorded.mac,
+                )
+            )
+            recorded.resolve(seq, prev, hash_)
         self._execute(
             audit_head.update()
             .where(audit_head.c.id == 1)
-            .values(seq=entry.seq, hash=entry.hash, prev_hash=entry.prev_hash)
+            .values(seq=seq, hash=hash_, prev_hash=events[-1].prev_hash)
         )
-        return entry
 
 
 class SqliteStore(SqlStore):
@@ -71,7 +89,9 @@ class SqliteStore(SqlStore):
     @contextmanager
     def transaction(self) -> Iterator[SqliteRecords]:
         with self._writer, self.engine.begin() as connection:
-            yield SqliteRecords(connection)
+            records = SqliteRecords(connection, self.key)
+            yield records
+            records.chain_events()
 
     @contextmanager
     def reading(self) -> Iterator[SqliteRecords]:

@@ -30,6 +30,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from councilplan.councils import names
 from councilplan.councils.service import Invalid, Store
+from councilplan.councils.service.records import record
 
 COOKIE = "councilplan_session"
 SESSION_DAYS = 14
@@ -208,6 +209,9 @@ def login(
                 "expires_at": now + timedelta(days=days),
             },
         )
+        # On record without the account: who logs in when is nobody else's business; the
+        # token's row, which the state commitment fixes, names it.
+        record(tx, "token.issued", {"kind": kind}, now)
     return account_id, token
 
 
@@ -247,6 +251,7 @@ def change_password(
             return None  # changed meanwhile by another request
         tx.update("accounts", account_id, {"password_hash": new_hash})
         revoked = _revoke(tx, account_id, keep=keep)
+        record(tx, "account.password_changed", {"account_id": account_id}, datetime.now(UTC))
     _recent.forget_account(store, account_id, keep=keep)
     return revoked
 
@@ -256,6 +261,8 @@ def revoke_all(store: Store, account_id: int) -> int:
     This process forgets them at once; another worker may accept one for TOKEN_CACHE_S more."""
     with store.transaction() as tx:
         revoked = _revoke(tx, account_id, keep=None)
+        if revoked:
+            record(tx, "tokens.revoked", {}, datetime.now(UTC))
     _recent.forget_account(store, account_id, keep=None)
     return revoked
 
@@ -271,7 +278,8 @@ def _revoke(tx, account_id: int, *, keep: str | None) -> int:  # noqa: ANN001
 
 def logout(store: Store, token: str) -> None:
     with store.transaction() as tx:
-        tx.delete("auth_tokens", {"token_hash": _digest(token)})
+        if tx.delete("auth_tokens", {"token_hash": _digest(token)}):
+            record(tx, "tokens.revoked", {}, datetime.now(UTC))
     _recent.forget(store, _digest(token))
 
 

@@ -19,7 +19,9 @@ def register(body: AccountIn, store: StoreDep) -> dict:
         store,
         username=body.username,
         display_name=body.display_name or body.username,
-        password_hash=auth.hash_password(body.password),
+        password_hash=auth.hash_new_password(
+            body.password, username=body.username, display_name=body.display_name or ""
+        ),
     )
     return {"id": account_id, "username": body.username}
 
