@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from councilplan.councils.counting import _jsonable
+from councilplan.councils.counting import jsonable
 from councilplan.errors import Where
 
 __all__ = ["COMPLETIONS", "UTILITIES", "BudgetError", "BudgetResult", "equal_shares"]
@@ -71,7 +71,7 @@ class BudgetResult:
         return self.budget - self.spent
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(
+        return jsonable(
             {
                 "selected": list(self.selected),
                 "spent": self.spent,

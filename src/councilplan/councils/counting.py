@@ -68,16 +68,16 @@ class CountingError(ValueError):
         super().__init__(f"{located}: {message}" if located else message)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Fractions become ints when whole, else the exact string 'p/q'; containers recurse."""
     if isinstance(value, Fraction):
         return (
             value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
         )
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.integer):
         return int(value)
     return value
@@ -117,14 +117,14 @@ class Tally:
             "seats": self.seats,
             "winners": list(self.winners),
             "outcome": self.outcome,
-            "counts": _jsonable(self.counts),
-            "rounds": _jsonable(self.rounds),
+            "counts": jsonable(self.counts),
+            "rounds": jsonable(self.rounds),
             "ballots_cast": self.ballots_cast,
             "quorum_met": self.quorum_met,
             "tie_broken": self.tie_broken,
             "ranking": list(self.ranking),
             "tie_break": list(self.tie_break),
-            "details": _jsonable(self.details),
+            "details": jsonable(self.details),
             "explanation": self.explanation,
         }
 

@@ -24,7 +24,7 @@ import tomli_w
 
 from councilplan.economy import tables
 from councilplan.economy.errors import EconomyError
-from councilplan.economy.model import Economy, _ids, make_economy
+from councilplan.economy.model import Economy, checked_ids, make_economy
 from councilplan.economy.tables import ID, NUMBER, TEXT, Column, TableSpec
 from councilplan.errors import Where
 
@@ -280,7 +280,7 @@ def _listed_ids(table: tables.Table, what: str) -> np.ndarray:
             table.where(row=row, id=value, field="id"),
         )
     if pc.count_distinct(column).as_py() < len(ids):
-        _ids(ids, what, table.shown)  # raises, naming both rows
+        checked_ids(ids, what, table.shown)  # raises, naming both rows
     return ids
 
 

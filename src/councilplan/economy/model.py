@@ -25,7 +25,7 @@ from councilplan.economy.errors import EconomyError
 from councilplan.errors import Where
 
 
-def _ids(values: Iterable[object], what: str, source: str | None) -> np.ndarray:
+def checked_ids(values: Iterable[object], what: str, source: str | None) -> np.ndarray:
     ids = pd.Index([str(v) for v in values], dtype=object)
     if len(ids) == 0:
         return np.empty(0, dtype=object)
@@ -302,10 +302,10 @@ def make_economy(
 
     Raises :class:`EconomyError` naming the row, id and value of the first problem.
     """
-    product_ids = _ids(products, "product", source)
-    technique_ids = _ids(techniques, "technique", source)
-    labour_ids = _ids(labour_kinds, "labour kind", source)
-    resource_ids = _ids(resources, "resource", source)
+    product_ids = checked_ids(products, "product", source)
+    technique_ids = checked_ids(techniques, "technique", source)
+    labour_ids = checked_ids(labour_kinds, "labour kind", source)
+    resource_ids = checked_ids(resources, "resource", source)
     n, t, k, r = len(product_ids), len(technique_ids), len(labour_ids), len(resource_ids)
     if n == 0:
         raise EconomyError("an economy needs at least one product", Where(source))

@@ -12,9 +12,9 @@ from councilplan.councils.service.records import (
     Duplicate,
     Invalid,
     Store,
-    _now,
-    _record,
-    _text,
+    now_utc,
+    record,
+    text_field,
 )
 
 NAME_KEY_LIMIT = 64  # characters of a username's folded key (NFKC can lengthen a name)
@@ -42,8 +42,8 @@ def register_account(
     """Create an account (the password is hashed by the caller, e.g. argon2) and return its id.
     A username is taken when another's is the same after NFKC and case folding ("Ada", "ada"
     and "Ａｄａ" are one name); the database's unique ``name_key`` says so again."""
-    now = _now(now)
-    username = _text(username, "username", limit=64)
+    now = now_utc(now)
+    username = text_field(username, "username", limit=64)
     if not all(c.isalnum() or c in "._-" for c in username):
         raise Invalid(
             "bad_username", "username: use letters, digits, '.', '_' and '-' only", "username"
@@ -58,7 +58,7 @@ def register_account(
             "username",
         )
     display_name = checked_name(
-        _text(display_name or username, "display_name", limit=200), "display_name"
+        text_field(display_name or username, "display_name", limit=200), "display_name"
     )
     taken = Conflict(
         "username_taken",
@@ -82,5 +82,5 @@ def register_account(
             )
         except Duplicate:
             raise taken from None
-        _record(tx, "account.registered", {"account_id": account_id, "username": username}, now)
+        record(tx, "account.registered", {"account_id": account_id, "username": username}, now)
     return account_id

@@ -16,15 +16,15 @@ from councilplan.councils.service.records import (
     Records,
     Refused,
     Store,
-    _current_membership,
-    _exact,
-    _get,
-    _now,
-    _record,
-    _require_standing,
-    _text,
     as_dict,
+    current_membership,
+    exact,
+    get_row,
+    now_utc,
+    record,
+    require_standing,
     standing,
+    text_field,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -67,13 +67,13 @@ def create_commission(
     """Set up a rates-and-conflicts commission between a workplace council and a planning
     federation, with ``seats_per_side`` seats for each. Done by a member of the workplace
     council or a delegate to the federation."""
-    now = _now(now)
-    name = _text(name, "name", limit=200)
+    now = now_utc(now)
+    name = text_field(name, "name", limit=200)
     if not 1 <= seats_per_side <= 50:
         raise Invalid("bad_seats", "seats_per_side: between 1 and 50", "seats_per_side")
     with store.transaction() as tx:
-        workplace = _get(tx, "councils", workplace_council_id, "council", "workplace_council_id")
-        federation = _get(tx, "councils", federation_id, "council", "federation_id")
+        workplace = get_row(tx, "councils", workplace_council_id, "council", "workplace_council_id")
+        federation = get_row(tx, "councils", federation_id, "council", "federation_id")
         if workplace["kind"] != "workplace":
             raise Invalid(
                 "not_a_workplace",
@@ -108,7 +108,7 @@ def create_commission(
             raise Conflict(
                 "name_taken", f"name: a commission called {name!r} exists", "name"
             ) from None
-        _record(
+        record(
             tx,
             "commission.created",
             {
@@ -133,11 +133,11 @@ def take_commission_seat(
 ) -> dict:
     """Seat ``account_id`` for its side: a workplace seat for a member of the workplace
     council, a planning seat for a current delegate to the federation."""
-    now = _now(now)
+    now = now_utc(now)
     if side not in ("workplace", "planning"):
         raise Invalid("bad_side", "side: 'workplace' or 'planning'", "side")
     with store.transaction() as tx:
-        commission = _get(
+        commission = get_row(
             tx, "commissions", commission_id, "commission", "commission_id", lock="update"
         )
         council_id = (
@@ -146,7 +146,7 @@ def take_commission_seat(
             else commission["federation_id"]
         )
         council = tx.get("councils", council_id)
-        _require_standing(tx, council, account_id, f"sit for the {side} side")
+        require_standing(tx, council, account_id, f"sit for the {side} side")
         seats = tx.find("commission_seats", {"commission_id": commission_id, "left_at": None})
         if any(s["account_id"] == account_id for s in seats):
             raise Conflict(
@@ -170,7 +170,7 @@ def take_commission_seat(
                 "seated_at": now,
             },
         )
-        _record(
+        record(
             tx,
             "commission.seated",
             {"commission_id": commission_id, "account_id": account_id, "side": side},
@@ -251,7 +251,7 @@ def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> 
     # The public record names the dispute, its commission, the step and its new state; the
     # grounds, hours, seats' votes and effect are the parties' and the commission's to read
     # (they are in the dispute's row, which the event's state commitment fixes).
-    _record(
+    record(
         tx,
         kind,
         {
@@ -266,7 +266,7 @@ def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> 
 
 
 def _hours_text(value: Any, field: str) -> str:
-    hours = _exact(value, field, "bad_hours", "a number of hours")
+    hours = exact(value, field, "bad_hours", "a number of hours")
     if hours < 0 or hours.denominator > 10_000 or hours > 10**9:
         raise Invalid(
             "bad_hours",
@@ -293,12 +293,12 @@ def file_dispute(
     """File a dispute about a work norm (``target`` a product id) or recorded hours
     (``target`` a record id). A worker of the workplace files for themselves; with
     ``for_council`` a member files for the workplace council about ``worker_id``."""
-    now = _now(now)
-    target = _text(target, "target", limit=200)
+    now = now_utc(now)
+    target = text_field(target, "target", limit=200)
     with store.transaction() as tx:
-        commission = _get(tx, "commissions", commission_id, "commission", "commission_id")
+        commission = get_row(tx, "commissions", commission_id, "commission", "commission_id")
         workplace = tx.get("councils", commission["workplace_council_id"])
-        _require_standing(tx, workplace, filer_id, "file a dispute")
+        require_standing(tx, workplace, filer_id, "file a dispute")
         workplace_seats, federation_seats = _seat_ids(tx, commission_id)
         # The filing council's delegates to the federation are its agents: party to its case.
         parties = (
@@ -387,9 +387,9 @@ def hear_dispute(
     now: datetime | None = None,
 ) -> dict:
     """Record the hearing (a commissioner records who was present; both sides must be)."""
-    now = _now(now)
+    now = now_utc(now)
     with store.transaction() as tx:
-        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = {"act": "hear", "at": utc_timestamp(now), "present": [str(p) for p in present]}
         return dispute_act(tx, row, act, now, "dispute.heard")
@@ -418,9 +418,9 @@ def decide_dispute(
 ) -> dict:
     """A commissioner casts her own seat's vote on ``hours``; the dispute is decided when more
     than half of all its seats have voted yes on the same hours."""
-    now = _now(now)
+    now = now_utc(now)
     with store.transaction() as tx:
-        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = _vote_act(hours, vote, actor_id, now)
         return dispute_act(tx, row, act, now, "dispute.voted")
@@ -431,9 +431,9 @@ def appeal_dispute(
 ) -> dict:
     """A party appeals: the worker or filer, a commissioner of the planning side, or any
     member of the workplace council on its behalf."""
-    now = _now(now)
+    now = now_utc(now)
     with store.transaction() as tx:
-        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         commission = tx.get("commissions", row["commission_id"])
         view = row["state"]["view"]
         by = str(actor_id)
@@ -442,7 +442,7 @@ def appeal_dispute(
             view.get("worker_id"),
             *view.get("commission", {}).get("federation_seats", []),
         }
-        if by not in parties and _current_membership(
+        if by not in parties and current_membership(
             tx, commission["workplace_council_id"], actor_id
         ):
             by = _workplace_party(commission["workplace_council_id"])
@@ -462,9 +462,9 @@ def finalise_dispute(
     """Make a decided dispute final after its appeal window (no hours or vote), or cast one's
     own seat's vote on an appeal: it is decided, and final, when more than half of all seats
     have voted yes on the same hours."""
-    now = _now(now)
+    now = now_utc(now)
     with store.transaction() as tx:
-        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         if vote is not None or hours is not None:
             if vote is None or hours is None:
@@ -477,7 +477,7 @@ def finalise_dispute(
 
 def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> list[int]:
     """Apply every passed deadline to open disputes; returns the ids that changed."""
-    now = _now(now)
+    now = now_utc(now)
     changed = []
     with store.transaction() as tx:
         for row in tx.find("disputes", order_by="id"):
@@ -505,7 +505,7 @@ def _may_see(tx: Records, row: Mapping[str, Any], viewer_id: int) -> bool:
 def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
     """A dispute, for its commissioners and the worker and filer concerned only."""
     with store.transaction() as tx:
-        row = _get(tx, "disputes", dispute_id, "dispute", "dispute_id")
+        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id")
         if not _may_see(tx, row, viewer_id):
             raise Refused(
                 "not_a_commissioner",

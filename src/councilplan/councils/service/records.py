@@ -509,14 +509,3 @@ def no_cycle_collection() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _resume:
                 gc.enable()
-
-
-# The names accounts.py and disputes.py (other owners' modules) still import; the councils'
-# own modules use the public names above.
-_now = now_utc
-_record = record
-_exact = exact
-_text = text_field
-_get = get_row
-_current_membership = current_membership
-_require_standing = require_standing
