@@ -28,7 +28,7 @@ def check_productive(economy, source: str | None = None) -> None:
     if np.all(col[best] < 1.0):
         return
     if not economy.single_technique:
-        best = _value_iteration_choice(economy, best)
+        best = value_iteration_choice(economy, best)
     check_choice_productive(
         economy,
         best,
@@ -54,7 +54,7 @@ def check_choice_productive(economy, choice, what: str, advice: str, source) -> 
         )
 
 
-def _value_iteration_choice(economy, start: np.ndarray, iterations: int = 200) -> np.ndarray:
+def value_iteration_choice(economy, start: np.ndarray, iterations: int = 200) -> np.ndarray:
     """Techniques minimising the embodied 'one per unit of activity' cost, by value iteration.
 
     With non-negative inputs the iteration is monotone and converges exactly when some

@@ -263,13 +263,13 @@ def _policy_iteration(economy: Economy, weights: np.ndarray, tol: float, method:
 
 def _productive_choice(economy: Economy) -> np.ndarray:
     """A choice of techniques that is productive if any is (the productivity check's)."""
-    from councilplan.economy.productive import _value_iteration_choice
+    from councilplan.economy.productive import value_iteration_choice
 
     col = np.asarray(abs(economy.inputs).sum(axis=0)).reshape(-1) / economy.technique_output
     best = economy.cheapest_technique(col)
     if np.all(col[best] < 1.0):
         return best
-    return _value_iteration_choice(economy, best)
+    return value_iteration_choice(economy, best)
 
 
 class LeontiefSystem:
