@@ -86,3 +86,23 @@ def test_audit_verify_exit_codes(council_store, statements, expected):
     else:
         assert result.exit_code == 1, result.output
         assert expected in " ".join(result.output.split())
+
+
+def test_audit_verify_names_a_row_changed_behind_the_records_back(council_store):
+    """The chain is intact, a table is not: exit 1 naming the row and the entry that made it."""
+    founder = s.register_account(
+        council_store, username="ada", display_name="Ada", password_hash="h", now=T0
+    )
+    s.create_council(council_store, name="Works", kind="workplace", founder_id=founder, now=T0)
+    url = url_of(council_store)
+    result = runner.invoke(app, ["audit", "verify", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "tables follow from the record" in result.output
+    with council_store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE accounts SET password_hash = 'mine' WHERE id = :a"), {"a": founder}
+        )
+    result = runner.invoke(app, ["audit", "verify", "--database-url", url])
+    assert result.exit_code == 1, result.output
+    assert "audit log intact" in result.output  # the chain alone cannot tell
+    assert f"accounts id={founder}: password_hash" in result.output
