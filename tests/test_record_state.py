@@ -254,3 +254,33 @@ def test_a_database_older_than_the_state_record_is_recorded_once_as_it_stands(tm
         assert not reopened.verify_record().ok
     finally:
         reopened.dispose()
+
+
+def test_a_secret_vote_is_kept_on_record_without_its_choice_or_key(town):
+    """The state beside a secret ballot's vote says who took part and with what weight, never
+    what she chose, nor the key of the vote's row that would join the two."""
+    store, ids = town
+    now = datetime.now(UTC)
+    ballot = open_ballot(
+        store,
+        council_id=ids["councils"]["neighbourhood"],
+        opened_by=ids["accounts"]["ivy"],
+        title="Close the street to cars on Sundays",
+        rule="yes_no",
+        secret=True,
+        closes_at=now + timedelta(days=10),
+        now=now,
+    )
+    cast_vote(store, ballot_id=ballot.id, voter_id=ids["accounts"]["jo"], choice="no", now=now)
+    with store.engine.connect() as conn:
+        state, payload = conn.exec_driver_sql(
+            "SELECT state, payload FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).one()
+        (vote_id,) = conn.exec_driver_sql(
+            f"SELECT id FROM votes WHERE ballot_id = {ballot.id}"
+        ).one()
+    assert "no" not in json.loads(payload).values()
+    changes = json.loads(state)["changes"]
+    assert ["insert", "votes", {"ballot_id": ballot.id, "weight": 1}] in changes
+    assert '"no"' not in state and vote_id not in state
+    assert store.verify_record().ok
