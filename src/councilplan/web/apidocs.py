@@ -22,6 +22,8 @@ from fastapi.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
+from councilplan.web import links
+
 #: Where Swagger UI's files are served.
 ASSETS = "/docs-assets"
 _INLINE = re.compile(r"<script>(.*?)</script>", re.S)
@@ -39,7 +41,9 @@ def csp(script_hashes: list[str]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Replace FastAPI's docs pages on ``app`` by one whose assets the server serves."""
+    """Replace FastAPI's docs pages on ``app`` by one whose assets the server serves, and put
+    the links between operations in the document they show (:mod:`.links`)."""
+    links.install(app)
     docs_url = app.docs_url or "/docs"
     dropped = {docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     app.router.routes[:] = [
