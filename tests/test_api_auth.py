@@ -145,7 +145,7 @@ def test_the_password_is_checked_outside_any_transaction(client, council_store, 
 def test_tokens_expire(client, council_store, monkeypatch):
     ada, bearer = account(client, "ada")
     with council_store.transaction() as tx:
-        (row,) = tx.find("auth_tokens", {"account_id": ada})
+        (row,) = tx.tokens_of(ada)
     # A new bearer token lasts 30 days by default.
     lifetime = row["expires_at"] - row["created_at"]
     assert abs(lifetime - timedelta(days=30)) < timedelta(seconds=5)
@@ -163,7 +163,7 @@ def test_tokens_expire(client, council_store, monkeypatch):
     monkeypatch.setenv("COUNCILPLAN_TOKEN_DAYS", "0.5")
     r = client.post("/api/tokens", json={"username": "ada", "password": "correct horse"})
     with council_store.transaction() as tx:
-        rows = tx.find("auth_tokens", {"account_id": ada})
+        rows = tx.tokens_of(ada)
     newest = max(rows, key=lambda row: row["created_at"])
     assert abs(newest["expires_at"] - newest["created_at"] - timedelta(hours=12)) < timedelta(
         seconds=5
@@ -182,7 +182,7 @@ def test_an_expired_token_cannot_vote_on_either_path(members, fast_votes, monkey
     token = auth.login(store, "m3", "a password", kind="bearer")[1]
     headers = {"Authorization": f"Bearer {token}"}
     with store.transaction() as tx:
-        expires_at = tx.get("auth_tokens", auth._digest(token))["expires_at"]
+        expires_at = tx.token(auth._digest(token))["expires_at"]
 
     async def vote_expire_vote():
         async with serving(store) as http:

@@ -438,12 +438,7 @@ def test_a_recalled_delegate_loses_her_commission_seat_at_once(council_store):
     view = s.get_dispute(council_store, dispute_id=did, viewer_id=members[1][1])
     assert view["vacant"] == [str(d0)] and view["votes"] == []  # her earlier vote is struck
     with council_store.transaction() as tx:
-        assert (
-            tx.find(
-                "commission_seats", {"commission_id": c["id"], "side": "planning", "left_at": None}
-            )
-            == []
-        )
+        assert tx.commission_seats(c["id"], side="planning") == []
     # The one seat left cannot decide alone.
     one = s.decide_dispute(
         council_store, dispute_id=did, actor_id=members[1][1], hours="1/2", vote="yes", now=t
@@ -460,4 +455,4 @@ def test_leaving_the_council_ends_the_commission_seats(council_store):
         council_store, council_id=councils[1].id, account_id=members[1][1], now=T0 + 2 * DAY
     )
     with council_store.transaction() as tx:
-        assert tx.find("commission_seats", {"commission_id": c["id"], "left_at": None}) == []
+        assert tx.commission_seats(c["id"]) == []

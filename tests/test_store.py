@@ -370,15 +370,14 @@ def test_an_event_left_staged_by_a_crash_is_chained_and_checked(council_store):
     ids, _ = town(council_store, 2)
     with council_store.engine.begin() as connection:  # an act that dies after its commit
         records = PgRecords(connection, council_store.key)
-        records.insert(
-            "motions",
+        records.add_motion(
             {
                 "council_id": 1,
                 "tabled_by": ids[0],
                 "title": "Orphan",
                 "text": "staged",
                 "tabled_at": T0,
-            },
+            }
         )
         records.append_event(
             "motion.tabled", {"title": "Orphan"}, "2026-03-01T09:00:00.000000+00:00"
@@ -407,18 +406,14 @@ def _close_as_before_0007(store, ballot_id, now):
     from councilplan.councils.service.ballots import _count, _votes_digest
 
     with store.transaction() as tx:
-        ballot = tx.get("ballots", ballot_id)
+        ballot = tx.ballot(ballot_id)
         votes = tx.ballot_votes(ballot_id)
-        tx.update(
-            "ballots",
+        tx.close_ballot_row(
             ballot_id,
-            {
-                "status": "closed",
-                "closed_at": now,
-                "electorate": 5,
-                "tally": _count(ballot, votes, 5).to_dict(),
-                "votes_digest": _votes_digest(votes),
-            },
+            closed_at=now,
+            electorate=5,
+            tally=_count(ballot, votes, 5).to_dict(),
+            votes_digest=_votes_digest(votes),
         )
         tx.append_event("ballot.closed", {"ballot_id": ballot_id}, now.isoformat())
 

@@ -415,9 +415,9 @@ def _as_json(batch: list[tuple[tuple, asyncio.Future]]) -> str:
 
 
 class PgRecords(SqlRecords):
-    """The acts' common statements (get, find, insert, a ballot's votes) go to psycopg directly,
-    skipping SQLAlchemy's statement building and result processing; psycopg gives the same
-    Python values for jsonb and timestamptz."""
+    """The acts' common statements (reads by key or fields, inserts, a ballot's votes) go to
+    psycopg directly, skipping SQLAlchemy's statement building and result processing; psycopg
+    gives the same Python values for jsonb and timestamptz."""
 
     def _raw(self, sql: str, params: Sequence[Any], table: str = "?") -> Any:
         """Run ``sql`` on the psycopg connection directly, rows as dicts."""
@@ -428,7 +428,7 @@ class PgRecords(SqlRecords):
             raise _translated(error, table, sql, params) from error
         return cursor
 
-    def insert(self, table: str, values: Mapping[str, Any]) -> Any:
+    def _insert(self, table: str, values: Mapping[str, Any]) -> Any:
         t = self._table(table)
         pk = list(t.primary_key.columns)
         sql, columns, key_given = _insert_sql(table, tuple(values))
@@ -464,14 +464,14 @@ class PgRecords(SqlRecords):
             )
         return taken
 
-    def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
+    def _get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         self._table(table)
         if table == "ballots" and lock == "update":
             # Excludes one-call votes in flight, which hold this key in share mode (0008).
             self._raw(_BALLOT_VOTES_LOCK, (key,), table)
         return self._raw(_get_sql(table, lock), (key,), table).fetchone()
 
-    def find(
+    def _find(
         self,
         table: str,
         where: Mapping[str, Any] | None = None,
@@ -524,7 +524,7 @@ class PgRecords(SqlRecords):
 
 class PostgresStore(SqlStore):
     """A PostgreSQL database. Between :meth:`open_async` and :meth:`close_async` (the web app's
-    lifespan) it also answers on an event loop: :meth:`get_async`, :meth:`quick_vote_async`."""
+    lifespan) it also answers on an event loop: :meth:`token_async`, :meth:`quick_vote_async`."""
 
     def __init__(self, engine: Engine, *, schema: str | None = None, key: bytes | None = None):
         super().__init__(engine, schema=schema, key=key)
@@ -577,14 +577,15 @@ class PostgresStore(SqlStore):
     def is_async(self) -> bool:
         return self._async_pool is not None
 
-    async def get_async(self, table: str, key: Any) -> dict | None:
-        """The row with primary key ``key`` read outside any transaction, as ``reading``
-        (only while :attr:`is_async`)."""
+    async def token_async(self, token_hash: str) -> dict | None:
+        """A login token's row read outside any transaction, as ``reading`` (only while
+        :attr:`is_async`)."""
         if self._async_pool is None:
-            raise RuntimeError("get_async needs open_async() first")
+            raise RuntimeError("token_async needs open_async() first")
         async with self._async_pool.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
-            await _translate_async(cursor.execute(_get_sql(table, None), (key,)), table)
+            sql = _get_sql("auth_tokens", None)
+            await _translate_async(cursor.execute(sql, (token_hash,)), "auth_tokens")
             return await cursor.fetchone()
 
     async def quick_vote_async(

@@ -27,7 +27,7 @@ from councilplan.audit.chain import (
     verify,
 )
 from councilplan.audit.record import event_mac
-from councilplan.councils.service import Duplicate, GuardRefused
+from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
 from councilplan.store.record import (
     GOVERNED,
     Changes,
@@ -114,6 +114,329 @@ class SqlRecords:
             event.seal(self.key)
         return self.events
 
+    # -- the councils' Records (councils/service/repository.py), on the generic helpers below --
+
+    def account(self, account_id: int) -> dict | None:
+        return self._get("accounts", account_id)
+
+    def account_by_name_key(self, name_key: str) -> dict | None:
+        return self._first("accounts", {"name_key": name_key})
+
+    def account_by_username(self, username: str) -> dict | None:
+        return self._first("accounts", {"username": username})
+
+    def add_account(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("accounts", fields)
+
+    def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        self._update("accounts", account_id, {"password_hash": password_hash})
+
+    def add_token(self, fields: Mapping[str, Any]) -> None:
+        self._insert("auth_tokens", fields)
+
+    def token(self, token_hash: str) -> dict | None:
+        return self._get("auth_tokens", token_hash)
+
+    def tokens_of(self, account_id: int) -> list[dict]:
+        return self._find("auth_tokens", {"account_id": account_id})
+
+    def delete_token(self, token_hash: str) -> bool:
+        return bool(self._delete("auth_tokens", {"token_hash": token_hash}))
+
+    def council(self, council_id: int) -> dict | None:
+        return self._get("councils", council_id)
+
+    def councils(self) -> list[dict]:
+        return self._find("councils", order_by="id")
+
+    def add_council(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("councils", fields)
+
+    def set_council_rules(self, council_id: int, rules: Mapping[str, Any]) -> None:
+        self._update("councils", council_id, rules)
+
+    def membership(self, membership_id: int) -> dict | None:
+        return self._get("memberships", membership_id)
+
+    def current_membership(self, council_id: int, account_id: int) -> dict | None:
+        where = {"council_id": council_id, "account_id": account_id, "left_at": None}
+        return self._first("memberships", where)
+
+    def memberships(self, council_id: int, *, current: bool = True) -> list[dict]:
+        where = {"council_id": council_id} | ({"left_at": None} if current else {})
+        return self._find("memberships", where, order_by="id")
+
+    def memberships_of(self, account_id: int) -> list[dict]:
+        where = {"account_id": account_id, "left_at": None}
+        return self._find("memberships", where, order_by="id")
+
+    def add_membership(self, council_id: int, account_id: int, joined_at: datetime) -> int:
+        values = {"council_id": council_id, "account_id": account_id, "joined_at": joined_at}
+        return self._insert("memberships", values)
+
+    def end_membership(self, membership_id: int, left_at: datetime) -> None:
+        self._update("memberships", membership_id, {"left_at": left_at})
+
+    def application(self, application_id: int) -> dict | None:
+        return self._get("applications", application_id)
+
+    def applications(self, council_id: int) -> list[dict]:
+        return self._find("applications", {"council_id": council_id}, order_by="id")
+
+    def application_with_status(self, council_id: int, account_id: int, status: str) -> dict | None:
+        where = {"council_id": council_id, "account_id": account_id, "status": status}
+        return self._first("applications", where)
+
+    def add_application(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("applications", fields)
+
+    def set_application_inviter(self, application_id: int, invited_by: int) -> None:
+        self._update("applications", application_id, {"invited_by": invited_by})
+
+    def decide_application(self, application_id: int, status: str, decided_at: datetime) -> None:
+        values = {"status": status, "decided_at": decided_at}
+        self._update("applications", application_id, values)
+
+    def put_application_to_ballot(self, application_id: int, ballot_id: int) -> None:
+        self._update("applications", application_id, {"ballot_id": ballot_id})
+
+    def affiliation(self, federation_id: int, council_id: int) -> dict | None:
+        where = {"federation_id": federation_id, "council_id": council_id, "left_at": None}
+        return self._first("federation_members", where)
+
+    def affiliations(self, federation_id: int) -> list[dict]:
+        where = {"federation_id": federation_id, "left_at": None}
+        return self._find("federation_members", where, order_by="id")
+
+    def add_affiliation(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("federation_members", fields)
+
+    def delegate(self, delegate_id: int) -> dict | None:
+        return self._get("delegates", delegate_id)
+
+    def delegates(
+        self,
+        *,
+        federation_id: int | None = None,
+        council_id: int | None = None,
+        account_id: int | None = None,
+        current: bool = True,
+    ) -> list[dict]:
+        given = {"federation_id": federation_id, "council_id": council_id, "account_id": account_id}
+        where = {k: v for k, v in given.items() if v is not None}
+        if current:
+            where["ended_at"] = None
+        return self._find("delegates", where, order_by="id")
+
+    def add_delegate(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("delegates", fields)
+
+    def end_delegate(self, delegate_id: int, ended_at: datetime, reason: str) -> None:
+        self._update("delegates", delegate_id, {"ended_at": ended_at, "end_reason": reason})
+
+    def recall(self, recall_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("recalls", recall_id, lock=lock)
+
+    def recall_with_status(self, delegate_id: int, status: str) -> dict | None:
+        return self._first("recalls", {"delegate_id": delegate_id, "status": status})
+
+    def add_recall(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("recalls", fields)
+
+    def set_recall_status(
+        self,
+        recall_id: int,
+        status: str,
+        *,
+        ballot_id: int | None = None,
+        by_election_ballot_id: int | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status}
+        if ballot_id is not None:
+            values["ballot_id"] = ballot_id
+        if by_election_ballot_id is not None:
+            values["by_election_ballot_id"] = by_election_ballot_id
+        self._update("recalls", recall_id, values)
+
+    def add_recall_supporter(self, recall_id: int, account_id: int, at: datetime) -> None:
+        values = {"recall_id": recall_id, "account_id": account_id, "supported_at": at}
+        self._insert("recall_supporters", values)
+
+    def recall_support(self, recall_id: int) -> int:
+        return self._count("recall_supporters", {"recall_id": recall_id})
+
+    def motion(self, motion_id: int) -> dict | None:
+        return self._get("motions", motion_id)
+
+    def add_motion(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("motions", fields)
+
+    def amendment(self, amendment_id: int) -> dict | None:
+        return self._get("amendments", amendment_id)
+
+    def amendments(self, motion_id: int) -> list[dict]:
+        return self._find("amendments", {"motion_id": motion_id}, order_by="id")
+
+    def add_amendment(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("amendments", fields)
+
+    def ballot(self, ballot_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("ballots", ballot_id, lock=lock)
+
+    def ballots(self, council_id: int) -> list[dict]:
+        return self._find("ballots", {"council_id": council_id}, order_by="id")
+
+    def open_ballots(self) -> list[dict]:
+        return self._find("ballots", {"status": "open"})
+
+    def add_ballot(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("ballots", fields)
+
+    def set_ballot_options(self, ballot_id: int, options: Sequence[str]) -> None:
+        self._update("ballots", ballot_id, {"options": list(options)})
+
+    def set_ballot_subject(self, ballot_id: int, subject: Mapping[str, Any]) -> None:
+        self._update("ballots", ballot_id, {"subject": dict(subject)})
+
+    def close_ballot_row(
+        self,
+        ballot_id: int,
+        *,
+        closed_at: datetime,
+        electorate: int,
+        tally: Mapping[str, Any],
+        votes_digest: str,
+    ) -> None:
+        values = {
+            "status": "closed",
+            "closed_at": closed_at,
+            "electorate": electorate,
+            "tally": tally,
+            "votes_digest": votes_digest,
+        }
+        self._update("ballots", ballot_id, values)
+
+    def record_participation(self, ballot_id: int, account_id: int) -> None:
+        self._insert("ballot_participation", {"ballot_id": ballot_id, "account_id": account_id})
+
+    def participants(self, ballot_id: int) -> list[int]:
+        rows = self._find("ballot_participation", {"ballot_id": ballot_id})
+        return [row["account_id"] for row in rows]
+
+    def add_vote(self, vote_id: str, ballot_id: int, choice: Any, weight: int) -> None:
+        values = {"id": vote_id, "ballot_id": ballot_id, "choice": choice, "weight": weight}
+        self._insert("votes", values)
+
+    def add_open_vote(self, vote_id: str, ballot_id: int, account_id: int) -> None:
+        values = {"vote_id": vote_id, "ballot_id": ballot_id, "account_id": account_id}
+        self._insert("open_votes", values)
+
+    def open_votes(self, ballot_id: int) -> list[dict]:
+        stored = {v["id"]: v for v in self._find("votes", {"ballot_id": ballot_id})}
+        return [
+            {
+                "account_id": o["account_id"],
+                "choice": stored[o["vote_id"]]["choice"],
+                "weight": stored[o["vote_id"]]["weight"],
+            }
+            for o in self._find("open_votes", {"ballot_id": ballot_id})
+        ]
+
+    def ballot_votes(self, ballot_id: int) -> list[tuple]:
+        # Sorted here rather than by the database: the same order on SQLite and PostgreSQL
+        # whatever the collation, and faster than ORDER BY on text keys.
+        query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
+            votes.c.ballot_id == ballot_id
+        )
+        rows = sorted(tuple(row) for row in self._execute(query))
+        return [(choice, weight) for _, choice, weight in rows]
+
+    def take_votes(self, ballot_id: int) -> list:
+        where = votes.c.ballot_id == ballot_id
+        rows = self._execute(sa.select(votes.c.choice, votes.c.weight).where(where)).all()
+        self._execute(votes.delete().where(where))
+        self.changes.delete("votes", {"ballot_id": ballot_id})
+        return [(choice, weight) for choice, weight in rows]
+
+    def add_ballot_box(self, ballot_id: int, votes: str) -> None:
+        self._insert("ballot_boxes", {"ballot_id": ballot_id, "votes": votes})
+
+    def ballot_box(self, ballot_id: int) -> str | None:
+        row = self._get("ballot_boxes", ballot_id)
+        return row["votes"] if row is not None else None
+
+    def budget(self, budget_id: int) -> dict | None:
+        return self._get("budgets", budget_id)
+
+    def add_budget(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("budgets", fields)
+
+    def set_budget_result(self, budget_id: int, result: Mapping[str, Any]) -> None:
+        self._update("budgets", budget_id, {"result": result})
+
+    def budget_proposal(self, proposal_id: int) -> dict | None:
+        return self._get("budget_proposals", proposal_id)
+
+    def budget_proposals(self, budget_id: int) -> list[dict]:
+        return self._find("budget_proposals", {"budget_id": budget_id}, order_by="id")
+
+    def add_budget_proposal(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("budget_proposals", fields)
+
+    def commission(self, commission_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("commissions", commission_id, lock=lock)
+
+    def commissions(
+        self, *, federation_id: int | None = None, workplace_council_id: int | None = None
+    ) -> list[dict]:
+        given = {"federation_id": federation_id, "workplace_council_id": workplace_council_id}
+        where = {k: v for k, v in given.items() if v is not None}
+        return self._find("commissions", where, order_by="id")
+
+    def add_commission(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("commissions", fields)
+
+    def commission_seat(self, seat_id: int) -> dict | None:
+        return self._get("commission_seats", seat_id)
+
+    def commission_seats(
+        self,
+        commission_id: int | None = None,
+        *,
+        account_id: int | None = None,
+        side: str | None = None,
+        current: bool = True,
+    ) -> list[dict]:
+        given = {"commission_id": commission_id, "account_id": account_id, "side": side}
+        where = {k: v for k, v in given.items() if v is not None}
+        if current:
+            where["left_at"] = None
+        return self._find("commission_seats", where, order_by="id")
+
+    def add_commission_seat(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("commission_seats", fields)
+
+    def end_commission_seat(self, seat_id: int, left_at: datetime) -> None:
+        self._update("commission_seats", seat_id, {"left_at": left_at})
+
+    def dispute(self, dispute_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("disputes", dispute_id, lock=lock)
+
+    def disputes(self, commission_id: int | None = None) -> list[dict]:
+        where = {} if commission_id is None else {"commission_id": commission_id}
+        return self._find("disputes", where, order_by="id")
+
+    def add_dispute(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("disputes", fields)
+
+    def set_dispute_state(
+        self, dispute_id: int, state: Mapping[str, Any], status: str, updated_at: datetime
+    ) -> None:
+        values = {"state": state, "status": status, "updated_at": updated_at}
+        self._update("disputes", dispute_id, values)
+
+    # -- private: generic reads and writes by table, every write collected for the record ------
+
     def _table(self, name: str) -> sa.Table:
         try:
             return metadata.tables[name]
@@ -143,7 +466,7 @@ class SqlRecords:
                 raise GuardRefused(str(error.orig).splitlines()[0]) from error
             raise
 
-    def insert(self, table: str, values: Mapping[str, Any]) -> Any:
+    def _insert(self, table: str, values: Mapping[str, Any]) -> Any:
         t = self._table(table)
         pk = list(t.primary_key.columns)
         result = self._execute(t.insert().values(**values))
@@ -155,33 +478,13 @@ class SqlRecords:
         self.changes.insert(table, values, key)
         return key
 
-    def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        for row in rows:
-            self.insert(table, row)
-
-    def ballot_votes(self, ballot_id: int) -> list[tuple]:
-        # Sorted here rather than by the database: the same order on SQLite and PostgreSQL
-        # whatever the collation, and faster than ORDER BY on text keys.
-        query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
-            votes.c.ballot_id == ballot_id
-        )
-        rows = sorted(tuple(row) for row in self._execute(query))
-        return [(choice, weight) for _, choice, weight in rows]
-
-    def take_votes(self, ballot_id: int) -> list:
-        where = votes.c.ballot_id == ballot_id
-        rows = self._execute(sa.select(votes.c.choice, votes.c.weight).where(where)).all()
-        self._execute(votes.delete().where(where))
-        self.changes.delete("votes", {"ballot_id": ballot_id})
-        return [(choice, weight) for choice, weight in rows]
-
-    def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
+    def _get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
         t = self._table(table)
         (pk,) = t.primary_key.columns
         row = self._execute(sa.select(t).where(pk == key)).mappings().first()
         return _aware(row) if row is not None else None
 
-    def find(
+    def _find(
         self,
         table: str,
         where: Mapping[str, Any] | None = None,
@@ -197,18 +500,22 @@ class SqlRecords:
             query = query.limit(limit)
         return [_aware(r) for r in self._execute(query).mappings()]
 
-    def count(self, table: str, where: Mapping[str, Any] | None = None) -> int:
+    def _first(self, table: str, where: Mapping[str, Any]) -> dict | None:
+        rows = self._find(table, where, limit=1)
+        return rows[0] if rows else None
+
+    def _count(self, table: str, where: Mapping[str, Any] | None = None) -> int:
         t = self._table(table)
         query = sa.select(sa.func.count()).select_from(t).where(*self._where(t, where))
         return int(self._execute(query).scalar_one())
 
-    def update(self, table: str, key: Any, values: Mapping[str, Any]) -> None:
+    def _update(self, table: str, key: Any, values: Mapping[str, Any]) -> None:
         t = self._table(table)
         (pk,) = t.primary_key.columns
         self._execute(t.update().where(pk == key).values(**values))
         self.changes.update(table, key, values)
 
-    def delete(self, table: str, where: Mapping[str, Any]) -> int:
+    def _delete(self, table: str, where: Mapping[str, Any]) -> int:
         t = self._table(table)
         if not where:
             raise ValueError("delete without a where clause")
@@ -337,6 +644,27 @@ class SqlStore:
                 utc_timestamp(),
             )
         return True
+
+    # -- answering on an event loop: PostgreSQL does (store/postgres.py), SQLite does not --------
+
+    @property
+    def is_async(self) -> bool:
+        return False
+
+    async def open_async(self) -> None:
+        return None
+
+    async def close_async(self) -> None:
+        return None
+
+    async def token_async(self, token_hash: str) -> dict | None:
+        raise RuntimeError(f"{type(self).__name__} does not answer on an event loop")
+
+    async def quick_vote_async(
+        self, *, ballot_id: int, voter_id: int, choice: Any, now: datetime, recorded_at: str
+    ) -> QuickVote | None:
+        """No one-call vote here: ``cast_vote`` takes its general path."""
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

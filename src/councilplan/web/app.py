@@ -126,11 +126,8 @@ def _lifespan(store: svc.Store, close_every_s: float | None):
                         await asyncio.to_thread(svc.apply_dispute_deadlines, store)
 
             task = asyncio.create_task(closer())
-        # PostgreSQL's async pool for the vote endpoint (a store without one: nothing to open).
-        open_async = getattr(store, "open_async", None)
-        close_async = getattr(store, "close_async", None)
-        if open_async is not None:
-            await open_async()
+        # PostgreSQL's async pool for the vote endpoint (SQLite: nothing to open).
+        await store.open_async()
         # What start-up built (modules, the app, pools) lives as long as the server: keep it
         # out of the cycle collector's full passes, which otherwise walk it all every time and
         # stall every request in flight (the long tail of vote latencies under load).
@@ -139,7 +136,6 @@ def _lifespan(store: svc.Store, close_every_s: float | None):
         yield
         if task:
             task.cancel()
-        if close_async is not None:
-            await close_async()
+        await store.close_async()
 
     return lifespan

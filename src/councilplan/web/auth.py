@@ -29,7 +29,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from councilplan.councils import names
-from councilplan.councils.service import Invalid, Store
+from councilplan.councils.service import Invalid, Records, Store
 from councilplan.councils.service.records import record
 
 COOKIE = "councilplan_session"
@@ -167,15 +167,15 @@ def check_password(
     key = names.name_key(username)
     if throttle is not None:
         throttle.acquire(key, address)
-    with getattr(store, "reading", store.transaction)() as tx:
-        rows = tx.find("accounts", {"name_key": key})
+    with store.reading() as tx:
+        account = tx.account_by_name_key(key)
     # Verify against a dummy hash when the name is unknown, so timing does not tell.
-    stored = rows[0]["password_hash"] if rows else _DUMMY_HASH
-    if not password_matches(stored, password) or not rows:
+    stored = account["password_hash"] if account is not None else _DUMMY_HASH
+    if not password_matches(stored, password) or account is None:
         return None
     if throttle is not None:
         throttle.succeeded(key, address)
-    return rows[0]["id"], stored
+    return account["id"], stored
 
 
 def login(
@@ -196,11 +196,10 @@ def login(
     now = datetime.now(UTC)
     days = SESSION_DAYS if kind == "session" else bearer_days()
     with store.transaction() as tx:
-        account = tx.get("accounts", account_id)
+        account = tx.account(account_id)
         if account is None or account["password_hash"] != checked:
             return None  # the password changed while it was being checked
-        tx.insert(
-            "auth_tokens",
+        tx.add_token(
             {
                 "token_hash": _digest(token),
                 "account_id": account_id,
@@ -228,8 +227,8 @@ def change_password(
     """Set ``account_id``'s password when ``old_password`` is right (None when it is not, 429
     from ``throttle`` as for logging in) and revoke every token of the account but
     ``keep_token``; the number revoked. Invalid (422) for a new password too easy to guess."""
-    with getattr(store, "reading", store.transaction)() as tx:
-        account = tx.get("accounts", account_id)
+    with store.reading() as tx:
+        account = tx.account(account_id)
     if account is None:
         return None
     refuse_weak_password(
@@ -246,10 +245,10 @@ def change_password(
     new_hash = hash_password(new_password)  # outside the transaction, as the check was
     keep = _digest(keep_token) if keep_token else None
     with store.transaction() as tx:
-        current = tx.get("accounts", account_id)
+        current = tx.account(account_id)
         if current is None or current["password_hash"] != found[1]:
             return None  # changed meanwhile by another request
-        tx.update("accounts", account_id, {"password_hash": new_hash})
+        tx.set_password_hash(account_id, new_hash)
         revoked = _revoke(tx, account_id, keep=keep)
         record(tx, "account.password_changed", {"account_id": account_id}, datetime.now(UTC))
     _recent.forget_account(store, account_id, keep=keep)
@@ -267,25 +266,24 @@ def revoke_all(store: Store, account_id: int) -> int:
     return revoked
 
 
-def _revoke(tx, account_id: int, *, keep: str | None) -> int:  # noqa: ANN001
-    rows = tx.find("auth_tokens", {"account_id": account_id})
+def _revoke(tx: Records, account_id: int, *, keep: str | None) -> int:
     revoked = 0
-    for row in rows:
+    for row in tx.tokens_of(account_id):
         if row["token_hash"] != keep:
-            revoked += tx.delete("auth_tokens", {"token_hash": row["token_hash"]})
+            revoked += tx.delete_token(row["token_hash"])
     return revoked
 
 
 def logout(store: Store, token: str) -> None:
     with store.transaction() as tx:
-        if tx.delete("auth_tokens", {"token_hash": _digest(token)}):
+        if tx.delete_token(_digest(token)):
             record(tx, "tokens.revoked", {}, datetime.now(UTC))
     _recent.forget(store, _digest(token))
 
 
 def account_for_token(store: Store, token: str) -> int | None:
-    with getattr(store, "reading", store.transaction)() as tx:
-        return _owner(tx.get("auth_tokens", _digest(token)))
+    with store.reading() as tx:
+        return _owner(tx.token(_digest(token)))
 
 
 async def account_or_401_async(store: Store, token: str | None) -> int:
@@ -301,21 +299,21 @@ async def account_or_401_async(store: Store, token: str | None) -> int:
 
 def token_expired(store: Store, token: str) -> bool:
     """Whether ``token`` is one the store knows whose time has run out."""
-    with getattr(store, "reading", store.transaction)() as tx:
-        row = tx.get("auth_tokens", _digest(token))
+    with store.reading() as tx:
+        row = tx.token(_digest(token))
     return row is not None and row["expires_at"] <= datetime.now(UTC)
 
 
 async def account_for_token_async(store: Store, token: str) -> int | None:
     """:func:`account_for_token` for a caller on an event loop: awaited there when the store can
-    (``is_async``, ``get_async``), else looked up in a worker thread. On the loop, a token found
+    (``is_async``, ``token_async``), else looked up in a worker thread. On the loop, a token found
     valid is trusted for :data:`TOKEN_CACHE_S` seconds in this process (:class:`_TokenCache`)."""
-    if not getattr(store, "is_async", False):
+    if not store.is_async:
         return await asyncio.to_thread(account_for_token, store, token)
     digest = _digest(token)
     account_id = _recent.get(store, digest)
     if account_id is None:
-        row = await store.get_async("auth_tokens", digest)
+        row = await store.token_async(digest)
         account_id = _owner(row)
         if account_id is not None:
             _recent.put(store, digest, account_id, row["expires_at"])

@@ -1,21 +1,21 @@
 """The councils' use cases: one function per act, one transaction per act, each act on record.
 
-Every function takes a :class:`Store` (anything with ``transaction()``), the acting account and
+Every function takes a :class:`Store` (``transaction()`` and a few more), the acting account and
 the time ``now`` explicitly, checks who may do it, changes the records and appends an audit
 event in the same transaction, and returns plain data. A refusal raises :class:`Refused` with a
 named ``reason`` and the ``field`` at fault, and nothing is written.
 
-Persistence is reached only through the small :class:`Records` interface (in ``records``)
-(``store.repository`` implements it for SQLite and PostgreSQL), so this package imports nothing
-from ``store`` or ``web``. Counting is done only by :func:`councilplan.councils.counting.count`
-(and ``budgets.equal_shares`` for budgets).
+Persistence is reached only through the :class:`Records` interface (in ``repository``), named
+by what the acts need rather than by table (``store/sql.py`` implements it for SQLite and
+PostgreSQL), so this package imports nothing from ``store`` or ``web``. Counting is done only
+by :func:`councilplan.councils.counting.count` (and ``budgets.equal_shares`` for budgets).
 
-The acts live in modules by area: ``records`` (the Records/Store interface, errors, results,
-the councils' rules and shared helpers), ``accounts``, ``councils`` (membership, admission,
-rules, affiliation), ``ballots`` (motions, opening ballots, votes), ``delegation`` (elections,
-recall), ``budgets``, ``decisions`` (closing a ballot and carrying out what it decided, above
-the modules that open ballots), ``disputes`` and ``demo``; every public name is imported here,
-so ``from councilplan.councils.service import X`` is the way in.
+The acts live in modules by area: ``repository`` (the Records/Store interface), ``records``
+(errors, results, the councils' rules and shared helpers), ``accounts``, ``councils``
+(membership, admission, rules, affiliation), ``ballots`` (motions, opening ballots, votes),
+``delegation`` (elections, recall), ``budgets``, ``decisions`` (closing a ballot and carrying
+out what it decided, above the modules that open ballots), ``disputes`` and ``demo``; every
+public name is imported here, so ``from councilplan.councils.service import X`` is the way in.
 """
 
 from __future__ import annotations
@@ -87,17 +87,19 @@ from councilplan.councils.service.records import (
     Ballot,
     Conflict,
     Council,
-    Duplicate,
-    GuardRefused,
     Invalid,
     NotFound,
-    QuickVote,
-    Records,
     Refused,
-    Store,
     VoteReceipt,
     as_dict,
     standing,
+)
+from councilplan.councils.service.repository import (
+    Duplicate,
+    GuardRefused,
+    QuickVote,
+    Records,
+    Store,
 )
 
 __all__ = [

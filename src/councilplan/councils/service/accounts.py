@@ -9,13 +9,12 @@ from datetime import datetime
 from councilplan.councils import names
 from councilplan.councils.service.records import (
     Conflict,
-    Duplicate,
     Invalid,
-    Store,
     now_utc,
     record,
     text_field,
 )
+from councilplan.councils.service.repository import Duplicate, Store
 
 NAME_KEY_LIMIT = 64  # characters of a username's folded key (NFKC can lengthen a name)
 
@@ -67,18 +66,17 @@ def register_account(
         "username",
     )
     with store.transaction() as tx:
-        if tx.find("accounts", {"name_key": key}, limit=1):
+        if tx.account_by_name_key(key) is not None:
             raise taken
         try:
-            account_id = tx.insert(
-                "accounts",
+            account_id = tx.add_account(
                 {
                     "username": username,
                     "name_key": key,
                     "display_name": display_name,
                     "password_hash": password_hash,
                     "created_at": now,
-                },
+                }
             )
         except Duplicate:
             raise taken from None

@@ -19,22 +19,19 @@ from councilplan.councils.service.records import (
     MOTION_RULES,
     Ballot,
     Conflict,
-    Duplicate,
     Invalid,
-    Records,
     Refused,
-    Store,
     VoteReceipt,
     ballot_result,
-    current_membership,
     electorate_at,
-    get_row,
+    existing,
     now_utc,
     read_share,
     record,
     require_standing,
     text_field,
 )
+from councilplan.councils.service.repository import Duplicate, Records, Store
 
 # ---------------------------------------------------------------------------------------------
 # Motions and ballots.
@@ -54,17 +51,16 @@ def table_motion(
     title = text_field(title, "title", limit=300)
     text = text_field(text, "text")
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, member_id, "table a motion")
-        motion_id = tx.insert(
-            "motions",
+        motion_id = tx.add_motion(
             {
                 "council_id": council_id,
                 "tabled_by": member_id,
                 "title": title,
                 "text": text,
                 "tabled_at": now,
-            },
+            }
         )
         record(
             tx,
@@ -78,7 +74,7 @@ def table_motion(
             },
             now,
         )
-        return tx.get("motions", motion_id)
+        return tx.motion(motion_id)
 
 
 def amend_motion(
@@ -88,12 +84,11 @@ def amend_motion(
     now = now_utc(now)
     text = text_field(text, "text")
     with store.transaction() as tx:
-        motion = get_row(tx, "motions", motion_id, "motion", "motion_id")
-        council = tx.get("councils", motion["council_id"])
+        motion = existing(tx.motion, motion_id, "motion", "motion_id")
+        council = tx.council(motion["council_id"])
         require_standing(tx, council, member_id, "amend a motion")
-        amendment_id = tx.insert(
-            "amendments",
-            {"motion_id": motion_id, "tabled_by": member_id, "text": text, "tabled_at": now},
+        amendment_id = tx.add_amendment(
+            {"motion_id": motion_id, "tabled_by": member_id, "text": text, "tabled_at": now}
         )
         record(
             tx,
@@ -106,17 +101,17 @@ def amend_motion(
             },
             now,
         )
-        return tx.get("amendments", amendment_id)
+        return tx.amendment(amendment_id)
 
 
 def motion(store: Store, motion_id: int) -> dict:
     """A motion with its amendments and ballots."""
     with store.transaction() as tx:
-        row = get_row(tx, "motions", motion_id, "motion", "motion_id")
-        row["amendments"] = tx.find("amendments", {"motion_id": motion_id}, order_by="id")
+        row = existing(tx.motion, motion_id, "motion", "motion_id")
+        row["amendments"] = tx.amendments(motion_id)
         row["ballots"] = [
             b["id"]
-            for b in tx.find("ballots", {"council_id": row["council_id"]}, order_by="id")
+            for b in tx.ballots(row["council_id"])
             if b["subject"].get("motion_id") == motion_id
         ]
         return row
@@ -179,10 +174,10 @@ def open_ballot(
     if closes_at <= now:
         raise Invalid("closes_in_past", "closes_at: must lie in the future", "closes_at")
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, opened_by, "open a ballot")
         if motion_id is not None:
-            m = get_row(tx, "motions", motion_id, "motion", "motion_id")
+            m = existing(tx.motion, motion_id, "motion", "motion_id")
             if m["council_id"] != council_id:
                 raise Invalid(
                     "motion_elsewhere",
@@ -257,8 +252,7 @@ def insert_ballot(
     ``ballot.opened`` event with the federation weights it will count."""
     require_ballot_time(council, opens_at, closes_at)
     electorate = electorate_at(tx, council, now)
-    ballot_id = tx.insert(
-        "ballots",
+    ballot_id = tx.add_ballot(
         {
             "council_id": council["id"],
             "purpose": purpose,
@@ -304,20 +298,18 @@ def insert_ballot(
         },
         now,
     )
-    return ballot_result(tx.get("ballots", ballot_id))
+    return ballot_result(tx.ballot(ballot_id))
 
 
 def get_ballot(store: Store, ballot_id: int) -> Ballot:
     with store.transaction() as tx:
-        return ballot_result(get_row(tx, "ballots", ballot_id, "ballot", "ballot_id"))
+        return ballot_result(existing(tx.ballot, ballot_id, "ballot", "ballot_id"))
 
 
 def list_ballots(store: Store, council_id: int) -> list[Ballot]:
     with store.transaction() as tx:
-        get_row(tx, "councils", council_id, "council", "council_id")
-        return [
-            ballot_result(b) for b in tx.find("ballots", {"council_id": council_id}, order_by="id")
-        ]
+        existing(tx.council, council_id, "council", "council_id")
+        return [ballot_result(b) for b in tx.ballots(council_id)]
 
 
 def check_choice(rule: str, options: Sequence[str], choice: Any) -> Any:
@@ -358,13 +350,7 @@ def entitled_weight(
     weight. PostgreSQL's ``councilplan_cast_vote`` (migration 0010) applies the same rule."""
     ballot_id = ballot["id"]
     if council["kind"] == "federation":
-        mandates = sorted(
-            tx.find(
-                "delegates",
-                {"federation_id": council["id"], "account_id": voter_id, "ended_at": None},
-            ),
-            key=lambda d: d["id"],
-        )
+        mandates = tx.delegates(federation_id=council["id"], account_id=voter_id)
         if not mandates:
             require_standing(tx, council, voter_id, "vote")  # refuses: not a current delegate
         weights = ballot["weights"] or {}
@@ -378,7 +364,7 @@ def entitled_weight(
             f"(councils counted: {', '.join(weights) or 'none'}); it votes in later ballots",
             "voter_id",
         )
-    membership = current_membership(tx, council["id"], voter_id)
+    membership = tx.current_membership(council["id"], voter_id)
     if membership is None:
         require_standing(tx, council, voter_id, "vote")  # refuses: not a member
     if membership["joined_at"] > ballot["created_at"]:
@@ -409,7 +395,7 @@ def cast_vote_general(
     also closes a recall its vote decides)."""
     with store.transaction() as tx:
         # A share lock: a concurrent close waits for votes in flight, and votes wait for it.
-        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="share")
+        ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id", lock="share")
         if ballot["status"] != "open" or now >= ballot["closes_at"]:
             raise Conflict(
                 "ballot_closed",
@@ -422,11 +408,11 @@ def cast_vote_general(
                 f"ballot {ballot_id} opens for votes at {utc_timestamp(ballot['opens_at'])}",
                 "ballot_id",
             )
-        council = tx.get("councils", ballot["council_id"])
+        council = tx.council(ballot["council_id"])
         weight = entitled_weight(tx, ballot, council, voter_id)
         stored = check_choice(ballot["rule"], ballot["options"], choice)
         try:
-            tx.insert("ballot_participation", {"ballot_id": ballot_id, "account_id": voter_id})
+            tx.record_participation(ballot_id, voter_id)
         except Duplicate:
             raise Conflict(
                 "already_voted",
@@ -434,14 +420,10 @@ def cast_vote_general(
                 "voter_id",
             ) from None
         vote_id = str(uuid.uuid4())
-        tx.insert(
-            "votes", {"id": vote_id, "ballot_id": ballot_id, "choice": stored, "weight": weight}
-        )
+        tx.add_vote(vote_id, ballot_id, stored, weight)
         payload: dict[str, Any] = {"ballot_id": ballot_id, "account_id": voter_id}
         if not ballot["secret"]:
-            tx.insert(
-                "open_votes", {"vote_id": vote_id, "ballot_id": ballot_id, "account_id": voter_id}
-            )
+            tx.add_open_vote(vote_id, ballot_id, voter_id)
             payload.update(choice=stored, weight=weight)
         entry = record(tx, "ballot.voted", payload, now)
     # seq is final after commit
@@ -480,7 +462,7 @@ def seal_box(tx: Records, ballot_id: int) -> tuple[list, str]:
     participation rows; the box, written at close and sorted, shares neither. Returns the
     votes in box order and their digest."""
     box, votes = _box(tx.take_votes(ballot_id))
-    tx.insert("ballot_boxes", {"ballot_id": ballot_id, "votes": box})
+    tx.add_ballot_box(ballot_id, box)
     return votes, sha256_text(box)
 
 
@@ -557,34 +539,21 @@ def void_tally(ballot: Mapping[str, Any], votes: Sequence[Sequence[Any]], electo
 def participation(store: Store, ballot_id: int) -> list[int]:
     """Who voted (never what, on a secret ballot): account ids in id order."""
     with store.transaction() as tx:
-        get_row(tx, "ballots", ballot_id, "ballot", "ballot_id")
-        return sorted(
-            r["account_id"] for r in tx.find("ballot_participation", {"ballot_id": ballot_id})
-        )
+        existing(tx.ballot, ballot_id, "ballot", "ballot_id")
+        return sorted(tx.participants(ballot_id))
 
 
 def open_votes(store: Store, ballot_id: int) -> list[dict]:
     """Who voted what on an open ballot; refused for a secret ballot."""
     with store.transaction() as tx:
-        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id")
+        ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id")
         if ballot["secret"]:
             raise Refused(
                 "secret_ballot",
                 f"ballot {ballot_id} is secret: who voted what is not on record",
                 "ballot_id",
             )
-        choices = {v["id"]: v for v in tx.find("votes", {"ballot_id": ballot_id})}
-        return sorted(
-            (
-                {
-                    "account_id": o["account_id"],
-                    "choice": choices[o["vote_id"]]["choice"],
-                    "weight": choices[o["vote_id"]]["weight"],
-                }
-                for o in tx.find("open_votes", {"ballot_id": ballot_id})
-            ),
-            key=lambda r: r["account_id"],
-        )
+        return sorted(tx.open_votes(ballot_id), key=lambda r: r["account_id"])
 
 
 # Older names, still read by tests of the ballot box and the store.

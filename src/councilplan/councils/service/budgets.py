@@ -13,16 +13,15 @@ from councilplan.councils.service.ballots import insert_ballot
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
-    Records,
-    Store,
     as_dict,
-    get_row,
+    existing,
     now_utc,
     read_hours,
     record,
     require_standing,
     text_field,
 )
+from councilplan.councils.service.repository import Records, Store
 
 # ---------------------------------------------------------------------------------------------
 # Budgets for common goods: approval ballots counted by the method of equal shares.
@@ -52,7 +51,7 @@ def open_budget(
             "closes_at",
         )
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, opened_by, "open a budget")
         ballot = insert_ballot(
             tx,
@@ -71,8 +70,7 @@ def open_budget(
             closes_at=closes_at,
             now=now,
         )
-        budget_id = tx.insert(
-            "budgets",
+        budget_id = tx.add_budget(
             {
                 "council_id": council_id,
                 "title": title,
@@ -82,14 +80,14 @@ def open_budget(
             },
         )
         # The ballot is open, so this one update is allowed; it links the ballot back.
-        tx.update("ballots", ballot.id, {"subject": {"budget_id": budget_id}})
+        tx.set_ballot_subject(ballot.id, {"budget_id": budget_id})
         record(
             tx,
             "budget.opened",
             {"budget_id": budget_id, "ballot_id": ballot.id, "hours": str(total), "by": opened_by},
             now,
         )
-        return tx.get("budgets", budget_id)
+        return tx.budget(budget_id)
 
 
 def propose_project(
@@ -106,9 +104,9 @@ def propose_project(
     title = text_field(title, "title", limit=300)
     cost = read_hours(cost_hours, "cost_hours")
     with store.transaction() as tx:
-        budget = get_row(tx, "budgets", budget_id, "budget", "budget_id")
-        ballot = tx.get("ballots", budget["ballot_id"], lock="update")
-        council = tx.get("councils", budget["council_id"])
+        budget = existing(tx.budget, budget_id, "budget", "budget_id")
+        ballot = tx.ballot(budget["ballot_id"], lock="update")
+        council = tx.council(budget["council_id"])
         require_standing(tx, council, member_id, "propose")
         if ballot["status"] != "open" or now >= ballot["opens_at"]:
             raise Conflict(
@@ -120,8 +118,7 @@ def propose_project(
                 f"cost_hours: {cost} exceeds the whole budget of {budget['hours']} hours",
                 "cost_hours",
             )
-        proposal_id = tx.insert(
-            "budget_proposals",
+        proposal_id = tx.add_budget_proposal(
             {
                 "budget_id": budget_id,
                 "title": title,
@@ -130,7 +127,7 @@ def propose_project(
                 "proposed_at": now,
             },
         )
-        tx.update("ballots", ballot["id"], {"options": [*ballot["options"], str(proposal_id)]})
+        tx.set_ballot_options(ballot["id"], [*ballot["options"], str(proposal_id)])
         record(
             tx,
             "budget.proposed",
@@ -143,12 +140,12 @@ def propose_project(
             },
             now,
         )
-        return tx.get("budget_proposals", proposal_id)
+        return tx.budget_proposal(proposal_id)
 
 
 def count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence]) -> dict:
-    budget = tx.get("budgets", ballot["subject"]["budget_id"])
-    proposals = tx.find("budget_proposals", {"budget_id": budget["id"]}, order_by="id")
+    budget = tx.budget(ballot["subject"]["budget_id"])
+    proposals = tx.budget_proposals(budget["id"])
     costs = {str(p["id"]): Fraction(p["cost_hours"]) for p in proposals}
     approvals = [list(choice) for choice, _ in votes]
     result = budgets.equal_shares(Fraction(budget["hours"]), costs, approvals)
@@ -158,6 +155,6 @@ def count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequenc
 
 def get_budget(store: Store, budget_id: int) -> dict:
     with store.transaction() as tx:
-        row = get_row(tx, "budgets", budget_id, "budget", "budget_id")
-        row["proposals"] = tx.find("budget_proposals", {"budget_id": budget_id}, order_by="id")
+        row = existing(tx.budget, budget_id, "budget", "budget_id")
+        row["proposals"] = tx.budget_proposals(budget_id)
         return row

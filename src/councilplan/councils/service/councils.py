@@ -29,23 +29,19 @@ from councilplan.councils.service.records import (
     Ballot,
     Conflict,
     Council,
-    Duplicate,
     Invalid,
-    Records,
     Refused,
-    Store,
     council_result,
-    current_membership,
+    existing,
     get_account,
-    get_row,
     now_utc,
     read_share,
     record,
     require_counted,
     require_standing,
-    seat_of,
     text_field,
 )
+from councilplan.councils.service.repository import Duplicate, Records, Store
 
 RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share")
 
@@ -81,8 +77,7 @@ def create_council(
     with store.transaction() as tx:
         get_account(tx, founder_id, "founder_id")
         try:
-            council_id = tx.insert(
-                "councils",
+            council_id = tx.add_council(
                 {
                     "name": name,
                     "kind": kind,
@@ -101,10 +96,7 @@ def create_council(
                 "name_taken", f"name: a council called {name!r} exists already", "name"
             ) from None
         if kind != "federation":
-            tx.insert(
-                "memberships",
-                {"council_id": council_id, "account_id": founder_id, "joined_at": now},
-            )
+            tx.add_membership(council_id, founder_id, now)
         record(
             tx,
             "council.created",
@@ -115,21 +107,21 @@ def create_council(
                 "founder_id": founder_id,
                 "recall_share": str(share),
                 "weighted_votes": weighted_votes,
-                "rules": _rules_of(tx.get("councils", council_id)),
+                "rules": _rules_of(tx.council(council_id)),
             },
             now,
         )
-        return council_result(tx.get("councils", council_id))
+        return council_result(tx.council(council_id))
 
 
 def get_council(store: Store, council_id: int) -> Council:
     with store.transaction() as tx:
-        return council_result(get_row(tx, "councils", council_id, "council", "council_id"))
+        return council_result(existing(tx.council, council_id, "council", "council_id"))
 
 
 def list_councils(store: Store) -> list[Council]:
     with store.transaction() as tx:
-        return [council_result(r) for r in tx.find("councils", order_by="id")]
+        return [council_result(r) for r in tx.councils()]
 
 
 def _rules_of(council: Mapping[str, Any]) -> dict:
@@ -140,7 +132,7 @@ def council_rules(store: Store, council_id: int) -> dict:
     """The rules ``council_id`` has set itself (docs/councils.md), with the ballot that may
     change them: its own, purpose "rules"."""
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         return {"council_id": council_id, **_rules_of(council)}
 
 
@@ -157,7 +149,7 @@ def join_council(
     Returns the application (``status`` admitted or pending)."""
     now = now_utc(now)
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         get_account(tx, account_id)
         if council["kind"] == "federation":
             raise Refused(
@@ -196,7 +188,7 @@ def invite_member(
     council's minimum standing, so a new member cannot bring in others the same day."""
     now = now_utc(now)
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         get_account(tx, account_id)
         if council["admission"] not in ("invitation", "open"):
             raise Refused(
@@ -216,17 +208,16 @@ def invite_member(
                 "account_id",
             )
         if waiting is not None:  # she has asked already
-            tx.update("applications", waiting["id"], {"invited_by": member_id})
-            return admit_member(tx, tx.get("applications", waiting["id"]), now, how="invitation")
-        application_id = tx.insert(
-            "applications",
+            tx.set_application_inviter(waiting["id"], member_id)
+            return admit_member(tx, tx.application(waiting["id"]), now, how="invitation")
+        application_id = tx.add_application(
             {
                 "council_id": council_id,
                 "account_id": account_id,
                 "status": "invited",
                 "made_at": now,
                 "invited_by": member_id,
-            },
+            }
         )
         record(
             tx,
@@ -234,15 +225,15 @@ def invite_member(
             {"council_id": council_id, "account_id": account_id, "by": member_id},
             now,
         )
-        return tx.get("applications", application_id)
+        return tx.application(application_id)
 
 
 def applications(store: Store, council_id: int, *, waiting: bool = True) -> list[dict]:
     """Applications to a council (a federation: councils asking to join it); by default only
     those waiting for its decision."""
     with store.transaction() as tx:
-        get_row(tx, "councils", council_id, "council", "council_id")
-        rows = tx.find("applications", {"council_id": council_id}, order_by="id")
+        existing(tx.council, council_id, "council", "council_id")
+        rows = tx.applications(council_id)
         return [r for r in rows if not waiting or r["status"] in ("pending", "invited")]
 
 
@@ -268,13 +259,11 @@ def open_admission(
             "application_ids",
         )
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, opened_by, "open an admission ballot")
         federation = council["kind"] == "federation"
         for application_id in ids:
-            application = get_row(
-                tx, "applications", application_id, "application", "application_ids"
-            )
+            application = existing(tx.application, application_id, "application", "application_ids")
             if application["council_id"] != council_id or application["status"] != "pending":
                 raise Invalid(
                     "application_not_pending",
@@ -283,7 +272,7 @@ def open_admission(
                     "application_ids",
                 )
             if application["ballot_id"] is not None:
-                ballot = tx.get("ballots", application["ballot_id"])
+                ballot = tx.ballot(application["ballot_id"])
                 if ballot is not None and ballot["status"] == "open":
                     raise Conflict(
                         "admission_under_way",
@@ -312,12 +301,12 @@ def open_admission(
             now=now,
         )
         for application_id in ids:
-            tx.update("applications", application_id, {"ballot_id": ballot.id})
+            tx.put_application_to_ballot(application_id, ballot.id)
         return ballot
 
 
 def _refuse_member(tx: Records, council_id: int, account_id: int) -> None:
-    if current_membership(tx, council_id, account_id):
+    if tx.current_membership(council_id, account_id):
         raise Conflict(
             "already_a_member",
             f"account {account_id} is already a member of council {council_id}",
@@ -327,25 +316,21 @@ def _refuse_member(tx: Records, council_id: int, account_id: int) -> None:
 
 def _open_application(tx: Records, council_id: int, account_id: int) -> dict | None:
     for status in ("pending", "invited"):
-        rows = tx.find(
-            "applications",
-            {"council_id": council_id, "account_id": account_id, "status": status},
-        )
-        if rows:
-            return rows[0]
+        application = tx.application_with_status(council_id, account_id, status)
+        if application is not None:
+            return application
     return None
 
 
 def _apply(tx: Records, council_id: int, account_id: int, now: datetime) -> dict:
     try:
-        application_id = tx.insert(
-            "applications",
+        application_id = tx.add_application(
             {
                 "council_id": council_id,
                 "account_id": account_id,
                 "status": "pending",
                 "made_at": now,
-            },
+            }
         )
     except Duplicate:
         raise Conflict(
@@ -354,7 +339,7 @@ def _apply(tx: Records, council_id: int, account_id: int, now: datetime) -> dict
             "council_id",
         ) from None
     record(tx, "member.applied", {"council_id": council_id, "account_id": account_id}, now)
-    return tx.get("applications", application_id)
+    return tx.application(application_id)
 
 
 def admit_member(tx: Records, application: Mapping[str, Any], now: datetime, *, how: str) -> dict:
@@ -362,11 +347,9 @@ def admit_member(tx: Records, application: Mapping[str, Any], now: datetime, *, 
     the database admits no membership without such an application (migration 0010). Returns
     the application as it now stands."""
     council_id, account_id = application["council_id"], application["account_id"]
-    tx.update("applications", application["id"], {"status": "admitted", "decided_at": now})
+    tx.decide_application(application["id"], "admitted", now)
     try:
-        tx.insert(
-            "memberships", {"council_id": council_id, "account_id": account_id, "joined_at": now}
-        )
+        tx.add_membership(council_id, account_id, now)
     except Duplicate:
         raise Conflict(
             "already_a_member",
@@ -385,12 +368,12 @@ def admit_member(tx: Records, application: Mapping[str, Any], now: datetime, *, 
         },
         now,
     )
-    return tx.get("applications", application["id"])
+    return tx.application(application["id"])
 
 
 def refuse_application(tx: Records, application: Mapping[str, Any], now: datetime) -> None:
     """An application the council's ballot did not carry."""
-    tx.update("applications", application["id"], {"status": "refused", "decided_at": now})
+    tx.decide_application(application["id"], "refused", now)
     record(
         tx,
         "application.refused",
@@ -406,19 +389,17 @@ def leave_council(
     a member who leaves no longer votes in the council's open ballots."""
     now = now_utc(now)
     with store.transaction() as tx:
-        get_row(tx, "councils", council_id, "council", "council_id")
-        membership = current_membership(tx, council_id, account_id)
+        existing(tx.council, council_id, "council", "council_id")
+        membership = tx.current_membership(council_id, account_id)
         if membership is None:
             raise Refused(
                 "not_a_member",
                 f"account {account_id} is not a member of council {council_id}",
                 "council_id",
             )
-        tx.update("memberships", membership["id"], {"left_at": now})
+        tx.end_membership(membership["id"], now)
         ended = []
-        for d in tx.find(
-            "delegates", {"council_id": council_id, "account_id": account_id, "ended_at": None}
-        ):
+        for d in tx.delegates(council_id=council_id, account_id=account_id):
             end_mandate(tx, d, "left_council", now)
             ended.append(d["id"])
         # The workplace seats held by virtue of membership end with it.
@@ -436,22 +417,16 @@ def leave_council(
             {"council_id": council_id, "account_id": account_id, "delegacies_ended": ended},
             now,
         )
-        return tx.get("memberships", membership["id"])
+        return tx.membership(membership["id"])
 
 
 def members(store: Store, council_id: int, *, current: bool = True) -> list[dict]:
     """Memberships of a council with join and leave dates (federations: current delegates)."""
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         if council["kind"] == "federation":
-            where = {"federation_id": council_id}
-            if current:
-                where["ended_at"] = None
-            return tx.find("delegates", where, order_by="id")
-        where = {"council_id": council_id}
-        if current:
-            where["left_at"] = None
-        return tx.find("memberships", where, order_by="id")
+            return tx.delegates(federation_id=council_id, current=current)
+        return tx.memberships(council_id, current=current)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,7 +490,7 @@ def open_rules_ballot(
     now = now_utc(now)
     closes_at = now_utc(closes_at)
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, opened_by, "open a rules ballot")
         changes = checked_rules(council, rules)
         text = ", ".join(f"{k}={v}" for k, v in changes.items())
@@ -543,9 +518,9 @@ def change_rules(
 ) -> None:
     """Carry out a rules ballot: the rules change from ``now`` (open ballots keep the electorate
     and closing time they opened with)."""
-    council = tx.get("councils", council_id)
+    council = tx.council(council_id)
     changes = checked_rules(council, changes)
-    tx.update("councils", council_id, dict(changes))
+    tx.set_council_rules(council_id, changes)
     record(
         tx,
         "council.rules_changed",
@@ -575,8 +550,8 @@ def apply_for_affiliation(
     if isinstance(seats, bool) or not isinstance(seats, int) or not 1 <= seats <= 100:
         raise Invalid("bad_seats", f"seats: {seats} must be between 1 and 100", "seats")
     with store.transaction() as tx:
-        federation = get_row(tx, "councils", federation_id, "council", "federation_id")
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        federation = existing(tx.council, federation_id, "council", "federation_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         if federation["kind"] != "federation":
             raise Invalid(
                 "not_a_federation",
@@ -588,15 +563,14 @@ def apply_for_affiliation(
                 "self_affiliation", "council_id: a federation cannot join itself", "council_id"
             )
         require_standing(tx, council, actor_id, "ask for its affiliation")
-        if seat_of(tx, federation_id, council_id):
+        if tx.affiliation(federation_id, council_id):
             raise Conflict(
                 "already_affiliated",
                 f"council {council_id} already belongs to federation {federation_id}",
                 "council_id",
             )
         try:
-            application_id = tx.insert(
-                "applications",
+            application_id = tx.add_application(
                 {
                     "council_id": federation_id,
                     "applicant_council_id": council_id,
@@ -604,7 +578,7 @@ def apply_for_affiliation(
                     "status": "pending",
                     "made_at": now,
                     "invited_by": actor_id,
-                },
+                }
             )
         except Duplicate:
             raise Conflict(
@@ -623,7 +597,7 @@ def apply_for_affiliation(
             },
             now,
         )
-        return tx.get("applications", application_id)
+        return tx.application(application_id)
 
 
 def admit_first_council(
@@ -633,8 +607,8 @@ def admit_first_council(
     no delegates to decide. Every later council is admitted by the delegates' ballot."""
     now = now_utc(now)
     with store.transaction() as tx:
-        application = get_row(tx, "applications", application_id, "application", "application_id")
-        federation = tx.get("councils", application["council_id"])
+        application = existing(tx.application, application_id, "application", "application_id")
+        federation = tx.council(application["council_id"])
         if application["applicant_council_id"] is None or application["status"] != "pending":
             raise Invalid(
                 "application_not_pending",
@@ -648,7 +622,7 @@ def admit_first_council(
                 "delegates decide by ballot",
                 "account_id",
             )
-        if tx.find("federation_members", {"federation_id": federation["id"], "left_at": None}):
+        if tx.affiliations(federation["id"]):
             raise Refused(
                 "affiliation_by_ballot",
                 f"federation {federation['id']} has affiliated councils: its delegates decide "
@@ -664,15 +638,14 @@ def affiliate_council(
     """Affiliate an application's council with the federation at ``now`` (``how``: founder,
     decision). Its stored weight is 1: weights are derived per ballot."""
     federation_id, council_id = application["council_id"], application["applicant_council_id"]
-    if seat_of(tx, federation_id, council_id):
+    if tx.affiliation(federation_id, council_id):
         raise Conflict(
             "already_affiliated",
             f"council {council_id} already belongs to federation {federation_id}",
             "council_id",
         )
-    tx.update("applications", application["id"], {"status": "admitted", "decided_at": now})
-    tx.insert(
-        "federation_members",
+    tx.decide_application(application["id"], "admitted", now)
+    tx.add_affiliation(
         {
             "federation_id": federation_id,
             "council_id": council_id,
@@ -693,4 +666,4 @@ def affiliate_council(
         },
         now,
     )
-    return tx.get("applications", application["id"])
+    return tx.application(application["id"])

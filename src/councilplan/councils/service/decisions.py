@@ -39,17 +39,14 @@ from councilplan.councils.service.mandates import end_mandate
 from councilplan.councils.service.records import (
     Ballot,
     Conflict,
-    Records,
-    Store,
     VoteReceipt,
     ballot_result,
-    current_membership,
-    get_row,
+    existing,
     no_cycle_collection,
     now_utc,
     record,
-    seat_of,
 )
+from councilplan.councils.service.repository import Records, Store
 
 # ---------------------------------------------------------------------------------------------
 # Casting a vote.
@@ -67,14 +64,7 @@ def cast_vote(
     second. A secret ballot stores the choice in ``votes`` with no link to the voter. Only the
     ballot's electorate, fixed when it opened, votes (``ballots.entitled_weight``)."""
     now = now_utc(now)
-    quick_vote = getattr(store, "quick_vote", None)
-    request = _quick_request(ballot_id, voter_id, choice, now)
-    quick = quick_vote(**request) if quick_vote is not None and request is not None else None
-    if quick is None:
-        receipt, purpose = cast_vote_general(store, ballot_id, voter_id, choice, now)
-    else:
-        receipt = VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
-        purpose = quick.purpose
+    receipt, purpose = cast_vote_general(store, ballot_id, voter_id, choice, now)
     if purpose == "recall":
         close_recall_if_decided(store, ballot_id, now)
     return receipt
@@ -92,26 +82,15 @@ async def cast_vote_async(
     that can vote in one awaited call (``quick_vote_async``) does so on the loop; whatever else
     there is to do (a refusal to name, SQLite, counting a recall) runs in a worker thread."""
     now = now_utc(now)
-    quick_vote = getattr(store, "quick_vote_async", None)
     request = _quick_request(ballot_id, voter_id, choice, now)
-    quick = None
-    if quick_vote is not None and request is not None:
-        quick = await quick_vote(**request)
+    quick = await store.quick_vote_async(**request) if request is not None else None
     if quick is None:
         return await asyncio.to_thread(
-            cast_vote, _GeneralOnly(store), ballot_id=ballot_id, voter_id=voter_id,
-            choice=choice, now=now,
-        )  # fmt: skip
+            cast_vote, store, ballot_id=ballot_id, voter_id=voter_id, choice=choice, now=now
+        )
     if quick.purpose == "recall":
         await asyncio.to_thread(close_recall_if_decided, store, ballot_id, now)
     return VoteReceipt(ballot_id, voter_id, quick.weight, quick.audit_seq)
-
-
-class _GeneralOnly:
-    """``store`` without its one-call vote: the general path, which names the refusal."""
-
-    def __init__(self, store: Store):
-        self.transaction = store.transaction
 
 
 def _quick_request(ballot_id: int, voter_id: int, choice: Any, now: datetime) -> dict | None:
@@ -135,10 +114,10 @@ def close_recall_if_decided(store: Store, ballot_id: int, now: datetime) -> None
     """Close a recall ballot as soon as more than half its electorate (fixed at opening) has
     voted yes: the outcome cannot change, and the delegate must lose their rights at once."""
     with store.transaction() as tx:
-        ballot = tx.get("ballots", ballot_id, lock="update")
+        ballot = tx.ballot(ballot_id, lock="update")
         if ballot is None or ballot["purpose"] != "recall" or ballot["status"] != "open":
             return
-        yes = sum(1 for v in tx.find("votes", {"ballot_id": ballot_id}) if v["choice"] == "yes")
+        yes = sum(1 for choice, _ in tx.ballot_votes(ballot_id) if choice == "yes")
         if yes * 2 > (ballot["electorate"] or 0):
             _close(tx, ballot, now)
 
@@ -152,7 +131,7 @@ def close_ballot(store: Store, *, ballot_id: int, now: datetime | None = None) -
     decided. Anyone may ask; nobody may close a ballot before its closing time."""
     now = now_utc(now)
     with store.transaction() as tx:
-        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="update")
+        ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id", lock="update")
         if ballot["status"] == "closed":
             raise Conflict("ballot_closed", f"ballot {ballot_id} is already closed", "ballot_id")
         if now < ballot["closes_at"]:
@@ -176,16 +155,8 @@ def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
     # The electorate was fixed at opening; every vote came from it.
     electorate = max(ballot["electorate"] or 0, len(votes))
     tally, counted = _tally(tx, ballot, votes, electorate)
-    tx.update(
-        "ballots",
-        ballot_id,
-        {
-            "status": "closed",
-            "closed_at": now,
-            "electorate": electorate,
-            "tally": tally,
-            "votes_digest": digest,
-        },
+    tx.close_ballot_row(
+        ballot_id, closed_at=now, electorate=electorate, tally=tally, votes_digest=digest
     )
     record(
         tx,
@@ -202,14 +173,14 @@ def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
     carry_out = DECIDES.get(ballot["purpose"])
     if carry_out is not None:
         carry_out(tx, ballot, tally, counted, now)
-    return ballot_result(tx.get("ballots", ballot_id))
+    return ballot_result(tx.ballot(ballot_id))
 
 
 def close_due_ballots(store: Store, *, now: datetime | None = None) -> list[int]:
     """Close every open ballot whose closing time has passed; returns their ids."""
     now = now_utc(now)
     with store.transaction() as tx:
-        due = [b["id"] for b in tx.find("ballots", {"status": "open"}) if b["closes_at"] <= now]
+        due = [b["id"] for b in tx.open_ballots() if b["closes_at"] <= now]
     closed = []
     for ballot_id in due:
         try:
@@ -223,15 +194,15 @@ def close_due_ballots(store: Store, *, now: datetime | None = None) -> list[int]
 def recount(store: Store, ballot_id: int) -> dict:
     """Count a closed ballot again from its stored votes and compare with the stored tally."""
     with store.transaction() as tx:
-        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id")
+        ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id")
         if ballot["status"] != "closed":
             raise Conflict(
                 "ballot_still_open", f"ballot {ballot_id} is open; it has no tally yet", "ballot_id"
             )
         with no_cycle_collection():  # over a whole ballot's votes, freed before it resumes
-            box = tx.get("ballot_boxes", ballot["id"])
+            box = tx.ballot_box(ballot["id"])
             if box is not None:
-                votes, digest = unbox(box["votes"])
+                votes, digest = unbox(box)
             else:
                 votes = tx.ballot_votes(ballot["id"])
                 digest = votes_digest(votes)
@@ -278,15 +249,11 @@ def seat_winners(
     if not tally.get("winners"):
         return
     if not subject.get("by_election"):
-        for d in tx.find(
-            "delegates",
-            {"federation_id": federation_id, "council_id": ballot["council_id"], "ended_at": None},
-        ):
+        for d in tx.delegates(federation_id=federation_id, council_id=ballot["council_id"]):
             end_mandate(tx, d, "replaced", now)
     for name in tally["winners"]:
-        account = tx.find("accounts", {"username": name})[0]
-        delegate_id = tx.insert(
-            "delegates",
+        account = tx.account_by_username(name)
+        delegate_id = tx.add_delegate(
             {
                 "federation_id": federation_id,
                 "council_id": ballot["council_id"],
@@ -294,7 +261,7 @@ def seat_winners(
                 "mandate": subject["mandate"],
                 "election_ballot_id": ballot["id"],
                 "elected_at": now,
-            },
+            }
         )
         record(
             tx,
@@ -324,12 +291,12 @@ def apply_recall(
     and opens a by-election; otherwise the delegate keeps it."""
     recall_id = ballot["subject"]["recall_id"]
     if counted is None or not rules.recall_carried(counted):
-        tx.update("recalls", recall_id, {"status": "kept"})
+        tx.set_recall_status(recall_id, "kept")
         record(tx, "recall.failed", {"recall_id": recall_id, "ballot_id": ballot["id"]}, now)
         return
-    delegate = tx.get("delegates", ballot["subject"]["delegate_id"])
+    delegate = tx.delegate(ballot["subject"]["delegate_id"])
     end_mandate(tx, delegate, "recalled", now)
-    council = tx.get("councils", ballot["council_id"])
+    council = tx.council(ballot["council_id"])
     opens_at = now + timedelta(days=BY_ELECTION_NOMINATION_DAYS)
     days = max(BY_ELECTION_VOTING_DAYS, council["min_ballot_days"])
     by_election = insert_ballot(
@@ -354,7 +321,7 @@ def apply_recall(
         closes_at=opens_at + timedelta(days=days),
         now=now,
     )
-    tx.update("recalls", recall_id, {"status": "recalled", "by_election_ballot_id": by_election.id})
+    tx.set_recall_status(recall_id, "recalled", by_election_ballot_id=by_election.id)
     record(
         tx,
         "delegate.recalled",
@@ -372,7 +339,7 @@ def fund_budget(
     tx: Records, ballot: dict, tally: Mapping[str, Any], _counted: Any, _now: datetime
 ) -> None:
     """A budget: the allocation by equal shares is the budget's result."""
-    tx.update("budgets", ballot["subject"]["budget_id"], {"result": tally})
+    tx.set_budget_result(ballot["subject"]["budget_id"], tally)
 
 
 def admit_applicants(
@@ -381,11 +348,11 @@ def admit_applicants(
     """An admission carried: each applicant still waiting becomes a member now; not carried:
     their applications are refused (they may ask again)."""
     for application_id in ballot["subject"]["application_ids"]:
-        application = tx.get("applications", application_id)
+        application = tx.application(application_id)
         if application is None or application["status"] != "pending":
             continue  # withdrawn, or admitted meanwhile by invitation
-        if _carried(counted) and not current_membership(
-            tx, application["council_id"], application["account_id"]
+        if _carried(counted) and not tx.current_membership(
+            application["council_id"], application["account_id"]
         ):
             admit_member(tx, application, now, how="decision")
         else:
@@ -397,11 +364,11 @@ def affiliate_applicants(
 ) -> None:
     """An affiliation carried by the federation's delegates: each applying council joins it."""
     for application_id in ballot["subject"]["application_ids"]:
-        application = tx.get("applications", application_id)
+        application = tx.application(application_id)
         if application is None or application["status"] != "pending":
             continue
-        if _carried(counted) and not seat_of(
-            tx, application["council_id"], application["applicant_council_id"]
+        if _carried(counted) and not tx.affiliation(
+            application["council_id"], application["applicant_council_id"]
         ):
             affiliate_council(tx, application, now, how="decision")
         else:

@@ -13,23 +13,19 @@ from councilplan.councils.service.ballots import insert_ballot, require_ballot_t
 from councilplan.councils.service.records import (
     Ballot,
     Conflict,
-    Duplicate,
     Invalid,
-    Records,
     Refused,
-    Store,
     ballot_result,
     counted_members,
-    current_membership,
+    existing,
     get_account,
-    get_row,
     now_utc,
     record,
     require_counted,
     require_standing,
-    seat_of,
     text_field,
 )
+from councilplan.councils.service.repository import Duplicate, Records, Store
 
 #: Days a recall's ballot runs unless asked otherwise (never less than the council's rule).
 RECALL_BALLOT_DAYS = 7
@@ -66,9 +62,9 @@ def open_election(
             "closes_at",
         )
     with store.transaction() as tx:
-        council = get_row(tx, "councils", council_id, "council", "council_id")
+        council = existing(tx.council, council_id, "council", "council_id")
         require_standing(tx, council, opened_by, "open an election")
-        seat = seat_of(tx, federation_id, council_id)
+        seat = tx.affiliation(federation_id, council_id)
         if seat is None:
             raise Refused(
                 "not_affiliated",
@@ -117,7 +113,7 @@ def open_election(
 
 def _candidate_name(tx: Records, council: Mapping[str, Any], candidate: int) -> str:
     account = get_account(tx, candidate, "candidates")
-    if not current_membership(tx, council["id"], candidate):
+    if not tx.current_membership(council["id"], candidate):
         raise Invalid(
             "candidate_not_member",
             f"candidates: account {candidate} is not a member of council {council['id']}",
@@ -137,7 +133,7 @@ def nominate(
     """Nominate a member as candidate in an election before its nominations close."""
     now = now_utc(now)
     with store.transaction() as tx:
-        ballot = get_row(tx, "ballots", ballot_id, "ballot", "ballot_id", lock="update")
+        ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id", lock="update")
         if ballot["purpose"] != "election":
             raise Invalid(
                 "not_an_election", f"ballot_id: ballot {ballot_id} is not an election", "ballot_id"
@@ -146,21 +142,21 @@ def nominate(
             raise Conflict(
                 "nominations_closed", f"nominations for ballot {ballot_id} are closed", "ballot_id"
             )
-        council = tx.get("councils", ballot["council_id"])
+        council = tx.council(ballot["council_id"])
         require_standing(tx, council, member_id, "nominate")
         name = _candidate_name(tx, council, candidate_id)
         if name in ballot["options"]:
             raise Conflict(
                 "already_nominated", f"candidate_id: {name} is already a candidate", "candidate_id"
             )
-        tx.update("ballots", ballot_id, {"options": [*ballot["options"], name]})
+        tx.set_ballot_options(ballot_id, [*ballot["options"], name])
         record(
             tx,
             "election.nominated",
             {"ballot_id": ballot_id, "candidate_id": candidate_id, "by": member_id},
             now,
         )
-        return ballot_result(tx.get("ballots", ballot_id))
+        return ballot_result(tx.ballot(ballot_id))
 
 
 def delegates(
@@ -171,15 +167,8 @@ def delegates(
     current: bool = True,
 ) -> list[dict]:
     """Delegates with their mandates, for a federation or a sending council."""
-    where: dict[str, Any] = {}
-    if federation_id is not None:
-        where["federation_id"] = federation_id
-    if council_id is not None:
-        where["council_id"] = council_id
-    if current:
-        where["ended_at"] = None
     with store.transaction() as tx:
-        return tx.find("delegates", where, order_by="id")
+        return tx.delegates(federation_id=federation_id, council_id=council_id, current=current)
 
 
 def open_recall(
@@ -198,8 +187,8 @@ def open_recall(
     now = now_utc(now)
     reason = text_field(reason, "reason")
     with store.transaction() as tx:
-        delegate = get_row(tx, "delegates", delegate_id, "delegate", "delegate_id")
-        council = tx.get("councils", delegate["council_id"])
+        delegate = existing(tx.delegate, delegate_id, "delegate", "delegate_id")
+        council = tx.council(delegate["council_id"])
         if delegate["ended_at"] is not None:
             raise Conflict(
                 "delegate_not_current",
@@ -208,16 +197,15 @@ def open_recall(
             )
         require_counted(tx, council, member_id, "open a recall", now)
         _check_recall_days(council, ballot_days, now)
-        if tx.find("recalls", {"delegate_id": delegate_id, "status": "collecting"}) or tx.find(
-            "recalls", {"delegate_id": delegate_id, "status": "balloting"}
+        if tx.recall_with_status(delegate_id, "collecting") or tx.recall_with_status(
+            delegate_id, "balloting"
         ):
             raise Conflict(
                 "recall_under_way",
                 f"a recall of delegate {delegate_id} is under way already; support it instead",
                 "delegate_id",
             )
-        recall_id = tx.insert(
-            "recalls",
+        recall_id = tx.add_recall(
             {
                 "delegate_id": delegate_id,
                 "council_id": council["id"],
@@ -225,7 +213,7 @@ def open_recall(
                 "reason": reason,
                 "opened_at": now,
                 "status": "collecting",
-            },
+            }
         )
         record(
             tx,
@@ -248,8 +236,8 @@ def support_recall(
     threshold (a share of its counted members) its ballot runs."""
     now = now_utc(now)
     with store.transaction() as tx:
-        recall = get_row(tx, "recalls", recall_id, "recall", "recall_id", lock="update")
-        council = tx.get("councils", recall["council_id"])
+        recall = existing(tx.recall, recall_id, "recall", "recall_id", lock="update")
+        council = tx.council(recall["council_id"])
         require_counted(tx, council, member_id, "support a recall", now)
         _check_recall_days(council, ballot_days, now)
         if recall["status"] != "collecting":
@@ -273,19 +261,16 @@ def _support(
     tx: Records, recall_id: int, member_id: int, ballot_days: float, now: datetime
 ) -> dict:
     try:
-        tx.insert(
-            "recall_supporters",
-            {"recall_id": recall_id, "account_id": member_id, "supported_at": now},
-        )
+        tx.add_recall_supporter(recall_id, member_id, now)
     except Duplicate:
         raise Conflict(
             "already_supported",
             f"account {member_id} already supports recall {recall_id}",
             "member_id",
         ) from None
-    recall = tx.get("recalls", recall_id)
-    council = tx.get("councils", recall["council_id"])
-    support = tx.count("recall_supporters", {"recall_id": recall_id})
+    recall = tx.recall(recall_id)
+    council = tx.council(recall["council_id"])
+    support = tx.recall_support(recall_id)
     counted = len(counted_members(tx, council, now))
     needed = rules.recall_threshold(counted, Fraction(council["recall_share"]))
     record(
@@ -295,7 +280,7 @@ def _support(
         now,
     )
     if support >= needed:
-        delegate = tx.get("delegates", recall["delegate_id"])
+        delegate = tx.delegate(recall["delegate_id"])
         ballot = insert_ballot(
             tx,
             council=council,
@@ -313,14 +298,14 @@ def _support(
             closes_at=now + timedelta(days=ballot_days),
             now=now,
         )
-        tx.update("recalls", recall_id, {"status": "balloting", "ballot_id": ballot.id})
-    row = tx.get("recalls", recall_id)
+        tx.set_recall_status(recall_id, "balloting", ballot_id=ballot.id)
+    row = tx.recall(recall_id)
     row["support"], row["needed"] = support, needed
     return row
 
 
 def get_recall(store: Store, recall_id: int) -> dict:
     with store.transaction() as tx:
-        row = get_row(tx, "recalls", recall_id, "recall", "recall_id")
-        row["support"] = tx.count("recall_supporters", {"recall_id": recall_id})
+        row = existing(tx.recall, recall_id, "recall", "recall_id")
+        row["support"] = tx.recall_support(recall_id)
         return row

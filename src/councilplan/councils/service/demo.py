@@ -22,9 +22,9 @@ from councilplan.councils.service.records import (
     DEFAULT_MIN_BALLOT_DAYS,
     DEFAULT_MIN_STANDING_DAYS,
     Council,
-    Store,
     now_utc,
 )
+from councilplan.councils.service.repository import Store
 
 
 def found_council_with_members(

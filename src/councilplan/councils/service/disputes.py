@@ -11,21 +11,18 @@ from councilplan.audit.chain import utc_timestamp
 from councilplan.councils import disputes, rules
 from councilplan.councils.service.records import (
     Conflict,
-    Duplicate,
     Invalid,
-    Records,
     Refused,
-    Store,
     as_dict,
-    current_membership,
     exact,
-    get_row,
+    existing,
     now_utc,
     record,
     require_standing,
     standing,
     text_field,
 )
+from councilplan.councils.service.repository import Duplicate, Records, Store
 
 # ---------------------------------------------------------------------------------------------
 # The rates-and-conflicts commission. A dispute is stored as the list of acts done on it; its
@@ -72,8 +69,8 @@ def create_commission(
     if not 1 <= seats_per_side <= 50:
         raise Invalid("bad_seats", "seats_per_side: between 1 and 50", "seats_per_side")
     with store.transaction() as tx:
-        workplace = get_row(tx, "councils", workplace_council_id, "council", "workplace_council_id")
-        federation = get_row(tx, "councils", federation_id, "council", "federation_id")
+        workplace = existing(tx.council, workplace_council_id, "council", "workplace_council_id")
+        federation = existing(tx.council, federation_id, "council", "federation_id")
         if workplace["kind"] != "workplace":
             raise Invalid(
                 "not_a_workplace",
@@ -94,15 +91,14 @@ def create_commission(
                 "actor_id",
             )
         try:
-            commission_id = tx.insert(
-                "commissions",
+            commission_id = tx.add_commission(
                 {
                     "name": name,
                     "workplace_council_id": workplace_council_id,
                     "federation_id": federation_id,
                     "seats_per_side": seats_per_side,
                     "created_at": now,
-                },
+                }
             )
         except Duplicate:
             raise Conflict(
@@ -120,7 +116,7 @@ def create_commission(
             },
             now,
         )
-        return tx.get("commissions", commission_id)
+        return tx.commission(commission_id)
 
 
 def take_commission_seat(
@@ -137,17 +133,17 @@ def take_commission_seat(
     if side not in ("workplace", "planning"):
         raise Invalid("bad_side", "side: 'workplace' or 'planning'", "side")
     with store.transaction() as tx:
-        commission = get_row(
-            tx, "commissions", commission_id, "commission", "commission_id", lock="update"
+        commission = existing(
+            tx.commission, commission_id, "commission", "commission_id", lock="update"
         )
         council_id = (
             commission["workplace_council_id"]
             if side == "workplace"
             else commission["federation_id"]
         )
-        council = tx.get("councils", council_id)
+        council = tx.council(council_id)
         require_standing(tx, council, account_id, f"sit for the {side} side")
-        seats = tx.find("commission_seats", {"commission_id": commission_id, "left_at": None})
+        seats = tx.commission_seats(commission_id)
         if any(s["account_id"] == account_id for s in seats):
             raise Conflict(
                 "already_seated",
@@ -161,14 +157,13 @@ def take_commission_seat(
                 f"all its {commission['seats_per_side']} seat(s) filled",
                 "side",
             )
-        seat_id = tx.insert(
-            "commission_seats",
+        seat_id = tx.add_commission_seat(
             {
                 "commission_id": commission_id,
                 "account_id": account_id,
                 "side": side,
                 "seated_at": now,
-            },
+            }
         )
         record(
             tx,
@@ -176,13 +171,11 @@ def take_commission_seat(
             {"commission_id": commission_id, "account_id": account_id, "side": side},
             now,
         )
-        return tx.get("commission_seats", seat_id)
+        return tx.commission_seat(seat_id)
 
 
 def _seat_ids(tx: Records, commission_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    seats = tx.find(
-        "commission_seats", {"commission_id": commission_id, "left_at": None}, order_by="id"
-    )
+    seats = tx.commission_seats(commission_id)
     return (
         tuple(str(s["account_id"]) for s in seats if s["side"] == "workplace"),
         tuple(str(s["account_id"]) for s in seats if s["side"] == "planning"),
@@ -245,9 +238,7 @@ def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> 
     if kind == "dispute.voted" and str(dispute.state) != row["status"]:
         kind = _VOTE_OUTCOME.get(str(dispute.state), kind)
     state = {"acts": acts, "view": as_dict(dispute)}
-    tx.update(
-        "disputes", row["id"], {"state": state, "status": str(dispute.state), "updated_at": now}
-    )
+    tx.set_dispute_state(row["id"], state, str(dispute.state), now)
     # The public record names the dispute, its commission, the step and its new state; the
     # grounds, hours, seats' votes and effect are the parties' and the commission's to read
     # (they are in the dispute's row, which the event's state commitment fixes).
@@ -262,7 +253,7 @@ def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> 
         },
         now,
     )
-    return _dispute_view(tx.get("disputes", row["id"]))
+    return _dispute_view(tx.dispute(row["id"]))
 
 
 def _hours_text(value: Any, field: str) -> str:
@@ -296,21 +287,16 @@ def file_dispute(
     now = now_utc(now)
     target = text_field(target, "target", limit=200)
     with store.transaction() as tx:
-        commission = get_row(tx, "commissions", commission_id, "commission", "commission_id")
-        workplace = tx.get("councils", commission["workplace_council_id"])
+        commission = existing(tx.commission, commission_id, "commission", "commission_id")
+        workplace = tx.council(commission["workplace_council_id"])
         require_standing(tx, workplace, filer_id, "file a dispute")
         workplace_seats, federation_seats = _seat_ids(tx, commission_id)
         # The filing council's delegates to the federation are its agents: party to its case.
         parties = (
             sorted(
                 str(d["account_id"])
-                for d in tx.find(
-                    "delegates",
-                    {
-                        "federation_id": commission["federation_id"],
-                        "council_id": workplace["id"],
-                        "ended_at": None,
-                    },
+                for d in tx.delegates(
+                    federation_id=commission["federation_id"], council_id=workplace["id"]
                 )
             )
             if for_council
@@ -335,8 +321,7 @@ def file_dispute(
         dispute = _replay([act])
         if isinstance(dispute, rules.Rejection):
             raise _refusal(dispute)
-        dispute_id = tx.insert(
-            "disputes",
+        dispute_id = tx.add_dispute(
             {
                 "commission_id": commission_id,
                 "filed_by": filer_id,
@@ -347,21 +332,14 @@ def file_dispute(
             },
         )
         args["id"] = str(dispute_id)
-        row = tx.get("disputes", dispute_id)
+        row = tx.dispute(dispute_id)
         return dispute_act(tx, row, act, now, "dispute.filed")
 
 
 def _seat_holder(tx: Records, row: Mapping[str, Any], account_id: int) -> None:
-    seats = tx.find(
-        "commission_seats",
-        {"commission_id": row["commission_id"], "account_id": account_id, "left_at": None},
-    )
+    seats = tx.commission_seats(row["commission_id"], account_id=account_id)
     if not seats:
-        ended = tx.find(
-            "commission_seats",
-            {"commission_id": row["commission_id"], "account_id": account_id},
-            order_by="id",
-        )
+        ended = tx.commission_seats(row["commission_id"], account_id=account_id, current=False)
         if ended:
             seat = ended[-1]
             raise Refused(
@@ -389,7 +367,7 @@ def hear_dispute(
     """Record the hearing (a commissioner records who was present; both sides must be)."""
     now = now_utc(now)
     with store.transaction() as tx:
-        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = existing(tx.dispute, dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = {"act": "hear", "at": utc_timestamp(now), "present": [str(p) for p in present]}
         return dispute_act(tx, row, act, now, "dispute.heard")
@@ -420,7 +398,7 @@ def decide_dispute(
     than half of all its seats have voted yes on the same hours."""
     now = now_utc(now)
     with store.transaction() as tx:
-        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = existing(tx.dispute, dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         act = _vote_act(hours, vote, actor_id, now)
         return dispute_act(tx, row, act, now, "dispute.voted")
@@ -433,8 +411,8 @@ def appeal_dispute(
     member of the workplace council on its behalf."""
     now = now_utc(now)
     with store.transaction() as tx:
-        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
-        commission = tx.get("commissions", row["commission_id"])
+        row = existing(tx.dispute, dispute_id, "dispute", "dispute_id", lock="update")
+        commission = tx.commission(row["commission_id"])
         view = row["state"]["view"]
         by = str(actor_id)
         parties = {
@@ -442,8 +420,8 @@ def appeal_dispute(
             view.get("worker_id"),
             *view.get("commission", {}).get("federation_seats", []),
         }
-        if by not in parties and current_membership(
-            tx, commission["workplace_council_id"], actor_id
+        if by not in parties and tx.current_membership(
+            commission["workplace_council_id"], actor_id
         ):
             by = _workplace_party(commission["workplace_council_id"])
         act = {"act": "appeal", "at": utc_timestamp(now), "by": by, "grounds": grounds or ""}
@@ -464,7 +442,7 @@ def finalise_dispute(
     have voted yes on the same hours."""
     now = now_utc(now)
     with store.transaction() as tx:
-        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id", lock="update")
+        row = existing(tx.dispute, dispute_id, "dispute", "dispute_id", lock="update")
         _seat_holder(tx, row, actor_id)
         if vote is not None or hours is not None:
             if vote is None or hours is None:
@@ -480,7 +458,7 @@ def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> lis
     now = now_utc(now)
     changed = []
     with store.transaction() as tx:
-        for row in tx.find("disputes", order_by="id"):
+        for row in tx.disputes():
             if row["status"] == "final":
                 continue
             deadline = row["state"]["view"].get("deadline")
@@ -494,18 +472,13 @@ def apply_dispute_deadlines(store: Store, *, now: datetime | None = None) -> lis
 def _may_see(tx: Records, row: Mapping[str, Any], viewer_id: int) -> bool:
     if row["filed_by"] == viewer_id or row["state"]["view"].get("worker_id") == str(viewer_id):
         return True
-    return bool(
-        tx.find(
-            "commission_seats",
-            {"commission_id": row["commission_id"], "account_id": viewer_id, "left_at": None},
-        )
-    )
+    return bool(tx.commission_seats(row["commission_id"], account_id=viewer_id))
 
 
 def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
     """A dispute, for its commissioners and the worker and filer concerned only."""
     with store.transaction() as tx:
-        row = get_row(tx, "disputes", dispute_id, "dispute", "dispute_id")
+        row = existing(tx.dispute, dispute_id, "dispute", "dispute_id")
         if not _may_see(tx, row, viewer_id):
             raise Refused(
                 "not_a_commissioner",
@@ -518,8 +491,4 @@ def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
 def my_disputes(store: Store, *, viewer_id: int) -> list[dict]:
     """The cases before the commissions where ``viewer_id`` holds a seat, and their own."""
     with store.transaction() as tx:
-        return [
-            _dispute_view(r)
-            for r in tx.find("disputes", order_by="id")
-            if _may_see(tx, r, viewer_id)
-        ]
+        return [_dispute_view(r) for r in tx.disputes() if _may_see(tx, r, viewer_id)]

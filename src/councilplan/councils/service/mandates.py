@@ -15,7 +15,8 @@ from typing import Any
 
 from councilplan.audit.chain import utc_timestamp
 from councilplan.councils.service.disputes import dispute_act
-from councilplan.councils.service.records import Records, record
+from councilplan.councils.service.records import record
+from councilplan.councils.service.repository import Records
 
 
 def end_seats(
@@ -30,19 +31,14 @@ def end_seats(
     """End ``account_id``'s ``side`` seats on the commissions of ``council_id`` (the
     federation for planning seats, the workplace council for workplace seats), and vacate
     them on every open dispute before those commissions. Returns the seat ids ended."""
-    column = "federation_id" if side == "planning" else "workplace_council_id"
+    if side == "planning":
+        commissions = tx.commissions(federation_id=council_id)
+    else:
+        commissions = tx.commissions(workplace_council_id=council_id)
     ended = []
-    for commission in tx.find("commissions", {column: council_id}, order_by="id"):
-        for seat in tx.find(
-            "commission_seats",
-            {
-                "commission_id": commission["id"],
-                "account_id": account_id,
-                "side": side,
-                "left_at": None,
-            },
-        ):
-            tx.update("commission_seats", seat["id"], {"left_at": now})
+    for commission in commissions:
+        for seat in tx.commission_seats(commission["id"], account_id=account_id, side=side):
+            tx.end_commission_seat(seat["id"], now)
             ended.append(seat["id"])
             record(
                 tx,
@@ -55,7 +51,7 @@ def end_seats(
                 },
                 now,
             )
-            for row in tx.find("disputes", {"commission_id": commission["id"]}, order_by="id"):
+            for row in tx.disputes(commission["id"]):
                 if row["status"] == "final":
                     continue
                 act = {
@@ -73,14 +69,9 @@ def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: date
     every right that came from it, at ``now``. Idempotent on an ended mandate."""
     if delegate["ended_at"] is not None:
         return dict(delegate)
-    tx.update("delegates", delegate["id"], {"ended_at": now, "end_reason": reason})
-    still_delegate = tx.find(
-        "delegates",
-        {
-            "federation_id": delegate["federation_id"],
-            "account_id": delegate["account_id"],
-            "ended_at": None,
-        },
+    tx.end_delegate(delegate["id"], now, reason)
+    still_delegate = tx.delegates(
+        federation_id=delegate["federation_id"], account_id=delegate["account_id"]
     )
     seats: list[int] = []
     if not still_delegate:  # no other current mandate to the same federation
@@ -98,4 +89,4 @@ def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: date
         {"delegate_id": delegate["id"], "reason": reason, "commission_seats_ended": seats},
         now,
     )
-    return tx.get("delegates", delegate["id"])
+    return tx.delegate(delegate["id"])

@@ -1,22 +1,23 @@
-"""The shared ground of the councils' acts: the named refusals, the :class:`Records` and
-:class:`Store` interfaces the acts need, the plain results, the councils' rules and their
-defaults, and small helpers (who stands in a council, who may vote in a ballot opening now)."""
+"""The shared ground of the councils' acts: the named refusals, the plain results, the councils'
+rules and their defaults, and small helpers (who stands in a council, who may vote in a ballot
+opening now). What the acts need from a database is in ``repository``."""
 
 from __future__ import annotations
 
 import gc
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any
 
 from councilplan.audit.chain import Entry, utc_timestamp
 from councilplan.councils import rules
+from councilplan.councils.service.repository import Records
 
 COUNCIL_KINDS = ("workplace", "consumer", "federation")
 MOTION_RULES = ("yes_no", "approval", "schulze")
@@ -63,79 +64,6 @@ class Invalid(Refused):
 
 class Conflict(Refused):
     status = 409
-
-
-class Duplicate(Exception):
-    """Raised by a :class:`Records` implementation when a unique key is already taken."""
-
-    def __init__(self, table: str, detail: str = ""):
-        super().__init__(f"{table}: {detail}")
-        self.table = table
-
-
-class GuardRefused(Exception):
-    """Raised by a :class:`Records` implementation when a database guard (trigger) refuses."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The repository interface the use cases need. Rows are plain dicts keyed by column name;
-# ``where`` maps columns to values, ``None`` meaning SQL NULL; datetimes are UTC-aware.
-
-
-class Records(Protocol):
-    def insert(self, table: str, values: Mapping[str, Any]) -> Any:
-        """Insert one row and return its primary key; raise :class:`Duplicate` on a taken key."""
-
-    def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
-
-    def ballot_votes(self, ballot_id: int) -> list[Sequence[Any]]:
-        """The votes in a ballot's rows of ``votes`` as (choice, weight) pairs, in key order: an
-        open ballot's, or a closed open ballot's. A closed secret ballot has no rows: its
-        votes are in its row of ``ballot_boxes``."""
-
-    def take_votes(self, ballot_id: int) -> list[Sequence[Any]]:
-        """Delete a ballot's rows of ``votes`` and return their votes as (choice, weight) pairs,
-        in no particular order: closing a secret ballot seals them in its ballot box. Fast at
-        any size (PostgreSQL: one aggregate read and one delete, which the closed-ballot guard
-        checks once)."""
-
-    def get(self, table: str, key: Any, *, lock: str | None = None) -> dict | None:
-        """The row with primary key ``key``; ``lock`` "share" or "update" locks it (PostgreSQL)."""
-
-    def find(
-        self,
-        table: str,
-        where: Mapping[str, Any] | None = None,
-        *,
-        order_by: str | None = None,
-        limit: int | None = None,
-    ) -> list[dict]: ...
-
-    def count(self, table: str, where: Mapping[str, Any] | None = None) -> int: ...
-
-    def update(self, table: str, key: Any, values: Mapping[str, Any]) -> None: ...
-
-    def delete(self, table: str, where: Mapping[str, Any]) -> int: ...
-
-    def append_event(self, kind: str, payload: Mapping[str, Any], recorded_at: str) -> Entry:
-        """Append to the audit log after the current head (locking it) and return the entry.
-        A store may write it as the transaction commits; its ``seq`` and hashes are then
-        readable once the transaction has committed."""
-
-
-class Store(Protocol):
-    def transaction(self) -> AbstractContextManager[Records]:
-        """One transaction: commits when the block ends, rolls back if it raises."""
-
-    # Optional: a store may also offer
-    #
-    #     quick_vote(*, ballot_id, voter_id, choice, now, recorded_at) -> QuickVote | None
-    #
-    # casting a vote in one step (PostgreSQL: one database call) when every rule of
-    # cast_vote allows it, with its audit event, and returning None, having written nothing,
-    # when any rule refuses it; cast_vote then runs its general path, which names the refusal.
-    # ``async quick_vote_async`` (same arguments) does the same for cast_vote_async, awaited on
-    # the caller's event loop.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,15 +120,6 @@ class VoteReceipt:
     account_id: int
     weight: int
     audit_seq: int
-
-
-@dataclass(frozen=True)
-class QuickVote:
-    """What a store's ``quick_vote`` reports of a vote it cast."""
-
-    weight: int
-    audit_seq: int
-    purpose: str
 
 
 def council_result(row: dict) -> Council:
@@ -343,38 +262,23 @@ def text_field(value: str, field: str, *, limit: int = 20_000) -> str:
     return value
 
 
-def get_row(
-    tx: Records, table: str, key: Any, what: str, field: str, lock: str | None = None
+def existing(
+    read: Callable[..., dict | None], key: Any, what: str, field: str, **options: Any
 ) -> dict:
-    row = tx.get(table, key, lock=lock) if isinstance(key, int) else None
+    """``read(key, **options)`` (e.g. ``tx.ballot``), or :class:`NotFound` naming ``field``
+    when there is no such ``what`` (a key that is not a whole number names none)."""
+    row = read(key, **options) if isinstance(key, int) else None
     if row is None:
         raise NotFound(f"no_such_{what}", f"{field}: there is no {what} {key!r}", field)
     return row
 
 
 def get_account(tx: Records, account_id: int, field: str = "account_id") -> dict:
-    return get_row(tx, "accounts", account_id, "account", field)
-
-
-def current_membership(tx: Records, council_id: int, account_id: int) -> dict | None:
-    rows = tx.find(
-        "memberships", {"council_id": council_id, "account_id": account_id, "left_at": None}
-    )
-    return rows[0] if rows else None
+    return existing(tx.account, account_id, "account", field)
 
 
 def current_delegate(tx: Records, federation_id: int, account_id: int) -> dict | None:
-    rows = tx.find(
-        "delegates", {"federation_id": federation_id, "account_id": account_id, "ended_at": None}
-    )
-    return rows[0] if rows else None
-
-
-def seat_of(tx: Records, federation_id: int, council_id: int) -> dict | None:
-    rows = tx.find(
-        "federation_members",
-        {"federation_id": federation_id, "council_id": council_id, "left_at": None},
-    )
+    rows = tx.delegates(federation_id=federation_id, account_id=account_id)
     return rows[0] if rows else None
 
 
@@ -383,7 +287,7 @@ def standing(tx: Records, council: Mapping[str, Any], account_id: int) -> int | 
     a current member of a workplace or consumer council, a current delegate to a federation.
     Who may vote in a ballot is fixed when it opens (:func:`electorate_at`)."""
     if council["kind"] != "federation":
-        return 1 if current_membership(tx, council["id"], account_id) else None
+        return 1 if tx.current_membership(council["id"], account_id) else None
     return 1 if current_delegate(tx, council["id"], account_id) else None
 
 
@@ -419,11 +323,7 @@ def counted_members(tx: Records, council: Mapping[str, Any], at: datetime) -> li
     """The current memberships of a workplace or consumer council with the standing to vote at
     ``at`` (its counted members: its electorate, and its weight in a federation)."""
     since = members_since(council, at)
-    return [
-        m
-        for m in tx.find("memberships", {"council_id": council["id"], "left_at": None})
-        if m["joined_at"] <= since
-    ]
+    return [m for m in tx.memberships(council["id"]) if m["joined_at"] <= since]
 
 
 def require_counted(
@@ -431,7 +331,7 @@ def require_counted(
 ) -> None:
     """Refuse, naming the council's minimum standing, unless ``account_id`` is a counted member
     of ``council`` at ``at`` (a recall's supporter, a member inviting another)."""
-    membership = current_membership(tx, council["id"], account_id)
+    membership = tx.current_membership(council["id"], account_id)
     if membership is None:
         require_standing(tx, council, account_id, act)  # refuses: not a member
     if membership["joined_at"] > members_since(council, at):
@@ -466,18 +366,16 @@ def electorate_at(tx: Records, council: Mapping[str, Any], at: datetime) -> Elec
         return Electorate(len(counted_members(tx, council, at)), members_since(council, at), None)
     since = members_since(council, at)
     weights: dict[str, int] = {}
-    for seat in tx.find(
-        "federation_members", {"federation_id": council["id"], "left_at": None}, order_by="id"
-    ):
+    for seat in tx.affiliations(council["id"]):
         if seat["joined_at"] > since:
             continue
-        member_council = tx.get("councils", seat["council_id"])
+        member_council = tx.council(seat["council_id"])
         counted = len(counted_members(tx, member_council, at))
         if counted:
             weights[str(seat["council_id"])] = counted if council["weighted_votes"] else 1
     size = sum(
         1
-        for d in tx.find("delegates", {"federation_id": council["id"], "ended_at": None})
+        for d in tx.delegates(federation_id=council["id"])
         if d["elected_at"] <= at and str(d["council_id"]) in weights
     )
     return Electorate(size, None, weights)

@@ -104,10 +104,10 @@ def change_password(
 def me(me: Me, store: StoreDep) -> dict:
     """Who I am, the councils I belong to and the mandates I hold."""
     with store.transaction() as tx:
-        account = tx.get("accounts", me)
-        councils = tx.find("memberships", {"account_id": me, "left_at": None}, order_by="id")
-        mandates = tx.find("delegates", {"account_id": me, "ended_at": None}, order_by="id")
-        seats = tx.find("commission_seats", {"account_id": me, "left_at": None})
+        account = tx.account(me)
+        councils = tx.memberships_of(me)
+        mandates = tx.delegates(account_id=me)
+        seats = tx.commission_seats(account_id=me)
     return svc.as_dict(
         {
             "id": me,
