@@ -17,7 +17,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from argon2 import PasswordHasher, profiles  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from hypothesis.errors import Flaky  # noqa: E402
+from hypothesis.errors import FlakyStrategyDefinition  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from councilplan.councils import service as s  # noqa: E402
@@ -141,7 +141,7 @@ def test_no_server_error_along_links(town_app, council_store):
     account. Derandomized, so a run is repeatable.
 
     The database lives across scenarios, so the same choices can meet other answers (a bundle
-    empty in one run and not in the next): Hypothesis then stops with Flaky, and, as
+    empty in one run and not in the next): Hypothesis then stops with FlakyStrategyDefinition; as
     Schemathesis' own stateful phase does, the run goes on with the scenarios left. For the
     same reason failures are collected with the scenario's steps and reported at the end, not
     raised: Hypothesis could not replay a failing scenario as it was."""
@@ -198,7 +198,7 @@ def test_no_server_error_along_links(town_app, council_store):
                     )
                 )
 
-    for _ in range(10):  # runs, each ended by Flaky or by its last scenario
+    for _ in range(10):  # runs, each ended by FlakyStrategyDefinition or its last scenario
         left = SCENARIOS - len(scenarios)
         if left <= 0:
             break
@@ -213,7 +213,7 @@ def test_no_server_error_along_links(town_app, council_store):
                     phases=[Phase.generate],
                 )
             )
-        except Flaky:
+        except FlakyStrategyDefinition:
             continue
         break
     assert not failures, "\n\n".join(failures)
