@@ -70,7 +70,7 @@ def table_motion(
                 "council_id": council_id,
                 "by": member_id,
                 "title": title,
-                "textsha256_text": hashlib.sha256(text.encode()).hexdigest(),
+                "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
             },
             now,
         )
@@ -97,7 +97,7 @@ def amend_motion(
                 "motion_id": motion_id,
                 "amendment_id": amendment_id,
                 "by": member_id,
-                "textsha256_text": hashlib.sha256(text.encode()).hexdigest(),
+                "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
             },
             now,
         )
