@@ -536,3 +536,19 @@ def _head_revision() -> str:
     from councilplan.store import migrate as migrations
 
     return ScriptDirectory.from_config(migrations.alembic_config("sqlite://")).get_current_head()
+
+
+def test_the_cycle_collector_pauses_over_a_ballots_votes_and_resumes_after_the_act(
+    council_store,
+):
+    import gc
+
+    assert gc.isenabled()
+    with council_store.transaction() as tx:
+        tx.ballot_votes(1)  # no such ballot: no votes, but the act may count them
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), council_store.transaction() as tx:
+        tx.take_votes(1)
+        raise RuntimeError("the act fails")
+    assert gc.isenabled()

@@ -442,6 +442,7 @@ class PgRecords(SqlRecords):
         return key
 
     def ballot_votes(self, ballot_id: int) -> list[tuple]:
+        self.pause_collection()
         # Fetched as text and parsed by one json.loads over them all (psycopg would call it once
         # per row); sorted here, as on SQLite, rather than by the collation.
         cursor = self._raw(_BALLOT_VOTES, (ballot_id,), "votes")
@@ -452,6 +453,7 @@ class PgRecords(SqlRecords):
         return [(choice, weight) for choice, (_, _, weight) in zip(choices, rows, strict=True)]
 
     def take_votes(self, ballot_id: int) -> list:
+        self.pause_collection()
         # One text from the server, one parse here: no row objects for 100,000 votes.
         (text,) = self._raw(_VOTES_TEXT, (ballot_id,), "votes").fetchone().values()
         taken = json.loads("[" + (text or "") + "]")
@@ -534,20 +536,29 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def transaction(self) -> Iterator[PgRecords]:
-        with self.engine.begin() as connection:
-            records = PgRecords(connection, self.key)
-            yield records
-            staged = records.commit_pg()  # SQLAlchemy's commit is then a no-op
-        if staged:
-            # Waited for with the connection back in the pool: the chainer needs one too.
-            records.chained(self._chainer.chained(staged))
+        records = None
+        try:
+            with self.engine.begin() as connection:
+                records = PgRecords(connection, self.key)
+                yield records
+                staged = records.commit_pg()  # SQLAlchemy's commit is then a no-op
+            if staged:
+                # Waited for with the connection back in the pool: the chainer needs one too.
+                records.chained(self._chainer.chained(staged))
+        finally:
+            if records is not None:
+                records.resume_collection()
 
     @contextmanager
     def reading(self) -> Iterator[PgRecords]:
         """Single reads in autocommit (no BEGIN and COMMIT round trips): for lookups that need
         no consistency with anything else, such as a token's owner."""
         with self.engine.connect() as connection:
-            yield PgRecords(connection.execution_options(isolation_level="AUTOCOMMIT"))
+            records = PgRecords(connection.execution_options(isolation_level="AUTOCOMMIT"))
+            try:
+                yield records
+            finally:
+                records.resume_collection()
 
     # -- awaited on an event loop: no thread hop, no GIL hand-offs per round trip ---------------
 

@@ -28,6 +28,7 @@ from councilplan.audit.chain import (
 )
 from councilplan.audit.record import event_mac
 from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
+from councilplan.store import collector
 from councilplan.store.record import (
     GOVERNED,
     Changes,
@@ -84,6 +85,19 @@ class SqlRecords:
         self.key = key
         self.changes = Changes()
         self.events: list[RecordedEvent] = []
+        self._collector_paused = False
+
+    def pause_collection(self) -> None:
+        """Pause the cycle collector until :meth:`resume_collection` (the act's end): the act
+        is about to work on a whole ballot's votes (store/collector.py)."""
+        if not self._collector_paused:
+            collector.pause()
+            self._collector_paused = True
+
+    def resume_collection(self) -> None:
+        if self._collector_paused:
+            self._collector_paused = False
+            collector.resume()
 
     def append_event(
         self, kind: str, payload: Mapping[str, Any], recorded_at: str
@@ -343,6 +357,7 @@ class SqlRecords:
         ]
 
     def ballot_votes(self, ballot_id: int) -> list[tuple]:
+        self.pause_collection()
         # Sorted here rather than by the database: the same order on SQLite and PostgreSQL
         # whatever the collation, and faster than ORDER BY on text keys.
         query = sa.select(votes.c.id, votes.c.choice, votes.c.weight).where(
@@ -352,6 +367,7 @@ class SqlRecords:
         return [(choice, weight) for _, choice, weight in rows]
 
     def take_votes(self, ballot_id: int) -> list:
+        self.pause_collection()
         where = votes.c.ballot_id == ballot_id
         rows = self._execute(sa.select(votes.c.choice, votes.c.weight).where(where)).all()
         self._execute(votes.delete().where(where))
@@ -362,6 +378,7 @@ class SqlRecords:
         self._insert("ballot_boxes", {"ballot_id": ballot_id, "votes": votes})
 
     def ballot_box(self, ballot_id: int) -> str | None:
+        self.pause_collection()
         row = self._get("ballot_boxes", ballot_id)
         return row["votes"] if row is not None else None
 

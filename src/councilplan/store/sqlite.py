@@ -90,12 +90,19 @@ class SqliteStore(SqlStore):
     def transaction(self) -> Iterator[SqliteRecords]:
         with self._writer, self.engine.begin() as connection:
             records = SqliteRecords(connection, self.key)
-            yield records
-            records.chain_events()
+            try:
+                yield records
+                records.chain_events()
+            finally:
+                records.resume_collection()
 
     @contextmanager
     def reading(self) -> Iterator[SqliteRecords]:
         """Single reads (a deferred BEGIN, no write lock): for lookups that need no consistency
         with anything else, such as a token's owner."""
         with self.engine.connect() as connection:
-            yield SqliteRecords(connection.execution_options(councilplan_read_only=True))
+            records = SqliteRecords(connection.execution_options(councilplan_read_only=True))
+            try:
+                yield records
+            finally:
+                records.resume_collection()

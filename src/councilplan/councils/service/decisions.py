@@ -42,7 +42,6 @@ from councilplan.councils.service.records import (
     VoteReceipt,
     ballot_result,
     existing,
-    no_cycle_collection,
     now_utc,
     record,
 )
@@ -141,8 +140,7 @@ def close_ballot(store: Store, *, ballot_id: int, now: datetime | None = None) -
                 f"{utc_timestamp(ballot['closes_at'])}; it cannot be closed earlier",
                 "ballot_id",
             )
-        with no_cycle_collection():  # over a whole ballot's votes, freed before it resumes
-            return _close(tx, ballot, now)
+        return _close(tx, ballot, now)
 
 
 def _close(tx: Records, ballot: dict, now: datetime) -> Ballot:
@@ -199,14 +197,13 @@ def recount(store: Store, ballot_id: int) -> dict:
             raise Conflict(
                 "ballot_still_open", f"ballot {ballot_id} is open; it has no tally yet", "ballot_id"
             )
-        with no_cycle_collection():  # over a whole ballot's votes, freed before it resumes
-            box = tx.ballot_box(ballot["id"])
-            if box is not None:
-                votes, digest = unbox(box)
-            else:
-                votes = tx.ballot_votes(ballot["id"])
-                digest = votes_digest(votes)
-            tally = _tally(tx, ballot, votes, ballot["electorate"])[0]
+        box = tx.ballot_box(ballot["id"])
+        if box is not None:
+            votes, digest = unbox(box)
+        else:
+            votes = tx.ballot_votes(ballot["id"])
+            digest = votes_digest(votes)
+        tally = _tally(tx, ballot, votes, ballot["electorate"])[0]
         return {
             "ballot_id": ballot_id,
             "matches": tally == ballot["tally"] and digest == ballot["votes_digest"],

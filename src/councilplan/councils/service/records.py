@@ -4,11 +4,8 @@ opening now). What the acts need from a database is in ``repository``."""
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -379,31 +376,3 @@ def electorate_at(tx: Records, council: Mapping[str, Any], at: datetime) -> Elec
         if d["elected_at"] <= at and str(d["council_id"]) in weights
     )
     return Electorate(size, None, weights)
-
-
-_pause_lock = threading.Lock()
-_pauses = 0
-_resume = False
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector over work on a whole ballot's votes (parsing, encoding,
-    counting), ending only once they are freed again. 100,000 votes are some 200,000 new lists
-    and tuples, which set the collector off again and again, each time over all of them: it
-    tripled the cost of parsing them and doubled that of counting them. That work makes no
-    reference cycles, so there is nothing for it to find. It resumes when the last thread's
-    pause ends."""
-    global _pauses, _resume
-    with _pause_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
