@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 import tomli_w
 
-from councilplan.economy import tables
+import councilplan.economy.tables as tables
 from councilplan.economy.errors import EconomyError
 from councilplan.economy.model import Economy, checked_ids, make_economy
 from councilplan.economy.tables import ID, NUMBER, TEXT, Column, TableSpec

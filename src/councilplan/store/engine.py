@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from councilplan.store import migrate
+import councilplan.store.migrate as migrate
 from councilplan.store.postgres import PostgresStore, postgres_engine
 from councilplan.store.sql import SqlStore
 from councilplan.store.sqlite import SqliteStore, sqlite_engine

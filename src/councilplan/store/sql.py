@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+import councilplan.store.collector as collector
 from councilplan.audit.chain import (
     GENESIS_HASH,
     Entry,
@@ -28,7 +29,6 @@ from councilplan.audit.chain import (
 )
 from councilplan.audit.record import event_mac
 from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
-from councilplan.store import collector
 from councilplan.store.record import (
     GOVERNED,
     Changes,
