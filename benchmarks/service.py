@@ -72,6 +72,7 @@ import councilplan
 from councilplan.councils import counting
 from councilplan.councils import service as s
 from councilplan.store import open_store
+from councilplan.store.tables import votes as votes_table
 from councilplan.web import auth
 
 OPTIONS = [f"option-{i}" for i in range(10)]
@@ -535,15 +536,16 @@ def tally_times(url: str, n_ballots: int) -> dict:
         order = OPTIONS[:]
         rng.shuffle(order)
         rankings.append(order[: rng.randint(3, 10)])
-    # Setup, not timed: the votes go straight into the votes table (members and their
-    # participation rows would only slow the setup; the tally reads votes alone).
+    # Setup, not timed: the votes go straight into the votes table, with SQL, behind the
+    # record's back (members and their participation rows would only slow the setup; the
+    # tally reads votes alone; this database is the benchmark's own).
     rows = [
         {"id": str(uuid.uuid4()), "ballot_id": ballot.id, "choice": r, "weight": 1}
         for r in rankings
     ]
-    with store.transaction() as tx:
+    with store.engine.begin() as conn:
         for i in range(0, len(rows), 10_000):
-            tx.insert_many("votes", rows[i : i + 10_000])
+            conn.execute(votes_table.insert(), rows[i : i + 10_000])
     t = time.perf_counter()
     tally = counting.count("schulze", rankings, options=OPTIONS)
     count_s = time.perf_counter() - t
