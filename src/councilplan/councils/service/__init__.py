@@ -10,12 +10,13 @@ by what the acts need rather than by table (``store/sql.py`` implements it for S
 PostgreSQL), so this package imports nothing from ``store`` or ``web``. Counting is done only
 by :func:`councilplan.councils.counting.count` (and ``budgets.equal_shares`` for budgets).
 
-The acts live in modules by area: ``repository`` (the Records/Store interface), ``records``
-(errors, results, the councils' rules and shared helpers), ``accounts``, ``councils``
-(membership, admission, rules, affiliation), ``ballots`` (motions, opening ballots, votes),
-``delegation`` (elections, recall), ``budgets``, ``decisions`` (closing a ballot and carrying
-out what it decided, above the modules that open ballots), ``disputes`` and ``demo``; every
-public name is imported here, so ``from councilplan.councils.service import X`` is the way in.
+The acts live in modules by area: ``repository`` (the Records/Store interface), ``results``
+(results as frozen dataclasses), ``records`` (errors, the councils' rules and shared helpers),
+``accounts``, ``councils`` (membership, admission, rules, affiliation), ``ballots`` (motions,
+opening ballots, votes), ``delegation`` (elections, recall), ``budgets``, ``decisions``
+(closing a ballot and carrying out what it decided, above the modules that open ballots),
+``disputes`` and ``demo``; every public name is imported here, so
+``from councilplan.councils.service import X`` is the way in.
 """
 
 from __future__ import annotations
@@ -84,13 +85,10 @@ from councilplan.councils.service.records import (
     DEFAULT_MIN_STANDING_DAYS,
     DEFAULT_RECALL_SHARE,
     MOTION_RULES,
-    Ballot,
     Conflict,
-    Council,
     Invalid,
     NotFound,
     Refused,
-    VoteReceipt,
     as_dict,
     standing,
 )
@@ -101,24 +99,71 @@ from councilplan.councils.service.repository import (
     Records,
     Store,
 )
+from councilplan.councils.service.results import (
+    Amendment,
+    Application,
+    Ballot,
+    Budget,
+    BudgetDetail,
+    BudgetProposal,
+    Commission,
+    CommissionSeat,
+    Council,
+    CouncilRules,
+    DeadlinePolicyView,
+    Delegate,
+    DisputeDecision,
+    DisputeEffect,
+    DisputeSeats,
+    DisputeView,
+    Membership,
+    Motion,
+    MotionDetail,
+    OpenVote,
+    Recall,
+    RecallProgress,
+    Recount,
+    VoteReceipt,
+)
 
 __all__ = [
     "ADMISSION_RULES",
+    "Amendment",
+    "Application",
     "Ballot",
+    "Budget",
+    "BudgetDetail",
+    "BudgetProposal",
     "COUNCIL_KINDS",
+    "Commission",
+    "CommissionSeat",
     "Conflict",
     "Council",
+    "CouncilRules",
     "DEFAULT_ADMISSION",
     "DEFAULT_MIN_BALLOT_DAYS",
     "DEFAULT_MIN_STANDING_DAYS",
     "DEFAULT_RECALL_SHARE",
+    "DeadlinePolicyView",
+    "Delegate",
+    "DisputeDecision",
+    "DisputeEffect",
+    "DisputeSeats",
+    "DisputeView",
     "Duplicate",
     "GuardRefused",
     "Invalid",
     "MOTION_RULES",
+    "Membership",
+    "Motion",
+    "MotionDetail",
     "NotFound",
+    "OpenVote",
     "QuickVote",
+    "Recall",
+    "RecallProgress",
     "Records",
+    "Recount",
     "Refused",
     "Store",
     "VoteReceipt",

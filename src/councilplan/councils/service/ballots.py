@@ -17,12 +17,9 @@ from councilplan.audit.chain import utc_timestamp
 from councilplan.councils import counting
 from councilplan.councils.service.records import (
     MOTION_RULES,
-    Ballot,
     Conflict,
     Invalid,
     Refused,
-    VoteReceipt,
-    ballot_result,
     electorate_at,
     existing,
     now_utc,
@@ -32,6 +29,7 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
+from councilplan.councils.service.results import Ballot, VoteReceipt, ballot_result
 
 # ---------------------------------------------------------------------------------------------
 # Motions and ballots.

@@ -26,12 +26,9 @@ from councilplan.councils.service.records import (
     DEFAULT_RECALL_SHARE,
     MIN_BALLOT_DAYS_RANGE,
     MIN_STANDING_DAYS_RANGE,
-    Ballot,
     Conflict,
-    Council,
     Invalid,
     Refused,
-    council_result,
     existing,
     get_account,
     now_utc,
@@ -42,6 +39,7 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
+from councilplan.councils.service.results import Ballot, Council, council_result
 
 RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share")
 

@@ -37,15 +37,13 @@ from councilplan.councils.service.councils import (
 )
 from councilplan.councils.service.mandates import end_mandate
 from councilplan.councils.service.records import (
-    Ballot,
     Conflict,
-    VoteReceipt,
-    ballot_result,
     existing,
     now_utc,
     record,
 )
 from councilplan.councils.service.repository import Records, Store
+from councilplan.councils.service.results import Ballot, VoteReceipt, ballot_result
 
 # ---------------------------------------------------------------------------------------------
 # Casting a vote.

@@ -11,11 +11,9 @@ from typing import Any
 from councilplan.councils import counting, rules
 from councilplan.councils.service.ballots import insert_ballot, require_ballot_time
 from councilplan.councils.service.records import (
-    Ballot,
     Conflict,
     Invalid,
     Refused,
-    ballot_result,
     counted_members,
     existing,
     get_account,
@@ -26,6 +24,7 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
+from councilplan.councils.service.results import Ballot, ballot_result
 
 #: Days a recall's ballot runs unless asked otherwise (never less than the council's rule).
 RECALL_BALLOT_DAYS = 7

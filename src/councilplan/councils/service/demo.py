@@ -21,10 +21,10 @@ from councilplan.councils.service.delegation import delegates, open_election
 from councilplan.councils.service.records import (
     DEFAULT_MIN_BALLOT_DAYS,
     DEFAULT_MIN_STANDING_DAYS,
-    Council,
     now_utc,
 )
 from councilplan.councils.service.repository import Store
+from councilplan.councils.service.results import Council
 
 
 def found_council_with_members(

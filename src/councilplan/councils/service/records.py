@@ -1,4 +1,4 @@
-"""The shared ground of the councils' acts: the named refusals, the plain results, the councils'
+"""The shared ground of the councils' acts: the named refusals, results as JSON, the councils'
 rules and their defaults, and small helpers (who stands in a council, who may vote in a ballot
 opening now). What the acts need from a database is in ``repository``."""
 
@@ -64,83 +64,7 @@ class Conflict(Refused):
 
 
 # ---------------------------------------------------------------------------------------------
-# Plain results.
-
-
-@dataclass(frozen=True)
-class Council:
-    id: int
-    name: str
-    kind: str
-    description: str
-    recall_share: str
-    weighted_votes: bool
-    created_at: datetime
-    admission: str
-    min_standing_days: int
-    min_ballot_days: int
-    founded_by: int | None
-
-
-@dataclass(frozen=True)
-class Ballot:
-    id: int
-    council_id: int
-    purpose: str
-    title: str
-    subject: Mapping[str, Any]
-    rule: str
-    options: tuple[str, ...]
-    seats: int
-    quorum: str
-    majority: str
-    secret: bool
-    weighted: bool
-    opened_by: int | None
-    created_at: datetime
-    opens_at: datetime
-    closes_at: datetime
-    status: str
-    closed_at: datetime | None
-    electorate: int | None
-    tally: Mapping[str, Any] | None
-    votes_digest: str | None
-    members_since: datetime | None
-    weights: Mapping[str, int] | None
-
-
-@dataclass(frozen=True)
-class VoteReceipt:
-    """Proof of participation; for secret ballots it names no choice."""
-
-    ballot_id: int
-    account_id: int
-    weight: int
-    audit_seq: int
-
-
-def council_result(row: dict) -> Council:
-    return Council(
-        row["id"],
-        row["name"],
-        row["kind"],
-        row["description"],
-        row["recall_share"],
-        bool(row["weighted_votes"]),
-        row["created_at"],
-        row["admission"],
-        row["min_standing_days"],
-        row["min_ballot_days"],
-        row["founded_by"],
-    )
-
-
-def ballot_result(row: dict) -> Ballot:
-    fields = {k: row[k] for k in Ballot.__dataclass_fields__}
-    fields["options"] = tuple(row["options"])
-    fields["secret"] = bool(row["secret"])
-    fields["weighted"] = bool(row["weighted"])
-    return Ballot(**fields)
+# Results as JSON (the results themselves are in ``results``).
 
 
 def as_dict(value: Any) -> Any:

@@ -1,0 +1,453 @@
+"""What the councils' acts return: frozen dataclasses of the domain, one per kind of thing, each
+built from its stored row by a small constructor (``motion_result(row)``...).
+
+A result's fields are its row's fields, in the row's order, and whatever the act adds (a
+motion's amendments, a recall's support), so :func:`~councilplan.councils.service.as_dict`
+gives the web API the same JSON the rows gave. Times are UTC-aware datetimes; shares and hours
+stay the text they are stored as ("1/4", "12.5"), exact for whoever reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_row(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
+    """``cls`` (a dataclass) with each of its fields taken from ``row`` unless given in
+    ``extra``: a stored row, or a JSON view, read by field name."""
+    taken = {f.name: row[f.name] for f in fields(cls) if f.name not in extra}  # type: ignore[arg-type]
+    return cls(**taken, **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# Councils, who belongs to them, and their rules.
+
+
+@dataclass(frozen=True)
+class Council:
+    id: int
+    name: str
+    kind: str
+    description: str
+    recall_share: str
+    weighted_votes: bool
+    created_at: datetime
+    admission: str
+    min_standing_days: int
+    min_ballot_days: int
+    founded_by: int | None
+
+
+@dataclass(frozen=True)
+class CouncilRules:
+    """The rules a council has set itself (docs/councils.md)."""
+
+    council_id: int
+    admission: str
+    min_standing_days: int
+    min_ballot_days: int
+    recall_share: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    id: int
+    council_id: int
+    account_id: int
+    joined_at: datetime
+    left_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Application:
+    """An account asking to join a council (``account_id``), or a council asking to join a
+    federation (``applicant_council_id``, with the ``seats`` it asks for); ``status`` pending,
+    invited, admitted, refused or withdrawn."""
+
+    id: int
+    council_id: int
+    account_id: int | None
+    applicant_council_id: int | None
+    seats: int | None
+    status: str
+    made_at: datetime
+    invited_by: int | None
+    decided_at: datetime | None
+    ballot_id: int | None
+
+
+def council_result(row: Mapping[str, Any]) -> Council:
+    return from_row(Council, row, weighted_votes=bool(row["weighted_votes"]))
+
+
+def council_rules_result(council: Mapping[str, Any]) -> CouncilRules:
+    return from_row(CouncilRules, council, council_id=council["id"])
+
+
+def membership_result(row: Mapping[str, Any]) -> Membership:
+    return from_row(Membership, row)
+
+
+def application_result(row: Mapping[str, Any]) -> Application:
+    return from_row(Application, row)
+
+
+# ---------------------------------------------------------------------------------------------
+# Delegates and recalls.
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """A mandate to a federation: ``ended_at`` and ``end_reason`` once it ended."""
+
+    id: int
+    federation_id: int
+    council_id: int
+    account_id: int
+    mandate: str
+    election_ballot_id: int | None
+    elected_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+@dataclass(frozen=True)
+class Recall:
+    """A recall of a delegate with ``support`` members behind it; ``status`` collecting,
+    balloting, recalled or kept."""
+
+    id: int
+    delegate_id: int
+    council_id: int
+    opened_by: int
+    reason: str
+    opened_at: datetime
+    status: str
+    ballot_id: int | None
+    by_election_ballot_id: int | None
+    support: int
+
+
+@dataclass(frozen=True)
+class RecallProgress(Recall):
+    """A recall just supported: with the support ``needed`` for its ballot to run."""
+
+    needed: int
+
+
+def delegate_result(row: Mapping[str, Any]) -> Delegate:
+    return from_row(Delegate, row)
+
+
+def recall_result(row: Mapping[str, Any], support: int) -> Recall:
+    return from_row(Recall, row, support=support)
+
+
+def recall_progress(row: Mapping[str, Any], support: int, needed: int) -> RecallProgress:
+    return from_row(RecallProgress, row, support=support, needed=needed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Motions, ballots and votes.
+
+
+@dataclass(frozen=True)
+class Amendment:
+    id: int
+    motion_id: int
+    tabled_by: int
+    text: str
+    tabled_at: datetime
+
+
+@dataclass(frozen=True)
+class Motion:
+    id: int
+    council_id: int
+    tabled_by: int
+    title: str
+    text: str
+    tabled_at: datetime
+
+
+@dataclass(frozen=True)
+class MotionDetail(Motion):
+    """A motion with its amendments and the ids of the ballots on it."""
+
+    amendments: tuple[Amendment, ...]
+    ballots: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Ballot:
+    id: int
+    council_id: int
+    purpose: str
+    title: str
+    subject: Mapping[str, Any]
+    rule: str
+    options: tuple[str, ...]
+    seats: int
+    quorum: str
+    majority: str
+    secret: bool
+    weighted: bool
+    opened_by: int | None
+    created_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    status: str
+    closed_at: datetime | None
+    electorate: int | None
+    tally: Mapping[str, Any] | None
+    votes_digest: str | None
+    members_since: datetime | None
+    weights: Mapping[str, int] | None
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    """Proof of participation; for secret ballots it names no choice."""
+
+    ballot_id: int
+    account_id: int
+    weight: int
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class OpenVote:
+    """Who voted what on an open ballot."""
+
+    account_id: int
+    choice: Any
+    weight: int
+
+
+@dataclass(frozen=True)
+class Recount:
+    """A closed ballot counted again from its stored votes, beside what was stored at close."""
+
+    ballot_id: int
+    matches: bool
+    tally: Mapping[str, Any]
+    stored_tally: Mapping[str, Any] | None
+    votes_digest: str
+    stored_votes_digest: str | None
+
+
+def amendment_result(row: Mapping[str, Any]) -> Amendment:
+    return from_row(Amendment, row)
+
+
+def motion_result(row: Mapping[str, Any]) -> Motion:
+    return from_row(Motion, row)
+
+
+def motion_detail(
+    row: Mapping[str, Any], amendments: Sequence[Mapping[str, Any]], ballot_ids: Sequence[int]
+) -> MotionDetail:
+    return from_row(
+        MotionDetail,
+        row,
+        amendments=tuple(amendment_result(a) for a in amendments),
+        ballots=tuple(ballot_ids),
+    )
+
+
+def ballot_result(row: Mapping[str, Any]) -> Ballot:
+    return from_row(
+        Ballot,
+        row,
+        options=tuple(row["options"]),
+        secret=bool(row["secret"]),
+        weighted=bool(row["weighted"]),
+    )
+
+
+def open_vote_result(row: Mapping[str, Any]) -> OpenVote:
+    return from_row(OpenVote, row)
+
+
+# ---------------------------------------------------------------------------------------------
+# Budgets for common goods.
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``hours`` of labour (decimal text) shared among proposals by the approval ballot
+    ``ballot_id``; ``result`` the allocation once it closed."""
+
+    id: int
+    council_id: int
+    title: str
+    hours: str
+    ballot_id: int
+    created_at: datetime
+    result: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BudgetProposal:
+    id: int
+    budget_id: int
+    title: str
+    cost_hours: str
+    proposed_by: int
+    proposed_at: datetime
+
+
+@dataclass(frozen=True)
+class BudgetDetail(Budget):
+    """A budget with its proposals."""
+
+    proposals: tuple[BudgetProposal, ...]
+
+
+def budget_result(row: Mapping[str, Any]) -> Budget:
+    return from_row(Budget, row)
+
+
+def budget_proposal_result(row: Mapping[str, Any]) -> BudgetProposal:
+    return from_row(BudgetProposal, row)
+
+
+def budget_detail(row: Mapping[str, Any], proposals: Sequence[Mapping[str, Any]]) -> BudgetDetail:
+    return from_row(
+        BudgetDetail, row, proposals=tuple(budget_proposal_result(p) for p in proposals)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The rates-and-conflicts commission and its disputes. A dispute's view is the JSON of the
+# ``disputes`` state machine's Dispute as stored: times as ISO text, hours as an int or "p/q".
+
+
+@dataclass(frozen=True)
+class Commission:
+    id: int
+    name: str
+    workplace_council_id: int
+    federation_id: int
+    seats_per_side: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CommissionSeat:
+    id: int
+    commission_id: int
+    account_id: int
+    side: str
+    seated_at: datetime
+    left_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DisputeSeats:
+    """The seats (account ids as text) of each side of the commission hearing a dispute."""
+
+    workplace_seats: tuple[str, ...]
+    federation_seats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeadlinePolicyView:
+    """How long each step may take (e.g. "1209600s"), and whose way a missed deadline goes."""
+
+    hear_within: str
+    decide_within: str
+    appeal_within: str
+    appeal_decide_within: str
+    default_for: str
+
+
+@dataclass(frozen=True)
+class DisputeEffect:
+    subject: str
+    target: str
+    workplace_id: str
+    worker_id: str | None
+    hours: int | str
+    previous_hours: int | str
+
+
+@dataclass(frozen=True)
+class DisputeDecision:
+    effect: DisputeEffect
+    decided_at: str
+    decided_by: str
+    tally: Mapping[str, Any] | None
+    note: str
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    """A dispute as its commissioners and parties read it."""
+
+    id: str
+    subject: str
+    filed_by: str
+    filer_id: str
+    workplace_id: str
+    worker_id: str | None
+    target: str
+    current_hours: int | str
+    claimed_hours: int | str
+    grounds: str
+    commission: DisputeSeats
+    policy: DeadlinePolicyView
+    filed_at: str
+    state: str
+    deadline: str | None
+    heard_at: str | None
+    decision: DisputeDecision | None
+    appealed_at: str | None
+    appealed_by: str | None
+    appeal_grounds: str
+    appeal_decision: DisputeDecision | None
+    final_at: str | None
+    votes: tuple[tuple[Any, ...], ...]
+    vacant: tuple[str, ...]
+    excluded: tuple[str, ...]
+    history: tuple[tuple[Any, ...], ...]
+    dispute_id: int
+    commission_id: int
+
+
+def commission_result(row: Mapping[str, Any]) -> Commission:
+    return from_row(Commission, row)
+
+
+def commission_seat_result(row: Mapping[str, Any]) -> CommissionSeat:
+    return from_row(CommissionSeat, row)
+
+
+def _decision(view: Mapping[str, Any] | None) -> DisputeDecision | None:
+    if view is None:
+        return None
+    return from_row(DisputeDecision, view, effect=from_row(DisputeEffect, view["effect"]))
+
+
+def dispute_view(row: Mapping[str, Any]) -> DisputeView:
+    """The view stored in a dispute's row (``state["view"]``), with its ids."""
+    view = row["state"]["view"]
+    seats = view["commission"]
+    return from_row(
+        DisputeView,
+        view,
+        commission=DisputeSeats(tuple(seats["workplace_seats"]), tuple(seats["federation_seats"])),
+        policy=from_row(DeadlinePolicyView, view["policy"]),
+        decision=_decision(view["decision"]),
+        appeal_decision=_decision(view["appeal_decision"]),
+        votes=tuple(tuple(v) for v in view["votes"]),
+        vacant=tuple(view["vacant"]),
+        excluded=tuple(view["excluded"]),
+        history=tuple(tuple(h) for h in view["history"]),
+        dispute_id=row["id"],
+        commission_id=row["commission_id"],
+    )
