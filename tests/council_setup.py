@@ -46,7 +46,7 @@ def admit(store, council_id: int, opener: int, accounts, when: datetime, voters=
     the admission ballot, ``voters`` (default: the opener) vote yes; returns when they joined."""
     council = s.get_council(store, council_id)
     asked = [
-        s.join_council(store, council_id=council_id, account_id=a, now=when)["id"] for a in accounts
+        s.join_council(store, council_id=council_id, account_id=a, now=when).id for a in accounts
     ]
     closes = when + timedelta(days=council.min_ballot_days)
     ballot = s.open_admission(
@@ -83,9 +83,9 @@ def federation_with(store, founder: int, groups, *, at: datetime, weighted: bool
     ]
     t = at - 26 * day
     asked = [
-        s.apply_for_affiliation(store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t)[
-            "id"
-        ]
+        s.apply_for_affiliation(
+            store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t
+        ).id
         for c, g in zip(councils, groups, strict=True)
     ]
     s.admit_first_council(store, application_id=asked[0], actor_id=founder, now=t)

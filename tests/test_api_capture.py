@@ -61,12 +61,12 @@ def test_throwaway_accounts_cannot_join_and_recall_a_delegate(client):
         r = client.post(f"/api/councils/{bakery.id}/join", headers=headers)
         assert r.status_code == 201 and r.json()["status"] == "pending"  # the council decides
     r = client.post(
-        f"/api/delegates/{delegate['id']}/recalls", json={"reason": "gone"}, headers=throwaway[0][1]
+        f"/api/delegates/{delegate.id}/recalls", json={"reason": "gone"}, headers=throwaway[0][1]
     )
     assert r.status_code == 403 and r.json()["detail"]["reason"] == "not_a_member"
-    assert [d["id"] for d in s.delegates(store, council_id=bakery.id)] == [delegate["id"]]
+    assert [d.id for d in s.delegates(store, council_id=bakery.id)] == [delegate.id]
     # Even admitted (by the council's own ballot), a new member supports no recall at once.
-    asked = [a["id"] for a in s.applications(store, bakery.id)]
+    asked = [a.id for a in s.applications(store, bakery.id)]
     ballot = s.open_admission(
         store,
         council_id=bakery.id,
@@ -80,7 +80,7 @@ def test_throwaway_accounts_cannot_join_and_recall_a_delegate(client):
     with pytest.raises(s.Refused) as refused:
         s.open_recall(
             store,
-            delegate_id=delegate["id"],
+            delegate_id=delegate.id,
             member_id=throwaway[0][0],
             reason="gone",
             now=NOW + 2 * DAY,
@@ -165,7 +165,7 @@ def test_a_member_who_joined_after_a_ballot_opened_does_not_vote_in_it(client):
     newcomer, h = account(client, "newcomer")
     assert client.post(f"/api/councils/{bakery.id}/join", headers=h).json()["status"] == "pending"
     s.invite_member(store, council_id=bakery.id, member_id=founder, account_id=newcomer)
-    assert newcomer in [m["account_id"] for m in s.members(store, bakery.id)]
+    assert newcomer in [m.account_id for m in s.members(store, bakery.id)]
     r = client.post(f"/api/ballots/{ballot.id}/votes", json={"choice": "yes"}, headers=h)
     assert r.status_code == 403
     assert r.json()["detail"]["reason"] == "joined_after_ballot_opened"

@@ -64,17 +64,17 @@ def town_app(council_store, monkeypatch):
         actor_id=ada,
     )
     s.take_commission_seat(
-        council_store, commission_id=commission["id"], account_id=ada, side="planning"
+        council_store, commission_id=commission.id, account_id=ada, side="planning"
     )
     s.take_commission_seat(
         council_store,
-        commission_id=commission["id"],
+        commission_id=commission.id,
         account_id=made["accounts"]["bea"],
         side="workplace",
     )
     s.file_dispute(
         council_store,
-        commission_id=commission["id"],
+        commission_id=commission.id,
         filer_id=made["accounts"]["cai"],
         subject="work_norm",
         target="bread",

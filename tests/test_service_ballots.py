@@ -32,12 +32,12 @@ def test_council_membership_is_recorded_with_dates(council_store):
     ada, bea = people(council_store, "ada", "bea")
     council = workplace(council_store, ada, [bea])
     rows = s.members(council_store, council.id)
-    assert [r["account_id"] for r in rows] == [ada, bea]
+    assert [r.account_id for r in rows] == [ada, bea]
     left = s.leave_council(
         council_store, council_id=council.id, account_id=bea, now=T0 + timedelta(days=3)
     )
-    assert left["left_at"] == T0 + timedelta(days=3)
-    assert [r["account_id"] for r in s.members(council_store, council.id)] == [ada]
+    assert left.left_at == T0 + timedelta(days=3)
+    assert [r.account_id for r in s.members(council_store, council.id)] == [ada]
     assert len(s.members(council_store, council.id, current=False)) == 2
     # a person can belong to several councils
     hood = s.create_council(
@@ -79,14 +79,14 @@ def test_members_vote_once_and_the_tally_can_be_recounted(council_store):
         text="We work four days.",
         now=T0,
     )
-    s.amend_motion(council_store, motion_id=motion["id"], member_id=cai, text="From June.", now=T0)
+    s.amend_motion(council_store, motion_id=motion.id, member_id=cai, text="From June.", now=T0)
     ballot = s.open_ballot(
         council_store,
         council_id=council.id,
         opened_by=bea,
         title="Four-day week",
         rule="yes_no",
-        motion_id=motion["id"],
+        motion_id=motion.id,
         closes_at=T0 + timedelta(days=2),
         now=T0 + timedelta(hours=1),
     )
@@ -110,11 +110,9 @@ def test_members_vote_once_and_the_tally_can_be_recounted(council_store):
     assert closed.status == "closed"
     assert closed.tally["outcome"] == "carried"
     assert closed.tally["counts"] == {"yes": 2, "no": 1, "abstain": 0}
-    assert s.recount(council_store, ballot.id)["matches"]
+    assert s.recount(council_store, ballot.id).matches
     assert s.participation(council_store, ballot.id) == sorted([ada, bea, cai])
-    assert [v["account_id"] for v in s.open_votes(council_store, ballot.id)] == sorted(
-        [ada, bea, cai]
-    )
+    assert [v.account_id for v in s.open_votes(council_store, ballot.id)] == sorted([ada, bea, cai])
     with pytest.raises(s.Conflict) as err:
         s.cast_vote(
             council_store,
@@ -242,7 +240,7 @@ def test_secret_ballot_keeps_choices_off_the_record_of_who_voted(council_store):
     ]
     assert len(voted) == 8 and all("choice" not in e.payload for e in voted)
     s.close_ballot(council_store, ballot_id=ballot.id, now=T0 + timedelta(days=1))
-    assert s.recount(council_store, ballot.id)["matches"]
+    assert s.recount(council_store, ballot.id).matches
 
 
 @settings(

@@ -38,7 +38,7 @@ def test_budget_is_allocated_by_equal_shares(council_store):
     )
     park = s.propose_project(
         council_store,
-        budget_id=budget["id"],
+        budget_id=budget.id,
         member_id=ids[1],
         title="Park",
         cost_hours=300,
@@ -46,7 +46,7 @@ def test_budget_is_allocated_by_equal_shares(council_store):
     )
     pool = s.propose_project(
         council_store,
-        budget_id=budget["id"],
+        budget_id=budget.id,
         member_id=ids[2],
         title="Pool",
         cost_hours=400,
@@ -54,7 +54,7 @@ def test_budget_is_allocated_by_equal_shares(council_store):
     )
     library = s.propose_project(
         council_store,
-        budget_id=budget["id"],
+        budget_id=budget.id,
         member_id=ids[3],
         title="Library",
         cost_hours=200,
@@ -63,36 +63,36 @@ def test_budget_is_allocated_by_equal_shares(council_store):
     with pytest.raises(s.Invalid) as err:
         s.propose_project(
             council_store,
-            budget_id=budget["id"],
+            budget_id=budget.id,
             member_id=ids[3],
             title="Big",
             cost_hours=601,
             now=T0,
         )
     assert err.value.field == "cost_hours"
-    ballot_id = budget["ballot_id"]
+    ballot_id = budget.ballot_id
     with pytest.raises(s.Conflict) as err:  # voting starts when proposals close
         s.cast_vote(
-            council_store, ballot_id=ballot_id, voter_id=ids[0], choice=[str(park["id"])], now=T0
+            council_store, ballot_id=ballot_id, voter_id=ids[0], choice=[str(park.id)], now=T0
         )
     assert err.value.reason == "ballot_not_open"
-    p, q, lib = str(park["id"]), str(pool["id"]), str(library["id"])
+    p, q, lib = str(park.id), str(pool.id), str(library.id)
     choices = [[p, lib], [p, lib], [p], [q], [q, lib], [lib]]
     for a, choice in zip(ids, choices, strict=True):
         s.cast_vote(council_store, ballot_id=ballot_id, voter_id=a, choice=choice, now=T0 + 2 * DAY)
     with pytest.raises(s.Conflict):
         s.propose_project(
             council_store,
-            budget_id=budget["id"],
+            budget_id=budget.id,
             member_id=ids[1],
             title="Late",
             cost_hours=10,
             now=T0 + 2 * DAY,
         )
     s.close_ballot(council_store, ballot_id=ballot_id, now=T0 + 3 * DAY)
-    result = s.get_budget(council_store, budget["id"])["result"]
+    result = s.get_budget(council_store, budget.id).result
     assert set(result["selected"]) == {p, lib}
-    assert s.recount(council_store, ballot_id)["matches"]
+    assert s.recount(council_store, ballot_id).matches
 
 
 def commission_setup(store):
@@ -110,7 +110,7 @@ def commission_setup(store):
     asked = s.apply_for_affiliation(
         store, federation_id=fed.id, council_id=other.id, actor_id=planners[0], now=T0
     )
-    s.admit_first_council(store, application_id=asked["id"], actor_id=workers[0], now=T0)
+    s.admit_first_council(store, application_id=asked.id, actor_id=workers[0], now=T0)
     b = s.open_election(
         store,
         council_id=other.id,
@@ -132,24 +132,24 @@ def commission_setup(store):
         now=T0 + DAY,
     )
     s.take_commission_seat(
-        store, commission_id=commission["id"], account_id=workers[1], side="workplace", now=T0 + DAY
+        store, commission_id=commission.id, account_id=workers[1], side="workplace", now=T0 + DAY
     )
     with pytest.raises(s.Refused) as err:  # a planning seat is for a delegate of the federation
         s.take_commission_seat(
             store,
-            commission_id=commission["id"],
+            commission_id=commission.id,
             account_id=workers[2],
             side="planning",
             now=T0 + DAY,
         )
     assert err.value.reason == "not_a_current_delegate"
     s.take_commission_seat(
-        store, commission_id=commission["id"], account_id=planners[0], side="planning", now=T0 + DAY
+        store, commission_id=commission.id, account_id=planners[0], side="planning", now=T0 + DAY
     )
     with pytest.raises(s.Conflict) as err:
         s.take_commission_seat(
             store,
-            commission_id=commission["id"],
+            commission_id=commission.id,
             account_id=workers[2],
             side="workplace",
             now=T0 + DAY,
@@ -163,7 +163,7 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
     t = T0 + 2 * DAY
     d = s.file_dispute(
         council_store,
-        commission_id=commission["id"],
+        commission_id=commission.id,
         filer_id=workers[3],
         subject="work_norm",
         target="bread",
@@ -172,18 +172,16 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
         grounds="new oven is slower",
         now=t,
     )
-    assert d["state"] == "filed"
+    assert d.state == "filed"
     seat_w, seat_p = workers[1], planners[0]
-    assert [x["dispute_id"] for x in s.my_disputes(council_store, viewer_id=seat_p)] == [
-        d["dispute_id"]
-    ]
+    assert [x.dispute_id for x in s.my_disputes(council_store, viewer_id=seat_p)] == [d.dispute_id]
     assert s.my_disputes(council_store, viewer_id=workers[2]) == []
     with pytest.raises(s.Refused):
-        s.get_dispute(council_store, dispute_id=d["dispute_id"], viewer_id=workers[2])
+        s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=workers[2])
     with pytest.raises(s.Refused) as err:
         s.hear_dispute(
             council_store,
-            dispute_id=d["dispute_id"],
+            dispute_id=d.dispute_id,
             actor_id=workers[2],
             present=[seat_w, seat_p],
             now=t,
@@ -191,28 +189,28 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
     assert err.value.reason == "not_a_commissioner"
     with pytest.raises(s.Conflict) as err:
         s.hear_dispute(
-            council_store, dispute_id=d["dispute_id"], actor_id=seat_w, present=[seat_w], now=t
+            council_store, dispute_id=d.dispute_id, actor_id=seat_w, present=[seat_w], now=t
         )
     assert err.value.reason == "side_absent"
     s.hear_dispute(
         council_store,
-        dispute_id=d["dispute_id"],
+        dispute_id=d.dispute_id,
         actor_id=seat_w,
         present=[seat_w, seat_p],
         now=t + DAY,
     )
     one_side = s.decide_dispute(  # one side alone cannot decide
         council_store,
-        dispute_id=d["dispute_id"],
+        dispute_id=d.dispute_id,
         actor_id=seat_w,
         hours="3/4",
         vote="yes",
         now=t + DAY,
     )
-    assert one_side["state"] == "heard"
+    assert one_side.state == "heard"
     s.decide_dispute(
         council_store,
-        dispute_id=d["dispute_id"],
+        dispute_id=d.dispute_id,
         actor_id=seat_p,
         hours="3/4",
         vote="no",
@@ -221,33 +219,33 @@ def test_dispute_runs_through_the_commission_and_only_its_seats_see_it(council_s
     for seat in (seat_w, seat_p):
         decided = s.decide_dispute(
             council_store,
-            dispute_id=d["dispute_id"],
+            dispute_id=d.dispute_id,
             actor_id=seat,
             hours="2/3",
             vote="yes",
             now=t + 2 * DAY,
         )
-    assert decided["state"] == "decided"
+    assert decided.state == "decided"
     appealed = s.appeal_dispute(
         council_store,
-        dispute_id=d["dispute_id"],
+        dispute_id=d.dispute_id,
         actor_id=workers[3],
         grounds="still too tight",
         now=t + 3 * DAY,
     )
-    assert appealed["state"] == "appealed"
+    assert appealed.state == "appealed"
     for seat in (seat_p, seat_w):
         final = s.finalise_dispute(
             council_store,
-            dispute_id=d["dispute_id"],
+            dispute_id=d.dispute_id,
             actor_id=seat,
             hours="3/4",
             vote="yes",
             now=t + 4 * DAY,
         )
-    assert final["state"] == "final"
-    seen = s.get_dispute(council_store, dispute_id=d["dispute_id"], viewer_id=workers[3])
-    assert seen["appeal_decision"]["effect"]["hours"] == "3/4"
+    assert final.state == "final"
+    seen = s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=workers[3])
+    assert seen.appeal_decision.effect.hours == "3/4"
     kinds = [e.kind for e in council_store.audit_entries() if e.kind.startswith("dispute.")]
     assert kinds == [
         "dispute.filed",
@@ -267,7 +265,7 @@ def test_dispute_deadlines_decide_for_the_worker(council_store):
     t = T0 + 2 * DAY
     d = s.file_dispute(
         council_store,
-        commission_id=commission["id"],
+        commission_id=commission.id,
         filer_id=workers[3],
         subject="recorded_hours",
         target="shift-7",
@@ -276,7 +274,7 @@ def test_dispute_deadlines_decide_for_the_worker(council_store):
         now=t,
     )
     assert s.apply_dispute_deadlines(council_store, now=t + 5 * DAY) == []
-    assert s.apply_dispute_deadlines(council_store, now=t + 15 * DAY) == [d["dispute_id"]]
-    view = s.get_dispute(council_store, dispute_id=d["dispute_id"], viewer_id=workers[3])
-    assert view["state"] == "decided" and view["decision"]["decided_by"] == "deadline"
-    assert view["decision"]["effect"]["hours"] == 8
+    assert s.apply_dispute_deadlines(council_store, now=t + 15 * DAY) == [d.dispute_id]
+    view = s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=workers[3])
+    assert view.state == "decided" and view.decision.decided_by == "deadline"
+    assert view.decision.effect.hours == 8

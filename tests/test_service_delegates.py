@@ -48,9 +48,9 @@ def setup_federation(store, sizes=(8, 3), weighted=True):
         members.append(group)
     t = T0 - 26 * DAY
     asked = [
-        s.apply_for_affiliation(store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t)[
-            "id"
-        ]
+        s.apply_for_affiliation(
+            store, federation_id=fed.id, council_id=c.id, actor_id=g[0], now=t
+        ).id
         for c, g in zip(councils, members, strict=True)
     ]
     s.admit_first_council(store, application_id=asked[0], actor_id=ids[0], now=t)
@@ -100,11 +100,11 @@ def elect(store, fed, council, group, k, when):
 def test_election_seats_the_winner_with_the_mandate(council_store):
     fed, councils, members = setup_federation(council_store)
     current = s.delegates(council_store, federation_id=fed.id)
-    assert [(d["council_id"], d["account_id"]) for d in current] == [
+    assert [(d.council_id, d.account_id) for d in current] == [
         (councils[0].id, members[0][0]),
         (councils[1].id, members[1][0]),
     ]
-    assert current[0]["mandate"] == "Mandate of council 0"
+    assert current[0].mandate == "Mandate of council 0"
     # a federation's members are its delegates; nobody joins it directly
     with pytest.raises(s.Refused) as err:
         s.join_council(council_store, council_id=fed.id, account_id=members[0][3])
@@ -125,7 +125,7 @@ def test_several_seats_are_elected_by_stv(council_store):
     asked = s.apply_for_affiliation(
         council_store, federation_id=fed.id, council_id=c.id, actor_id=ids[0], seats=2, now=T0
     )
-    s.admit_first_council(council_store, application_id=asked["id"], actor_id=ids[0], now=T0)
+    s.admit_first_council(council_store, application_id=asked.id, actor_id=ids[0], now=T0)
     b = s.open_election(
         council_store,
         council_id=c.id,
@@ -146,7 +146,7 @@ def test_several_seats_are_elected_by_stv(council_store):
             now=T0,
         )
     s.close_ballot(council_store, ballot_id=b.id, now=T0 + DAY)
-    elected = {d["account_id"] for d in s.delegates(council_store, federation_id=fed.id)}
+    elected = {d.account_id for d in s.delegates(council_store, federation_id=fed.id)}
     assert elected == {ids[0], ids[2]}
 
 
@@ -214,22 +214,22 @@ def test_recall_succeeds_and_the_delegates_next_federation_vote_is_refused(counc
     # outsiders cannot open a recall; only the sending council's members can
     with pytest.raises(s.Refused) as err:
         s.open_recall(
-            council_store, delegate_id=delegate["id"], member_id=members[1][1], reason="x", now=t
+            council_store, delegate_id=delegate.id, member_id=members[1][1], reason="x", now=t
         )
     assert err.value.reason == "not_a_member"
     recall = s.open_recall(
         council_store,
-        delegate_id=delegate["id"],
+        delegate_id=delegate.id,
         member_id=group[5],
         reason="Voted against the mandate",
         now=t,
     )
-    assert (recall["status"], recall["support"], recall["needed"]) == ("collecting", 1, 2)
-    recall = s.support_recall(council_store, recall_id=recall["id"], member_id=group[6], now=t)
-    assert recall["status"] == "balloting"
-    ballot_id = recall["ballot_id"]
+    assert (recall.status, recall.support, recall.needed) == ("collecting", 1, 2)
+    recall = s.support_recall(council_store, recall_id=recall.id, member_id=group[6], now=t)
+    assert recall.status == "balloting"
+    ballot_id = recall.ballot_id
     with pytest.raises(s.Conflict):
-        s.support_recall(council_store, recall_id=recall["id"], member_id=group[7], now=t)
+        s.support_recall(council_store, recall_id=recall.id, member_id=group[7], now=t)
     # The delegate still acts until the recall is decided.
     s.cast_vote(council_store, ballot_id=fed_ballot.id, voter_id=members[1][0], choice="yes", now=t)
     for a in group[3:8]:  # 5 of 8: a majority of the whole council, decided at once
@@ -237,10 +237,10 @@ def test_recall_succeeds_and_the_delegates_next_federation_vote_is_refused(counc
             council_store, ballot_id=ballot_id, voter_id=a, choice="yes", now=t + timedelta(hours=1)
         )
     assert s.get_ballot(council_store, ballot_id).status == "closed"
-    assert s.get_recall(council_store, recall["id"])["status"] == "recalled"
+    assert s.get_recall(council_store, recall.id).status == "recalled"
     ended = s.delegates(council_store, council_id=council.id, current=False)[0]
-    assert ended["end_reason"] == "recalled"
-    assert ended["ended_at"] == t + timedelta(hours=1)
+    assert ended.end_reason == "recalled"
+    assert ended.ended_at == t + timedelta(hours=1)
     with pytest.raises(s.Refused) as err:
         s.cast_vote(
             council_store,
@@ -251,7 +251,7 @@ def test_recall_succeeds_and_the_delegates_next_federation_vote_is_refused(counc
         )
     assert err.value.reason == "not_a_current_delegate"
     # A by-election opens for the seat; members nominate, then vote.
-    by_election = s.get_recall(council_store, recall["id"])["by_election_ballot_id"]
+    by_election = s.get_recall(council_store, recall.id).by_election_ballot_id
     b = s.nominate(
         council_store,
         ballot_id=by_election,
@@ -276,7 +276,7 @@ def test_recall_succeeds_and_the_delegates_next_federation_vote_is_refused(counc
         )
     s.close_ballot(council_store, ballot_id=b.id, now=t + 11 * DAY)
     (new,) = s.delegates(council_store, council_id=council.id)
-    assert new["account_id"] == group[6] and new["mandate"] == "Mandate of council 0"
+    assert new.account_id == group[6] and new.mandate == "Mandate of council 0"
     assert council_store.verify_audit().ok
 
 
@@ -286,20 +286,20 @@ def test_a_recall_the_council_votes_down_keeps_the_delegate(council_store):
     delegate = s.delegates(council_store, council_id=councils[0].id)[0]
     t = T0 + 2 * DAY
     recall = s.open_recall(
-        council_store, delegate_id=delegate["id"], member_id=group[1], reason="r", now=t
+        council_store, delegate_id=delegate.id, member_id=group[1], reason="r", now=t
     )
-    assert recall["status"] == "balloting"  # 1 of 4 is a quarter
+    assert recall.status == "balloting"  # 1 of 4 is a quarter
     for i, a in enumerate(group):
         s.cast_vote(
             council_store,
-            ballot_id=recall["ballot_id"],
+            ballot_id=recall.ballot_id,
             voter_id=a,
             choice="yes" if i == 1 else "no",
             now=t,
         )
-    s.close_ballot(council_store, ballot_id=recall["ballot_id"], now=t + 7 * DAY)
-    assert s.get_recall(council_store, recall["id"])["status"] == "kept"
-    assert s.delegates(council_store, council_id=councils[0].id)[0]["id"] == delegate["id"]
+    s.close_ballot(council_store, ballot_id=recall.ballot_id, now=t + 7 * DAY)
+    assert s.get_recall(council_store, recall.id).status == "kept"
+    assert s.delegates(council_store, council_id=councils[0].id)[0].id == delegate.id
 
 
 def test_a_delegate_who_leaves_their_council_loses_the_mandate(council_store):
@@ -316,15 +316,15 @@ def test_a_by_election_nobody_stands_in_closes_void(council_store):
     delegate = s.delegates(council_store, council_id=councils[0].id)[0]
     t = T0 + 2 * DAY
     recall = s.open_recall(
-        council_store, delegate_id=delegate["id"], member_id=group[1], reason="r", now=t
+        council_store, delegate_id=delegate.id, member_id=group[1], reason="r", now=t
     )
     for a in group[1:]:
-        s.cast_vote(council_store, ballot_id=recall["ballot_id"], voter_id=a, choice="yes", now=t)
-    by_election = s.get_recall(council_store, recall["id"])["by_election_ballot_id"]
+        s.cast_vote(council_store, ballot_id=recall.ballot_id, voter_id=a, choice="yes", now=t)
+    by_election = s.get_recall(council_store, recall.id).by_election_ballot_id
     closed = s.close_ballot(council_store, ballot_id=by_election, now=t + 11 * DAY)
     assert closed.tally["outcome"] == "void" and closed.tally["winners"] == []
     assert s.delegates(council_store, council_id=councils[0].id) == []
-    assert s.recount(council_store, by_election)["matches"]
+    assert s.recount(council_store, by_election).matches
 
 
 def commission_of(store, fed, council, workplace, planning, per_side):
@@ -340,9 +340,7 @@ def commission_of(store, fed, council, workplace, planning, per_side):
     )
     for side, holders in (("workplace", workplace), ("planning", planning)):
         for a in holders:
-            s.take_commission_seat(
-                store, commission_id=c["id"], account_id=a, side=side, now=T0 + DAY
-            )
+            s.take_commission_seat(store, commission_id=c.id, account_id=a, side=side, now=T0 + DAY)
     return c
 
 
@@ -355,7 +353,7 @@ def test_one_commissioner_cannot_decide_for_all_nor_sit_on_her_own_case(council_
     t = T0 + 2 * DAY
     d = s.file_dispute(
         council_store,
-        commission_id=c["id"],
+        commission_id=c.id,
         filer_id=worker,
         subject="work_norm",
         target="bread",
@@ -363,9 +361,11 @@ def test_one_commissioner_cannot_decide_for_all_nor_sit_on_her_own_case(council_
         claimed_hours="3/4",
         now=t,
     )
-    assert d["commission"] == {"workplace_seats": [str(other)], "federation_seats": [str(d0)]}
-    assert d["excluded"] == [str(worker)]
-    did = d["dispute_id"]
+    assert d.commission == s.DisputeSeats(
+        workplace_seats=(str(other),), federation_seats=(str(d0),)
+    )
+    assert d.excluded == (str(worker),)
+    did = d.dispute_id
     s.hear_dispute(council_store, dispute_id=did, actor_id=other, present=[other, d0], now=t)
     with pytest.raises(TypeError):  # no map of everybody's votes any more
         s.decide_dispute(
@@ -384,15 +384,15 @@ def test_one_commissioner_cannot_decide_for_all_nor_sit_on_her_own_case(council_
     one = s.decide_dispute(
         council_store, dispute_id=did, actor_id=other, hours="3/4", vote="yes", now=t
     )
-    assert one["state"] == "heard" and one["votes"] == [[str(other), "3/4", "yes"]]
+    assert one.state == "heard" and one.votes == ((str(other), "3/4", "yes"),)
     both = s.decide_dispute(
         council_store, dispute_id=did, actor_id=d0, hours="3/4", vote="yes", now=t
     )
-    assert both["state"] == "decided" and both["decision"]["effect"]["hours"] == "3/4"
+    assert both.state == "decided" and both.decision.effect.hours == "3/4"
     # The council files: its own delegate d1 is a party and does not sit for the federation.
     d = s.file_dispute(
         council_store,
-        commission_id=c["id"],
+        commission_id=c.id,
         filer_id=other,
         subject="recorded_hours",
         target="shift-1",
@@ -402,8 +402,8 @@ def test_one_commissioner_cannot_decide_for_all_nor_sit_on_her_own_case(council_
         claimed_hours=7,
         now=t,
     )
-    assert d["commission"]["federation_seats"] == [str(d0)]
-    assert sorted(d["excluded"]) == sorted([str(worker), str(d1)])
+    assert d.commission.federation_seats == (str(d0),)
+    assert sorted(d.excluded) == sorted([str(worker), str(d1)])
 
 
 def test_a_recalled_delegate_loses_her_commission_seat_at_once(council_store):
@@ -414,7 +414,7 @@ def test_a_recalled_delegate_loses_her_commission_seat_at_once(council_store):
     t = T0 + 2 * DAY
     d = s.file_dispute(
         council_store,
-        commission_id=c["id"],
+        commission_id=c.id,
         filer_id=members[1][2],
         subject="work_norm",
         target="bread",
@@ -422,28 +422,28 @@ def test_a_recalled_delegate_loses_her_commission_seat_at_once(council_store):
         claimed_hours="3/4",
         now=t,
     )
-    did = d["dispute_id"]
+    did = d.dispute_id
     s.hear_dispute(council_store, dispute_id=did, actor_id=d0, present=[members[1][1], d0], now=t)
     s.decide_dispute(council_store, dispute_id=did, actor_id=d0, hours="1/2", vote="yes", now=t)
     delegate = s.delegates(council_store, council_id=councils[0].id)[0]
     recall = s.open_recall(
-        council_store, delegate_id=delegate["id"], member_id=members[0][1], reason="r", now=t
+        council_store, delegate_id=delegate.id, member_id=members[0][1], reason="r", now=t
     )
     for a in members[0][1:]:
-        s.cast_vote(council_store, ballot_id=recall["ballot_id"], voter_id=a, choice="yes", now=t)
-    assert s.get_recall(council_store, recall["id"])["status"] == "recalled"
+        s.cast_vote(council_store, ballot_id=recall.ballot_id, voter_id=a, choice="yes", now=t)
+    assert s.get_recall(council_store, recall.id).status == "recalled"
     with pytest.raises(s.Refused) as err:
         s.decide_dispute(council_store, dispute_id=did, actor_id=d0, hours="1/2", vote="yes", now=t)
     assert err.value.reason == "seat_ended" and "vacant" in err.value.message
     view = s.get_dispute(council_store, dispute_id=did, viewer_id=members[1][1])
-    assert view["vacant"] == [str(d0)] and view["votes"] == []  # her earlier vote is struck
+    assert view.vacant == (str(d0),) and view.votes == ()  # her earlier vote is struck
     with council_store.transaction() as tx:
-        assert tx.commission_seats(c["id"], side="planning") == []
+        assert tx.commission_seats(c.id, side="planning") == []
     # The one seat left cannot decide alone.
     one = s.decide_dispute(
         council_store, dispute_id=did, actor_id=members[1][1], hours="1/2", vote="yes", now=t
     )
-    assert one["state"] == "heard"
+    assert one.state == "heard"
 
 
 def test_leaving_the_council_ends_the_commission_seats(council_store):
@@ -455,4 +455,4 @@ def test_leaving_the_council_ends_the_commission_seats(council_store):
         council_store, council_id=councils[1].id, account_id=members[1][1], now=T0 + 2 * DAY
     )
     with council_store.transaction() as tx:
-        assert tx.commission_seats(c["id"]) == []
+        assert tx.commission_seats(c.id) == []

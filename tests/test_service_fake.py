@@ -410,7 +410,7 @@ def test_demo_town_on_the_fake(store):
     fed = made["councils"]["federation"]
     assert len(s.delegates(store, federation_id=fed)) == 3
     assert s.get_ballot(store, made["motion_ballot"]).tally["outcome"] == "carried"
-    assert s.recount(store, made["motion_ballot"])["matches"]
+    assert s.recount(store, made["motion_ballot"]).matches
     assert verify(store.log).ok and len(store.log) > 50
 
 
@@ -438,12 +438,10 @@ def test_recall_on_the_fake(store):
     ids, bakery = made["accounts"], made["councils"]["bakery"]
     (delegate,) = s.delegates(store, council_id=bakery)
     t = T0 + DAY
-    recall = s.open_recall(
-        store, delegate_id=delegate["id"], member_id=ids["bea"], reason="r", now=t
-    )
+    recall = s.open_recall(store, delegate_id=delegate.id, member_id=ids["bea"], reason="r", now=t)
     for name in ("bea", "cai", "dan"):
-        s.cast_vote(store, ballot_id=recall["ballot_id"], voter_id=ids[name], choice="yes", now=t)
-    assert s.get_recall(store, recall["id"])["status"] == "recalled"
+        s.cast_vote(store, ballot_id=recall.ballot_id, voter_id=ids[name], choice="yes", now=t)
+    assert s.get_recall(store, recall.id).status == "recalled"
     assert s.delegates(store, council_id=bakery) == []
 
 

@@ -80,7 +80,7 @@ def test_a_closed_ballot_cannot_change_even_by_hand(council_store):
     for sql, params in attempts:
         with pytest.raises(DBAPIError, match="closed"):
             raw(council_store, sql, **params)
-    assert s.recount(council_store, ballot.id)["matches"]
+    assert s.recount(council_store, ballot.id).matches
 
 
 def test_secret_ballot_rows_cannot_be_joined_back_to_voters(council_store):
@@ -139,7 +139,7 @@ def test_secret_ballot_rows_cannot_be_joined_back_to_voters(council_store):
         ([c, 1] for c in cast_order), key=lambda v: json.dumps(v, separators=(",", ":"))
     )
     assert hashlib.sha256(box.encode()).hexdigest() == closed.votes_digest
-    assert s.recount(council_store, ballot.id)["matches"]
+    assert s.recount(council_store, ballot.id).matches
     # The audit log records participation only (and the state commitment, which hides it).
     for e in council_store.audit_entries():
         if e.kind == "ballot.voted" and e.payload["ballot_id"] == ballot.id:
@@ -176,7 +176,7 @@ def test_a_sealed_ballot_box_cannot_change_even_by_hand(council_store):
     with pytest.raises(DBAPIError, match="closed"):  # an open ballot, closed without a box
         raw(council_store, "INSERT INTO ballot_boxes VALUES (:b, :v)", b=opened.id, v=box)
     for b in (ballot, later):
-        assert s.recount(council_store, b.id)["matches"]
+        assert s.recount(council_store, b.id).matches
     assert s.get_ballot(council_store, ballot.id).tally["counts"]["yes"] == 2
 
 
@@ -485,8 +485,8 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
             boxed = "SELECT count(*) FROM ballot_boxes WHERE ballot_id = :b"
             assert raw(store, boxed, b=made["open"]).scalar() == 0  # open ballots keep rows
             for name in ("ranked", "open"):
-                assert s.recount(store, made[name])["matches"]
-            assert [v["choice"] for v in s.open_votes(store, made["open"])] == [
+                assert s.recount(store, made[name]).matches
+            assert [v.choice for v in s.open_votes(store, made["open"])] == [
                 "yes",
                 "no",
                 "yes",
@@ -495,7 +495,7 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
             ]
             s.cast_vote(store, ballot_id=made["pending"], voter_id=ids[1], choice=["b"], now=T0)
             s.close_ballot(store, ballot_id=made["pending"], now=T0 + timedelta(days=1))
-            assert s.recount(store, made["pending"])["matches"]
+            assert s.recount(store, made["pending"]).matches
             for sql in (
                 "DELETE FROM votes WHERE ballot_id = :b",
                 "DELETE FROM open_votes WHERE ballot_id = :b",
@@ -525,7 +525,7 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
 
             migrate.upgrade(engine)
             for name in ("ranked", "open", "pending"):
-                assert s.recount(store, made[name])["matches"]
+                assert s.recount(store, made[name]).matches
             assert raw(store, left, b=made["ranked"]).scalar() == 0
             assert store.verify_audit().ok
 

@@ -261,7 +261,7 @@ def test_a_close_racing_votes_counts_every_vote_it_let_in(town):
         assert len(accepted) + len(refused) == len(voters)
         assert closed.tally["ballots_cast"] == len(accepted)
         assert sorted(s.participation(store, ballot.id)) == sorted(accepted)
-        assert s.recount(store, ballot.id)["matches"]
+        assert s.recount(store, ballot.id).matches
 
 
 # -- votes awaited on an event loop: cast and chained in batches (PostgresStore.quick_vote_async)

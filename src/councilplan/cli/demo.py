@@ -167,7 +167,7 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
         motion = service.table_motion(
             store,
             council_id=federation,
-            member_id=seated[0]["account_id"],
+            member_id=seated[0].account_id,
             title="Adopt the town's plan for the year",
             text="The federation adopts one of these plan variants:\n"
             + "\n".join(f"- {name}: {text}" for name, text in variants.items()),
@@ -176,11 +176,11 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
         ballot = service.open_ballot(
             store,
             council_id=federation,
-            opened_by=seated[0]["account_id"],
-            title=motion["title"],
+            opened_by=seated[0].account_id,
+            title=motion.title,
             rule="schulze",
             options=options,
-            motion_id=motion["id"],
+            motion_id=motion.id,
             closes_at=opened + timedelta(days=3),
             now=opened,
         )
@@ -191,7 +191,7 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
             service.cast_vote(
                 store,
                 ballot_id=ballot.id,
-                voter_id=delegate["account_id"],
+                voter_id=delegate.account_id,
                 choice=ranking,
                 now=opened + timedelta(hours=2 + i),
             )

@@ -2,8 +2,9 @@
 
 Every function takes a :class:`Store` (``transaction()`` and a few more), the acting account and
 the time ``now`` explicitly, checks who may do it, changes the records and appends an audit
-event in the same transaction, and returns plain data. A refusal raises :class:`Refused` with a
-named ``reason`` and the ``field`` at fault, and nothing is written.
+event in the same transaction, and returns a frozen dataclass of the domain (a :class:`Motion`,
+an :class:`Application`...; :func:`as_dict` gives its JSON). A refusal raises :class:`Refused`
+with a named ``reason`` and the ``field`` at fault, and nothing is written.
 
 Persistence is reached only through the :class:`Records` interface (in ``repository``), named
 by what the acts need rather than by table (``store/sql.py`` implements it for SQLite and
@@ -11,7 +12,7 @@ PostgreSQL), so this package imports nothing from ``store`` or ``web``. Counting
 by :func:`councilplan.councils.counting.count` (and ``budgets.equal_shares`` for budgets).
 
 The acts live in modules by area: ``repository`` (the Records/Store interface), ``results``
-(results as frozen dataclasses), ``records`` (errors, the councils' rules and shared helpers),
+(what the acts return), ``records`` (errors, the councils' rules and shared helpers),
 ``accounts``, ``councils`` (membership, admission, rules, affiliation), ``ballots`` (motions,
 opening ballots, votes), ``delegation`` (elections, recall), ``budgets``, ``decisions``
 (closing a ballot and carrying out what it decided, above the modules that open ballots),

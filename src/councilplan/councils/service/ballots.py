@@ -29,7 +29,19 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
-from councilplan.councils.service.results import Ballot, VoteReceipt, ballot_result
+from councilplan.councils.service.results import (
+    Amendment,
+    Ballot,
+    Motion,
+    MotionDetail,
+    OpenVote,
+    VoteReceipt,
+    amendment_result,
+    ballot_result,
+    motion_detail,
+    motion_result,
+    open_vote_result,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Motions and ballots.
@@ -43,7 +55,7 @@ def table_motion(
     title: str,
     text: str,
     now: datetime | None = None,
-) -> dict:
+) -> Motion:
     """A member (a delegate, in a federation) tables a motion."""
     now = now_utc(now)
     title = text_field(title, "title", limit=300)
@@ -72,12 +84,12 @@ def table_motion(
             },
             now,
         )
-        return tx.motion(motion_id)
+        return motion_result(tx.motion(motion_id))
 
 
 def amend_motion(
     store: Store, *, motion_id: int, member_id: int, text: str, now: datetime | None = None
-) -> dict:
+) -> Amendment:
     """A member tables an amendment to a motion of their council."""
     now = now_utc(now)
     text = text_field(text, "text")
@@ -99,20 +111,19 @@ def amend_motion(
             },
             now,
         )
-        return tx.amendment(amendment_id)
+        return amendment_result(tx.amendment(amendment_id))
 
 
-def motion(store: Store, motion_id: int) -> dict:
+def motion(store: Store, motion_id: int) -> MotionDetail:
     """A motion with its amendments and ballots."""
     with store.transaction() as tx:
         row = existing(tx.motion, motion_id, "motion", "motion_id")
-        row["amendments"] = tx.amendments(motion_id)
-        row["ballots"] = [
+        ballot_ids = [
             b["id"]
             for b in tx.ballots(row["council_id"])
             if b["subject"].get("motion_id") == motion_id
         ]
-        return row
+        return motion_detail(row, tx.amendments(motion_id), ballot_ids)
 
 
 def check_options(rule: str, options: Sequence[str] | None) -> tuple[str, ...]:
@@ -541,7 +552,7 @@ def participation(store: Store, ballot_id: int) -> list[int]:
         return sorted(tx.participants(ballot_id))
 
 
-def open_votes(store: Store, ballot_id: int) -> list[dict]:
+def open_votes(store: Store, ballot_id: int) -> list[OpenVote]:
     """Who voted what on an open ballot; refused for a secret ballot."""
     with store.transaction() as tx:
         ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id")
@@ -551,7 +562,8 @@ def open_votes(store: Store, ballot_id: int) -> list[dict]:
                 f"ballot {ballot_id} is secret: who voted what is not on record",
                 "ballot_id",
             )
-        return sorted(tx.open_votes(ballot_id), key=lambda r: r["account_id"])
+        rows = sorted(tx.open_votes(ballot_id), key=lambda r: r["account_id"])
+        return [open_vote_result(r) for r in rows]
 
 
 # Older names, still read by tests of the ballot box and the store.

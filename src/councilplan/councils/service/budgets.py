@@ -22,6 +22,14 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Records, Store
+from councilplan.councils.service.results import (
+    Budget,
+    BudgetDetail,
+    BudgetProposal,
+    budget_detail,
+    budget_proposal_result,
+    budget_result,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Budgets for common goods: approval ballots counted by the method of equal shares.
@@ -37,7 +45,7 @@ def open_budget(
     proposals_close_at: datetime,
     closes_at: datetime,
     now: datetime | None = None,
-) -> dict:
+) -> Budget:
     """Allocate ``hours`` of labour among proposals: members propose until
     ``proposals_close_at``, then approve proposals until ``closes_at``."""
     now = now_utc(now)
@@ -87,7 +95,7 @@ def open_budget(
             {"budget_id": budget_id, "ballot_id": ballot.id, "hours": str(total), "by": opened_by},
             now,
         )
-        return tx.budget(budget_id)
+        return budget_result(tx.budget(budget_id))
 
 
 def propose_project(
@@ -98,7 +106,7 @@ def propose_project(
     title: str,
     cost_hours: Any,
     now: datetime | None = None,
-) -> dict:
+) -> BudgetProposal:
     """A member proposes a project costing ``cost_hours`` of labour."""
     now = now_utc(now)
     title = text_field(title, "title", limit=300)
@@ -140,7 +148,7 @@ def propose_project(
             },
             now,
         )
-        return tx.budget_proposal(proposal_id)
+        return budget_proposal_result(tx.budget_proposal(proposal_id))
 
 
 def count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequence]) -> dict:
@@ -153,8 +161,8 @@ def count_budget(tx: Records, ballot: Mapping[str, Any], votes: Sequence[Sequenc
     return as_dict(plain)
 
 
-def get_budget(store: Store, budget_id: int) -> dict:
+def get_budget(store: Store, budget_id: int) -> BudgetDetail:
+    """A budget with its proposals."""
     with store.transaction() as tx:
         row = existing(tx.budget, budget_id, "budget", "budget_id")
-        row["proposals"] = tx.budget_proposals(budget_id)
-        return row
+        return budget_detail(row, tx.budget_proposals(budget_id))

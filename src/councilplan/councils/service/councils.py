@@ -39,7 +39,19 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
-from councilplan.councils.service.results import Ballot, Council, council_result
+from councilplan.councils.service.results import (
+    Application,
+    Ballot,
+    Council,
+    CouncilRules,
+    Delegate,
+    Membership,
+    application_result,
+    council_result,
+    council_rules_result,
+    delegate_result,
+    membership_result,
+)
 
 RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share")
 
@@ -126,12 +138,11 @@ def _rules_of(council: Mapping[str, Any]) -> dict:
     return {name: council[name] for name in RULE_NAMES}
 
 
-def council_rules(store: Store, council_id: int) -> dict:
-    """The rules ``council_id`` has set itself (docs/councils.md), with the ballot that may
-    change them: its own, purpose "rules"."""
+def council_rules(store: Store, council_id: int) -> CouncilRules:
+    """The rules ``council_id`` has set itself (docs/councils.md), which only its own ballot
+    (purpose "rules") changes."""
     with store.transaction() as tx:
-        council = existing(tx.council, council_id, "council", "council_id")
-        return {"council_id": council_id, **_rules_of(council)}
+        return council_rules_result(existing(tx.council, council_id, "council", "council_id"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +151,7 @@ def council_rules(store: Store, council_id: int) -> dict:
 
 def join_council(
     store: Store, *, council_id: int, account_id: int, now: datetime | None = None
-) -> dict:
+) -> Application:
     """Ask to join a workplace or consumer council. The account is a member at once only where
     a member invited her (rule "invitation") or the council decided to be open (rule "open", a
     consumer council); otherwise her application waits for the council's admission ballot.
@@ -170,7 +181,7 @@ def join_council(
         application = _apply(tx, council_id, account_id, now)
         if council["admission"] == "open":
             return admit_member(tx, application, now, how="open")
-        return application
+        return application_result(application)
 
 
 def invite_member(
@@ -180,7 +191,7 @@ def invite_member(
     member_id: int,
     account_id: int,
     now: datetime | None = None,
-) -> dict:
+) -> Application:
     """A member of a council whose rule is admission by invitation invites an account; she is a
     member once she asks (at once, if she has asked already). The inviting member needs the
     council's minimum standing, so a new member cannot bring in others the same day."""
@@ -223,16 +234,20 @@ def invite_member(
             {"council_id": council_id, "account_id": account_id, "by": member_id},
             now,
         )
-        return tx.application(application_id)
+        return application_result(tx.application(application_id))
 
 
-def applications(store: Store, council_id: int, *, waiting: bool = True) -> list[dict]:
+def applications(store: Store, council_id: int, *, waiting: bool = True) -> list[Application]:
     """Applications to a council (a federation: councils asking to join it); by default only
     those waiting for its decision."""
     with store.transaction() as tx:
         existing(tx.council, council_id, "council", "council_id")
         rows = tx.applications(council_id)
-        return [r for r in rows if not waiting or r["status"] in ("pending", "invited")]
+        return [
+            application_result(r)
+            for r in rows
+            if not waiting or r["status"] in ("pending", "invited")
+        ]
 
 
 def open_admission(
@@ -340,7 +355,9 @@ def _apply(tx: Records, council_id: int, account_id: int, now: datetime) -> dict
     return tx.application(application_id)
 
 
-def admit_member(tx: Records, application: Mapping[str, Any], now: datetime, *, how: str) -> dict:
+def admit_member(
+    tx: Records, application: Mapping[str, Any], now: datetime, *, how: str
+) -> Application:
     """Make an application's account a member at ``now`` (``how``: decision, invitation, open);
     the database admits no membership without such an application (migration 0010). Returns
     the application as it now stands."""
@@ -366,7 +383,7 @@ def admit_member(tx: Records, application: Mapping[str, Any], now: datetime, *, 
         },
         now,
     )
-    return tx.application(application["id"])
+    return application_result(tx.application(application["id"]))
 
 
 def refuse_application(tx: Records, application: Mapping[str, Any], now: datetime) -> None:
@@ -382,7 +399,7 @@ def refuse_application(tx: Records, application: Mapping[str, Any], now: datetim
 
 def leave_council(
     store: Store, *, council_id: int, account_id: int, now: datetime | None = None
-) -> dict:
+) -> Membership:
     """Leave a council. A delegate who leaves the council that sent them loses the mandate, and
     a member who leaves no longer votes in the council's open ballots."""
     now = now_utc(now)
@@ -415,16 +432,19 @@ def leave_council(
             {"council_id": council_id, "account_id": account_id, "delegacies_ended": ended},
             now,
         )
-        return tx.membership(membership["id"])
+        return membership_result(tx.membership(membership["id"]))
 
 
-def members(store: Store, council_id: int, *, current: bool = True) -> list[dict]:
+def members(
+    store: Store, council_id: int, *, current: bool = True
+) -> list[Membership] | list[Delegate]:
     """Memberships of a council with join and leave dates (federations: current delegates)."""
     with store.transaction() as tx:
         council = existing(tx.council, council_id, "council", "council_id")
         if council["kind"] == "federation":
-            return tx.delegates(federation_id=council_id, current=current)
-        return tx.memberships(council_id, current=current)
+            rows = tx.delegates(federation_id=council_id, current=current)
+            return [delegate_result(r) for r in rows]
+        return [membership_result(r) for r in tx.memberships(council_id, current=current)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,7 +559,7 @@ def apply_for_affiliation(
     actor_id: int,
     seats: int = 1,
     now: datetime | None = None,
-) -> dict:
+) -> Application:
     """A member of a council asks, for it, to join a federation with ``seats`` delegates. The
     federation decides: its founder for the first council, then its delegates by ballot
     (:func:`open_admission`). A council's weight is never asked for: each ballot derives it
@@ -595,12 +615,12 @@ def apply_for_affiliation(
             },
             now,
         )
-        return tx.application(application_id)
+        return application_result(tx.application(application_id))
 
 
 def admit_first_council(
     store: Store, *, application_id: int, actor_id: int, now: datetime | None = None
-) -> dict:
+) -> Application:
     """The founder of a federation admits its first council: until one is affiliated there are
     no delegates to decide. Every later council is admitted by the delegates' ballot."""
     now = now_utc(now)
@@ -632,7 +652,7 @@ def admit_first_council(
 
 def affiliate_council(
     tx: Records, application: Mapping[str, Any], now: datetime, *, how: str
-) -> dict:
+) -> Application:
     """Affiliate an application's council with the federation at ``now`` (``how``: founder,
     decision). Its stored weight is 1: weights are derived per ballot."""
     federation_id, council_id = application["council_id"], application["applicant_council_id"]
@@ -664,4 +684,4 @@ def affiliate_council(
         },
         now,
     )
-    return tx.application(application["id"])
+    return application_result(tx.application(application["id"]))

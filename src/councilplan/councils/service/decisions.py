@@ -36,14 +36,9 @@ from councilplan.councils.service.councils import (
     refuse_application,
 )
 from councilplan.councils.service.mandates import end_mandate
-from councilplan.councils.service.records import (
-    Conflict,
-    existing,
-    now_utc,
-    record,
-)
+from councilplan.councils.service.records import Conflict, existing, now_utc, record
 from councilplan.councils.service.repository import Records, Store
-from councilplan.councils.service.results import Ballot, VoteReceipt, ballot_result
+from councilplan.councils.service.results import Ballot, Recount, VoteReceipt, ballot_result
 
 # ---------------------------------------------------------------------------------------------
 # Casting a vote.
@@ -187,7 +182,7 @@ def close_due_ballots(store: Store, *, now: datetime | None = None) -> list[int]
     return closed
 
 
-def recount(store: Store, ballot_id: int) -> dict:
+def recount(store: Store, ballot_id: int) -> Recount:
     """Count a closed ballot again from its stored votes and compare with the stored tally."""
     with store.transaction() as tx:
         ballot = existing(tx.ballot, ballot_id, "ballot", "ballot_id")
@@ -202,14 +197,14 @@ def recount(store: Store, ballot_id: int) -> dict:
             votes = tx.ballot_votes(ballot["id"])
             digest = votes_digest(votes)
         tally = _tally(tx, ballot, votes, ballot["electorate"])[0]
-        return {
-            "ballot_id": ballot_id,
-            "matches": tally == ballot["tally"] and digest == ballot["votes_digest"],
-            "tally": tally,
-            "stored_tally": ballot["tally"],
-            "votes_digest": digest,
-            "stored_votes_digest": ballot["votes_digest"],
-        }
+        return Recount(
+            ballot_id=ballot_id,
+            matches=tally == ballot["tally"] and digest == ballot["votes_digest"],
+            tally=tally,
+            stored_tally=ballot["tally"],
+            votes_digest=digest,
+            stored_votes_digest=ballot["votes_digest"],
+        )
 
 
 def _tally(

@@ -24,7 +24,16 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
-from councilplan.councils.service.results import Ballot, ballot_result
+from councilplan.councils.service.results import (
+    Ballot,
+    Delegate,
+    Recall,
+    RecallProgress,
+    ballot_result,
+    delegate_result,
+    recall_progress,
+    recall_result,
+)
 
 #: Days a recall's ballot runs unless asked otherwise (never less than the council's rule).
 RECALL_BALLOT_DAYS = 7
@@ -164,10 +173,11 @@ def delegates(
     federation_id: int | None = None,
     council_id: int | None = None,
     current: bool = True,
-) -> list[dict]:
+) -> list[Delegate]:
     """Delegates with their mandates, for a federation or a sending council."""
     with store.transaction() as tx:
-        return tx.delegates(federation_id=federation_id, council_id=council_id, current=current)
+        rows = tx.delegates(federation_id=federation_id, council_id=council_id, current=current)
+        return [delegate_result(r) for r in rows]
 
 
 def open_recall(
@@ -178,7 +188,7 @@ def open_recall(
     reason: str,
     ballot_days: float = RECALL_BALLOT_DAYS,
     now: datetime | None = None,
-) -> dict:
+) -> RecallProgress:
     """A member of the sending council with its minimum standing opens a recall of its
     delegate and supports it. Once ``recall_share`` of the council's counted members support
     it, its ballot runs ``ballot_days`` (at least the council's minimum ballot time); who votes
@@ -230,7 +240,7 @@ def support_recall(
     member_id: int,
     ballot_days: float = RECALL_BALLOT_DAYS,
     now: datetime | None = None,
-) -> dict:
+) -> RecallProgress:
     """A member with the council's minimum standing supports an open recall; at the council's
     threshold (a share of its counted members) its ballot runs."""
     now = now_utc(now)
@@ -258,7 +268,7 @@ def _check_recall_days(council: Mapping[str, Any], ballot_days: float, now: date
 
 def _support(
     tx: Records, recall_id: int, member_id: int, ballot_days: float, now: datetime
-) -> dict:
+) -> RecallProgress:
     try:
         tx.add_recall_supporter(recall_id, member_id, now)
     except Duplicate:
@@ -298,13 +308,11 @@ def _support(
             now=now,
         )
         tx.set_recall_status(recall_id, "balloting", ballot_id=ballot.id)
-    row = tx.recall(recall_id)
-    row["support"], row["needed"] = support, needed
-    return row
+    return recall_progress(tx.recall(recall_id), support, needed)
 
 
-def get_recall(store: Store, recall_id: int) -> dict:
+def get_recall(store: Store, recall_id: int) -> Recall:
+    """A recall with the number of members supporting it."""
     with store.transaction() as tx:
         row = existing(tx.recall, recall_id, "recall", "recall_id")
-        row["support"] = tx.recall_support(recall_id)
-        return row
+        return recall_result(row, tx.recall_support(recall_id))

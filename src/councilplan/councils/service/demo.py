@@ -46,7 +46,7 @@ def found_council_with_members(
     if not member_ids:
         return council, founded_at
     asked = [
-        join_council(store, council_id=council.id, account_id=a, now=founded_at)["id"]
+        join_council(store, council_id=council.id, account_id=a, now=founded_at).id
         for a in member_ids
     ]
     closes_at = founded_at + timedelta(days=council.min_ballot_days)
@@ -78,7 +78,10 @@ def create_demo_town(
     town: two workplace councils and a neighbourhood council with members, a planning
     federation they send delegates to (elections held and closed), and a motion voted on in the
     neighbourhood. Every account's password is ``password``, hashed by ``hash_password``
-    (default: argon2id, as the web login expects). Returns the ids made. All acts go on record.
+    (default: argon2id, as the web login expects). All acts go on record.
+
+    Returns the ids made, as a plain dict ({"accounts": {username: id}, "councils": {key: id},
+    ...}) rather than a result dataclass: it is a fixture for demos and tests, not an act.
     """
     start = now_utc(now) - timedelta(days=30)
     people = ["ada", "bea", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee"]
@@ -128,7 +131,7 @@ def create_demo_town(
             council_id=c.id,
             actor_id=ids[names_of[c.id][0]],
             now=t,
-        )["id"]
+        ).id
         for c in (bakery, clinic, hood)
     }
     admit_first_council(store, application_id=asked[bakery.id], actor_id=ids["ada"], now=t)
@@ -137,7 +140,7 @@ def create_demo_town(
     elections = {bakery.id: _elect(store, bakery.id, federation.id, ids, names_of, t)}
     t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
     (seated,) = delegates(store, federation_id=federation.id, council_id=bakery.id)
-    bakery_delegate = seated["account_id"]
+    bakery_delegate = seated.account_id
     affiliation = open_admission(
         store,
         council_id=federation.id,
@@ -164,9 +167,9 @@ def create_demo_town(
         store,
         council_id=hood.id,
         opened_by=ids["ivy"],
-        title=m["title"],
+        title=m.title,
         rule="yes_no",
-        motion_id=m["id"],
+        motion_id=m.id,
         secret=True,
         closes_at=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS),
         now=t,
@@ -190,7 +193,7 @@ def create_demo_town(
         },
         "elections": elections,
         "affiliation_ballot": affiliation.id,
-        "motion": m["id"],
+        "motion": m.id,
         "motion_ballot": vote.id,
     }
 

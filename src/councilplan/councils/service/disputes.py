@@ -23,6 +23,14 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
+from councilplan.councils.service.results import (
+    Commission,
+    CommissionSeat,
+    DisputeView,
+    commission_result,
+    commission_seat_result,
+    dispute_view,
+)
 
 # ---------------------------------------------------------------------------------------------
 # The rates-and-conflicts commission. A dispute is stored as the list of acts done on it; its
@@ -60,7 +68,7 @@ def create_commission(
     actor_id: int,
     seats_per_side: int = 1,
     now: datetime | None = None,
-) -> dict:
+) -> Commission:
     """Set up a rates-and-conflicts commission between a workplace council and a planning
     federation, with ``seats_per_side`` seats for each. Done by a member of the workplace
     council or a delegate to the federation."""
@@ -116,7 +124,7 @@ def create_commission(
             },
             now,
         )
-        return tx.commission(commission_id)
+        return commission_result(tx.commission(commission_id))
 
 
 def take_commission_seat(
@@ -126,7 +134,7 @@ def take_commission_seat(
     account_id: int,
     side: str,
     now: datetime | None = None,
-) -> dict:
+) -> CommissionSeat:
     """Seat ``account_id`` for its side: a workplace seat for a member of the workplace
     council, a planning seat for a current delegate to the federation."""
     now = now_utc(now)
@@ -171,7 +179,7 @@ def take_commission_seat(
             {"commission_id": commission_id, "account_id": account_id, "side": side},
             now,
         )
-        return tx.commission_seat(seat_id)
+        return commission_seat_result(tx.commission_seat(seat_id))
 
 
 def _seat_ids(tx: Records, commission_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -218,17 +226,10 @@ def _replay(acts: Sequence[Mapping[str, Any]]) -> disputes.Dispute | rules.Rejec
     return dispute
 
 
-def _dispute_view(row: Mapping[str, Any]) -> dict:
-    view = dict(row["state"]["view"])
-    view["dispute_id"] = row["id"]
-    view["commission_id"] = row["commission_id"]
-    return view
-
-
 _VOTE_OUTCOME = {"decided": "dispute.decided", "final": "dispute.finalised"}
 
 
-def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> dict:
+def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> DisputeView:
     """Apply one more act: replay with it, refuse if the rules refuse, else store it. A seat's
     vote that carries the decision is recorded as the decision (or the appeal's)."""
     acts = [*row["state"]["acts"], act]
@@ -253,7 +254,7 @@ def dispute_act(tx: Records, row: dict, act: dict, now: datetime, kind: str) -> 
         },
         now,
     )
-    return _dispute_view(tx.dispute(row["id"]))
+    return dispute_view(tx.dispute(row["id"]))
 
 
 def _hours_text(value: Any, field: str) -> str:
@@ -280,7 +281,7 @@ def file_dispute(
     worker_id: int | None = None,
     for_council: bool = False,
     now: datetime | None = None,
-) -> dict:
+) -> DisputeView:
     """File a dispute about a work norm (``target`` a product id) or recorded hours
     (``target`` a record id). A worker of the workplace files for themselves; with
     ``for_council`` a member files for the workplace council about ``worker_id``."""
@@ -363,7 +364,7 @@ def hear_dispute(
     actor_id: int,
     present: Sequence[int],
     now: datetime | None = None,
-) -> dict:
+) -> DisputeView:
     """Record the hearing (a commissioner records who was present; both sides must be)."""
     now = now_utc(now)
     with store.transaction() as tx:
@@ -393,7 +394,7 @@ def decide_dispute(
     hours: Any,
     vote: str,
     now: datetime | None = None,
-) -> dict:
+) -> DisputeView:
     """A commissioner casts her own seat's vote on ``hours``; the dispute is decided when more
     than half of all its seats have voted yes on the same hours."""
     now = now_utc(now)
@@ -406,7 +407,7 @@ def decide_dispute(
 
 def appeal_dispute(
     store: Store, *, dispute_id: int, actor_id: int, grounds: str = "", now: datetime | None = None
-) -> dict:
+) -> DisputeView:
     """A party appeals: the worker or filer, a commissioner of the planning side, or any
     member of the workplace council on its behalf."""
     now = now_utc(now)
@@ -436,7 +437,7 @@ def finalise_dispute(
     hours: Any = None,
     vote: str | None = None,
     now: datetime | None = None,
-) -> dict:
+) -> DisputeView:
     """Make a decided dispute final after its appeal window (no hours or vote), or cast one's
     own seat's vote on an appeal: it is decided, and final, when more than half of all seats
     have voted yes on the same hours."""
@@ -475,7 +476,7 @@ def _may_see(tx: Records, row: Mapping[str, Any], viewer_id: int) -> bool:
     return bool(tx.commission_seats(row["commission_id"], account_id=viewer_id))
 
 
-def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
+def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> DisputeView:
     """A dispute, for its commissioners and the worker and filer concerned only."""
     with store.transaction() as tx:
         row = existing(tx.dispute, dispute_id, "dispute", "dispute_id")
@@ -485,10 +486,10 @@ def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> dict:
                 f"dispute {dispute_id} is seen by its commission's seats and its parties only",
                 "dispute_id",
             )
-        return _dispute_view(row)
+        return dispute_view(row)
 
 
-def my_disputes(store: Store, *, viewer_id: int) -> list[dict]:
+def my_disputes(store: Store, *, viewer_id: int) -> list[DisputeView]:
     """The cases before the commissions where ``viewer_id`` holds a seat, and their own."""
     with store.transaction() as tx:
-        return [_dispute_view(r) for r in tx.disputes() if _may_see(tx, r, viewer_id)]
+        return [dispute_view(r) for r in tx.disputes() if _may_see(tx, r, viewer_id)]

@@ -17,6 +17,7 @@ from councilplan.audit.chain import utc_timestamp
 from councilplan.councils.service.disputes import dispute_act
 from councilplan.councils.service.records import record
 from councilplan.councils.service.repository import Records
+from councilplan.councils.service.results import Delegate, delegate_result
 
 
 def end_seats(
@@ -64,11 +65,11 @@ def end_seats(
     return ended
 
 
-def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: datetime) -> dict:
+def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: datetime) -> Delegate:
     """End ``delegate``'s mandate (``reason``: recalled, replaced, resigned, left_council) and
     every right that came from it, at ``now``. Idempotent on an ended mandate."""
     if delegate["ended_at"] is not None:
-        return dict(delegate)
+        return delegate_result(delegate)
     tx.end_delegate(delegate["id"], now, reason)
     still_delegate = tx.delegates(
         federation_id=delegate["federation_id"], account_id=delegate["account_id"]
@@ -89,4 +90,4 @@ def end_mandate(tx: Records, delegate: Mapping[str, Any], reason: str, now: date
         {"delegate_id": delegate["id"], "reason": reason, "commission_seats_ended": seats},
         now,
     )
-    return tx.delegate(delegate["id"])
+    return delegate_result(tx.delegate(delegate["id"]))
