@@ -278,3 +278,36 @@ def test_dispute_deadlines_decide_for_the_worker(council_store):
     view = s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=workers[3])
     assert view.state == "decided" and view.decision.decided_by == "deadline"
     assert view.decision.effect.hours == 8
+
+
+def test_a_dispute_stored_by_an_older_version_still_reads(council_store):
+    """A dispute's row keeps the view of its last act; one written before a field existed is
+    read by replaying its acts, not refused."""
+    import json
+
+    import sqlalchemy as sa
+
+    commission, workers, planners = commission_setup(council_store)
+    d = s.file_dispute(
+        council_store,
+        commission_id=commission.id,
+        filer_id=workers[3],
+        subject="work_norm",
+        target="bread",
+        current_hours="1/2",
+        claimed_hours="3/4",
+        grounds="new oven is slower",
+        now=T0 + 2 * DAY,
+    )
+    with council_store.engine.begin() as conn:
+        (state,) = conn.execute(
+            sa.text("SELECT state FROM disputes WHERE id = :d"), {"d": d.dispute_id}
+        ).one()
+        state = json.loads(state) if isinstance(state, str) else state
+        del state["view"]["excluded"]  # as a version before parties were excluded wrote it
+        conn.execute(
+            sa.text("UPDATE disputes SET state = :s WHERE id = :d"),
+            {"s": json.dumps(state), "d": d.dispute_id},
+        )
+    again = s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=planners[0])
+    assert again == d

@@ -486,10 +486,19 @@ def get_dispute(store: Store, *, dispute_id: int, viewer_id: int) -> DisputeView
                 f"dispute {dispute_id} is seen by its commission's seats and its parties only",
                 "dispute_id",
             )
-        return dispute_view(row)
+        return _current_view(row)
 
 
 def my_disputes(store: Store, *, viewer_id: int) -> list[DisputeView]:
     """The cases before the commissions where ``viewer_id`` holds a seat, and their own."""
     with store.transaction() as tx:
-        return [dispute_view(r) for r in tx.disputes() if _may_see(tx, r, viewer_id)]
+        return [_current_view(r) for r in tx.disputes() if _may_see(tx, r, viewer_id)]
+
+
+def _current_view(row: Mapping[str, Any]) -> DisputeView:
+    """A dispute as its acts make it under today's rules: replayed, not read from the view
+    stored with its last act, which a row written by an older version may lack fields of."""
+    dispute = _replay(row["state"]["acts"])
+    if isinstance(dispute, rules.Rejection):  # acts the rules accepted when they were made
+        return dispute_view(row)
+    return dispute_view({**row, "state": {**row["state"], "view": as_dict(dispute)}})
