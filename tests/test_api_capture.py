@@ -187,3 +187,56 @@ def test_rules_are_read_and_changed_only_by_the_councils_ballot(client):
     assert client.get(f"/api/councils/{c['id']}/rules", headers=h).json()["admission"] == (
         "decision"  # until the ballot carries
     )
+
+
+def test_an_outsider_can_neither_admit_nor_invite_nor_change_rules_nor_affiliate(client):
+    """A throwaway account tries every act by which membership and rules change, on a council
+    and a federation it does not belong to: each is refused and nothing is stored."""
+    ada, h_ada = account(client, "ada")
+    hood = client.post(
+        "/api/councils", json={"name": "Hood", "kind": "consumer"}, headers=h_ada
+    ).json()
+    fed = client.post(
+        "/api/councils", json={"name": "Town", "kind": "federation"}, headers=h_ada
+    ).json()
+    mallory, h_mal = account(client, "mallory")
+    application = client.post(f"/api/councils/{hood['id']}/join", headers=h_mal).json()
+    assert application["status"] == "pending"
+    soon = (NOW + 4 * DAY).isoformat()
+    before = len(client.get("/api/audit", headers=h_ada).json())
+    attempts = [
+        (f"/api/councils/{hood['id']}/invitations", {"account_id": mallory}),
+        (
+            f"/api/councils/{hood['id']}/admissions",
+            {"application_ids": [application["id"]], "closes_at": soon},
+        ),
+        (f"/api/councils/{hood['id']}/rules", {"admission": "open", "closes_at": soon}),
+        (f"/api/federations/{fed['id']}/councils", {"council_id": hood["id"]}),
+    ]
+    for url, body in attempts:
+        r = client.post(url, json=body, headers=h_mal)
+        assert r.status_code == 403, (url, r.status_code, r.text)
+    assert len(client.get("/api/audit", headers=h_ada).json()) == before  # nothing stored
+    members = client.get(f"/api/councils/{hood['id']}/members", headers=h_ada).json()
+    assert [m["account_id"] for m in members] == [ada]
+    assert (
+        client.get(f"/api/councils/{hood['id']}/rules", headers=h_ada).json()["admission"]
+        == "decision"
+    )
+
+
+def test_under_admission_by_invitation_only_a_member_of_standing_invites(client, council_store):
+    founder = s.register_account(
+        council_store, username="ada", display_name="Ada", password_hash="h", now=PAST
+    )
+    works = s.create_council(
+        council_store, name="Works", kind="workplace", founder_id=founder, now=PAST
+    )
+    change_rules(council_store, works.id, [founder], PAST + DAY, admission="invitation")
+    mallory, h_mal = account(client, "mallory")
+    r = client.post(
+        f"/api/councils/{works.id}/invitations", json={"account_id": mallory}, headers=h_mal
+    )
+    assert r.status_code == 403 and r.json()["detail"]["reason"] == "not_a_member", r.text
+    r = client.post(f"/api/councils/{works.id}/join", headers=h_mal)
+    assert r.status_code == 201 and r.json()["status"] == "pending"  # not a member: asked
