@@ -50,6 +50,9 @@ def test_bidirectional_overrides_and_isolates_are_named_and_refused(char):
     [
         ("a\u200bda", "U+200B ZERO WIDTH SPACE"),
         ("a\u200dda", "U+200D ZERO WIDTH JOINER"),
+        ("pay\u200cpal", "U+200C ZERO WIDTH NON-JOINER"),  # Latin letters do not join
+        ("\u0645\u06cc\u200c", "U+200C ZERO WIDTH NON-JOINER"),  # at the end of the word
+        ("\u0915\u200d\u0937", "U+200D ZERO WIDTH JOINER"),  # no virama before it
         ("ada\u00ad", "U+00AD SOFT HYPHEN"),
         ("\ufeffada", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
         ("ada\u2060", "U+2060 WORD JOINER"),
@@ -98,6 +101,9 @@ def test_words_mixing_look_alike_scripts_are_refused(name, char):
         "서울 빵집",
         "O\u2019Brien & Daughters",
         "\u2764\ufe0f Bakery",  # an emoji's presentation selector
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian: a non-joiner between letters
+        "\u0915\u094d\u200d\u0937",  # Devanagari: a joiner after the virama
+        "\U0001f469\u200d\U0001f527 Repairs",  # an emoji sequence (woman mechanic)
         "paypal",
     ],
 )

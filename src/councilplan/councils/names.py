@@ -69,14 +69,16 @@ def unfit_name(name: str, field: str) -> Unfit | None:
     """Why ``name`` cannot name an account or a council, or None when it can.
 
     Refused: control, format (Cf: bidirectional overrides and isolates U+202A-U+202E and
-    U+2066-U+2069, marks U+200E/U+200F, zero-width characters), private-use, unassigned and
+    U+2066-U+2069, marks U+200E/U+200F, zero-width characters but the joiners a script needs,
+    see :func:`_needed_joiner`), private-use, unassigned and
     other invisible characters, line and paragraph separators, and spaces other than U+0020;
     and any word (run without spaces) whose letters come from two scripts where one of them is a
     look-alike of a letter of the other (Japanese, Chinese and Korean mixes excepted).
     """
     previous = ""
-    for char in name:
-        problem = _invisible(char, previous)
+    for i, char in enumerate(name):
+        following = name[i + 1] if i + 1 < len(name) else ""
+        problem = None if _needed_joiner(char, previous, following) else _invisible(char, previous)
         if problem:
             return Unfit(
                 "invisible_character",
@@ -126,6 +128,31 @@ def unfit_password(
         f"{field}: {why}; choose another (three or four uncommon words make a good one)",
         field,
     )
+
+
+_ZWNJ, _ZWJ = "\u200c", "\u200d"
+#: Scripts whose letters join, where a zero-width non-joiner between two letters changes the
+#: word (Persian writes "mi\u200cxaham" so); Joining_Type, which RFC 5892 asks for, is not in
+#: Python's unicodedata, so the letters' script stands for it.
+_JOINING_SCRIPTS = ("ARABIC", "SYRIAC", "NKO", "MONGOLIAN", "MANDAIC", "ADLAM")
+
+
+def _needed_joiner(char: str, previous: str, following: str) -> bool:
+    """Whether a zero-width (non-)joiner is part of how the word is written, as RFC 5892's
+    CONTEXTJ rules allow in internationalised domain names: after a virama (Indic scripts
+    choose a conjunct's form with it), a non-joiner between two letters of a joining script,
+    and a joiner inside an emoji sequence. Anywhere else it is refused as invisible."""
+    if char not in (_ZWNJ, _ZWJ) or not previous or not following:
+        return False
+    if unicodedata.combining(previous) == 9:  # a virama
+        return True
+    if char == _ZWNJ:
+        return all(
+            unicodedata.category(c).startswith("L")
+            and unicodedata.name(c, "").startswith(_JOINING_SCRIPTS)
+            for c in (previous, following)
+        )
+    return unicodedata.category(previous) == "So" and unicodedata.category(following) == "So"
 
 
 def _invisible(char: str, previous: str) -> str | None:
