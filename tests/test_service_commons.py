@@ -311,3 +311,14 @@ def test_a_dispute_stored_by_an_older_version_still_reads(council_store):
         )
     again = s.get_dispute(council_store, dispute_id=d.dispute_id, viewer_id=planners[0])
     assert again == d
+
+
+def test_a_member_reads_her_councils_mandates_and_seats(council_store):
+    commission, workers, planners = commission_setup(council_store)
+    mine = s.my_account(council_store, planners[0])
+    assert mine.id == planners[0] and mine.username
+    assert [d.federation_id for d in mine.delegacies] == [commission.federation_id]
+    assert [seat.commission_id for seat in mine.commission_seats] == [commission.id]
+    assert s.as_dict(mine)["delegacies"][0]["account_id"] == planners[0]
+    with pytest.raises(s.NotFound):
+        s.my_account(council_store, 10_000)

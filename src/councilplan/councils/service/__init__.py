@@ -22,7 +22,7 @@ opening ballots, votes), ``delegation`` (elections, recall), ``budgets``, ``deci
 
 from __future__ import annotations
 
-from councilplan.councils.service.accounts import register_account
+from councilplan.councils.service.accounts import my_account, register_account
 from councilplan.councils.service.ballots import (
     amend_motion,
     check_choice,
@@ -120,6 +120,7 @@ from councilplan.councils.service.results import (
     Membership,
     Motion,
     MotionDetail,
+    MyAccount,
     OpenVote,
     Recall,
     RecallProgress,
@@ -157,6 +158,7 @@ __all__ = [
     "MOTION_RULES",
     "Membership",
     "Motion",
+    "MyAccount",
     "MotionDetail",
     "NotFound",
     "OpenVote",
@@ -214,6 +216,7 @@ __all__ = [
     "participation",
     "propose_project",
     "recount",
+    "my_account",
     "register_account",
     "standing",
     "support_recall",

@@ -10,11 +10,17 @@ from councilplan.councils import names
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
+    get_account,
     now_utc,
     record,
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Store
+from councilplan.councils.service.results import (
+    MyAccount,
+    commission_seat_result,
+    delegate_result,
+)
 
 NAME_KEY_LIMIT = 64  # characters of a username's folded key (NFKC can lengthen a name)
 
@@ -82,3 +88,19 @@ def register_account(
             raise taken from None
         record(tx, "account.registered", {"account_id": account_id, "username": username}, now)
     return account_id
+
+
+def my_account(store: Store, account_id: int) -> MyAccount:
+    """``account_id``'s own account: names, current councils, mandates and commission seats."""
+    with store.transaction() as tx:
+        account = get_account(tx, account_id)
+        return MyAccount(
+            id=account_id,
+            username=account["username"],
+            display_name=account["display_name"],
+            councils=tuple(m["council_id"] for m in tx.memberships_of(account_id)),
+            delegacies=tuple(delegate_result(d) for d in tx.delegates(account_id=account_id)),
+            commission_seats=tuple(
+                commission_seat_result(c) for c in tx.commission_seats(account_id=account_id)
+            ),
+        )

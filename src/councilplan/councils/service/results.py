@@ -451,3 +451,20 @@ def dispute_view(row: Mapping[str, Any]) -> DisputeView:
         dispute_id=row["id"],
         commission_id=row["commission_id"],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A member's own account.
+
+
+@dataclass(frozen=True)
+class MyAccount:
+    """Who a member is, the councils she belongs to now and every mandate and commission
+    seat she held or holds."""
+
+    id: int
+    username: str
+    display_name: str
+    councils: tuple[int, ...]
+    delegacies: tuple[Delegate, ...]
+    commission_seats: tuple[CommissionSeat, ...]

@@ -103,21 +103,7 @@ def change_password(
 @router.get("/api/me")
 def me(me: Me, store: StoreDep) -> dict:
     """Who I am, the councils I belong to and the mandates I hold."""
-    with store.transaction() as tx:
-        account = tx.account(me)
-        councils = tx.memberships_of(me)
-        mandates = tx.delegates(account_id=me)
-        seats = tx.commission_seats(account_id=me)
-    return svc.as_dict(
-        {
-            "id": me,
-            "username": account["username"],
-            "display_name": account["display_name"],
-            "councils": [m["council_id"] for m in councils],
-            "delegacies": mandates,
-            "commission_seats": seats,
-        }
-    )
+    return svc.as_dict(svc.my_account(store, me))
 
 
 def _log_in(request: Request, store: svc.Store, body: LoginIn, kind: str) -> tuple[int, str]:
