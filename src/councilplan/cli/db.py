@@ -81,7 +81,7 @@ def db_upgrade(
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder for councilplan.sqlite"),
 ) -> None:
     """Create or migrate the councils database to the newest schema."""
-    from councilplan.store import make_engine, migrate
+    from councilplan.store import make_engine, migrate, store_for
 
     url = resolve_database_url(database_url, data_dir, create=True)
     engine = make_engine(url)
@@ -89,6 +89,11 @@ def db_upgrade(
         migrate.upgrade(engine)
         revision = migrate.current_revision(engine)
         console.print(f"database at revision {revision}: {shown_url(url)}")
+        if store_for(engine).begin_record():
+            console.print(
+                "recorded the tables as they stand (record.began): this database's entries "
+                "kept no states before; `councilplan audit verify` replays from here"
+            )
     except Exception as error:  # noqa: BLE001
         fail(f"cannot migrate {shown_url(url)}: {reason(error)}")
     finally:
