@@ -122,6 +122,13 @@ def next_entry(
     return entry_after(previous.seq, previous.hash, kind, payload, recorded_at)
 
 
+def event_payload(kind: str, payload: Mapping[str, Any]) -> dict:
+    """A detached, JSON-clean copy of an event's payload; refuses a missing kind and floats."""
+    if not kind:
+        raise ValueError("kind: an audit event needs a kind, e.g. 'ballot.closed'")
+    return json.loads(canonical_json(dict(payload)))
+
+
 def entry_after(
     head_seq: int,
     head_hash: str,
@@ -130,12 +137,10 @@ def entry_after(
     recorded_at: str | None = None,
 ) -> Entry:
     """The entry that follows the head ``(head_seq, head_hash)``; ``(0, GENESIS_HASH)`` for none."""
-    if not kind:
-        raise ValueError("kind: an audit event needs a kind, e.g. 'ballot.closed'")
+    payload = event_payload(kind, payload)
     seq = head_seq + 1
     prev = head_hash
     recorded_at = recorded_at or utc_timestamp()
-    payload = json.loads(canonical_json(dict(payload)))  # a detached, JSON-clean copy
     return Entry(
         seq, kind, payload, recorded_at, prev, entry_hash(seq, kind, payload, recorded_at, prev)
     )

@@ -28,8 +28,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from councilplan.audit.chain import canonical_json, utc_timestamp
-from councilplan.audit.record import state_commitment
-from councilplan.store.tables import metadata
+from councilplan.audit.record import (
+    Replay,
+    ReplayError,
+    compare,
+    mac_matches,
+    state_commitment,
+)
+from councilplan.store.tables import audit_log, audit_pending, metadata
 
 #: Tables kept by the record itself, not governed by it.
 RECORD_TABLES = ("audit_log", "audit_pending", "audit_head")
@@ -210,9 +216,6 @@ def check_state(connection: sa.Connection, key: bytes | None) -> StateCheck:
     """Replay every entry's state from the latest ``record.began`` (or the first entry) and
     compare the governed tables with the result; check each entry's MAC under ``key`` (when
     given) and every staged event's. The first problem found is reported."""
-    from councilplan.audit.record import Replay, ReplayError, compare, mac_matches
-    from councilplan.store.tables import audit_log, audit_pending
-
     log = audit_log
     began = connection.execute(
         sa.select(sa.func.max(log.c.seq)).where(log.c.kind == "record.began")

@@ -19,11 +19,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import councilplan.store.collector as collector
 from councilplan.audit.chain import (
-    GENESIS_HASH,
     Entry,
     Verification,
     canonical_json,
-    entry_after,
+    event_payload,
     utc_timestamp,
     verify,
 )
@@ -36,7 +35,6 @@ from councilplan.store.record import (
     StateCheck,
     audit_key,
     check_state,
-    full_row,
     with_commitment,
 )
 from councilplan.store.tables import audit_head, audit_log, metadata, votes
@@ -104,8 +102,8 @@ class SqlRecords:
     ) -> RecordedEvent:
         """Record an event with the changes made since the previous one; it is chained when the
         act is done."""
-        probe = entry_after(0, GENESIS_HASH, kind, payload, recorded_at)  # refuses floats
-        event = RecordedEvent(kind, probe.payload, recorded_at, State(self.changes.take()))
+        checked = event_payload(kind, payload)
+        event = RecordedEvent(kind, checked, recorded_at, State(self.changes.take()))
         self.events.append(event)
         return event
 
@@ -615,18 +613,20 @@ class SqlStore:
         (none here: an act that chains as it goes leaves none)."""
         return 0
 
-    def verify_audit(self) -> Verification:
-        """Recompute the audit chain, checking its end against the stored head too. Events
-        whose acts committed are chained first (:meth:`seal_audit`), so every act is checked."""
+    def verify_audit(self, expected_head: str | None = None) -> Verification:
+        """Recompute the audit chain, checking its end against ``expected_head`` (a head
+        published earlier), else the stored head. Events whose acts committed are chained first
+        (:meth:`seal_audit`), so every act is checked."""
         self.seal_audit()
         _, head = self.audit_head()
-        return verify(self.audit_entries(), expected_head=head)
+        return verify(self.audit_entries(), expected_head=expected_head or head)
 
-    def verify_record(self) -> RecordVerification:
-        """:meth:`verify_audit`, then every entry's signature and state, and every governed
-        table against the record (:func:`~councilplan.store.record.check_state`)."""
+    def verify_record(self, expected_head: str | None = None) -> RecordVerification:
+        """:meth:`verify_audit` (against ``expected_head`` if given), then every entry's
+        signature and state, and every governed table against the record
+        (:func:`~councilplan.store.record.check_state`)."""
         sealed = self.seal_audit()
-        chain = self.verify_audit()
+        chain = self.verify_audit(expected_head)
         with self.engine.connect() as connection:
             state = check_state(connection, self.key)
         return RecordVerification(chain, state, sealed)
@@ -654,7 +654,7 @@ class SqlStore:
         with self.transaction() as tx:
             for table, table_rows in rows.items():
                 for row in table_rows:
-                    tx.changes.items.append(["insert", table, full_row(table, row)])
+                    tx.changes.insert(table, row)
             tx.append_event(
                 "record.began",
                 {"tables": {table: len(table_rows) for table, table_rows in rows.items()}},
