@@ -28,22 +28,21 @@ def audit_verify(
     """Check the record: recompute the audit chain, check every entry's signature, replay the
     record and compare every table it governs. Exit 0 when all hold; 1 naming the first bad
     entry or row."""
-    from councilplan.audit.chain import verify
     from councilplan.store import open_store
 
     url = resolve_database_url(database_url, data_dir, create=False)
     try:
         store = open_store(url, upgrade=False)
         try:
-            checked = store.verify_record()  # chains correctly signed staged events first
-            entries = store.audit_entries()
+            # chains correctly signed staged events first
+            checked = store.verify_record(expected_head=expect_head)
         finally:
             store.dispose()
     except Exception as error:  # noqa: BLE001
         fail(f"cannot read the audit log at {shown_url(url)}: {reason(error)}")
     if checked.sealed:
         console.print(f"chained {checked.sealed} signed event(s) that were staged, not chained")
-    result = verify(entries, expected_head=expect_head or checked.chain.head_hash)
+    result = checked.chain
     if not result.ok:
         err_console.print(
             Text.assemble(
