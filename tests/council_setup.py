@@ -125,3 +125,26 @@ def _elect(store, fed, council, group, when):
         name = s.get_ballot(store, ballot.id).options[0]
         s.cast_vote(store, ballot_id=ballot.id, voter_id=a, choice=[name], now=when)
     s.close_ballot(store, ballot_id=ballot.id, now=when + day)
+
+
+def database_before_the_state_record(url: str) -> None:
+    """A SQLite database at migration 0010, before entries kept their states: one account and
+    the one entry that registered it, chained."""
+    from councilplan.audit.chain import canonical_json, entry_after
+    from councilplan.store import make_engine, migrate
+
+    engine = make_engine(url)
+    migrate.upgrade(engine, "0010")
+    first = entry_after(0, "0" * 64, "account.registered", {"account_id": 1, "username": "ada"})
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (id, username, name_key, display_name, password_hash, "
+            "created_at) VALUES (1, 'ada', 'ada', 'Ada', 'h', '2026-01-01 00:00:00')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash) VALUES "
+            f"(1, 'account.registered', '{canonical_json(first.payload).decode()}', "
+            f"'{first.recorded_at}', '{first.prev_hash}', '{first.hash}')"
+        )
+        conn.exec_driver_sql(f"UPDATE audit_head SET seq = 1, hash = '{first.hash}' WHERE id = 1")
+    engine.dispose()

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from council_setup import database_before_the_state_record
 from councilplan.cli import app
 from councilplan.councils import service as s
 
@@ -111,25 +112,8 @@ def test_audit_verify_names_a_row_changed_behind_the_records_back(council_store)
 def test_db_upgrade_records_an_older_database_as_it_stands(tmp_path):
     """A database from before the state record: `db upgrade` records its tables once, and
     `audit verify` then replays from there."""
-    from councilplan.audit.chain import canonical_json, entry_after
-    from councilplan.store import make_engine, migrate
-
     url = f"sqlite:///{tmp_path / 'councilplan.sqlite'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine, "0010")
-    first = entry_after(0, "0" * 64, "account.registered", {"account_id": 1, "username": "ada"})
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO accounts (id, username, name_key, display_name, password_hash, "
-            "created_at) VALUES (1, 'ada', 'ada', 'Ada', 'h', '2026-01-01 00:00:00')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash) VALUES "
-            f"(1, 'account.registered', '{canonical_json(first.payload).decode()}', "
-            f"'{first.recorded_at}', '{first.prev_hash}', '{first.hash}')"
-        )
-        conn.exec_driver_sql(f"UPDATE audit_head SET seq = 1, hash = '{first.hash}' WHERE id = 1")
-    engine.dispose()
+    database_before_the_state_record(url)
     result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0 and "record.began" in result.output, result.output
     result = runner.invoke(app, ["audit", "verify", "--data-dir", str(tmp_path)])

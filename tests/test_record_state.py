@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from council_setup import database_before_the_state_record
 from councilplan.audit.chain import canonical_json, entry_after
 from councilplan.councils.service import (
     cast_vote,
@@ -217,25 +218,10 @@ def test_a_forged_staged_event_is_never_chained(council_store):
 def test_a_database_older_than_the_state_record_is_recorded_once_as_it_stands(tmp_path):
     """Entries made before migration 0011 keep no states: the service records the tables once
     (record.began) and replays from there; an edit after that is named as any other."""
-    from councilplan.store import migrate, open_store
-    from councilplan.store.engine import make_engine
+    from councilplan.store import open_store
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine, "0010")
-    first = entry_after(0, "0" * 64, "account.registered", {"account_id": 1, "username": "ada"})
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO accounts (id, username, name_key, display_name, password_hash, "
-            "created_at) VALUES (1, 'ada', 'ada', 'Ada', 'h', '2026-01-01 00:00:00')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO audit_log (seq, kind, payload, recorded_at, prev_hash, hash) VALUES "
-            f"(1, 'account.registered', '{canonical_json(first.payload).decode()}', "
-            f"'{first.recorded_at}', '{first.prev_hash}', '{first.hash}')"
-        )
-        conn.exec_driver_sql(f"UPDATE audit_head SET seq = 1, hash = '{first.hash}' WHERE id = 1")
-    engine.dispose()
+    database_before_the_state_record(url)
 
     store = open_store(url)
     try:
