@@ -418,6 +418,22 @@ def _close_as_before_0007(store, ballot_id, now):
         tx.append_event("ballot.closed", {"ballot_id": ballot_id}, now.isoformat())
 
 
+def _keys_against_content(engine, ballot_id):
+    """Give a ballot's vote rows keys whose order is the reverse of their content's, so that
+    a box in counting (key) order differs from one sorted by content whatever keys the
+    service drew."""
+    votes = tables.votes
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(votes.c.id, votes.c.choice).where(votes.c.ballot_id == ballot_id)
+        ).all()
+        by_content = sorted(rows, key=lambda row: json.dumps(row.choice), reverse=True)
+        for k, row in enumerate(by_content):
+            conn.execute(
+                votes.update().where(votes.c.id == row.id).values(id=f"{k:08d}-key-order")
+            )
+
+
 def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
     """A database with closed ballots from before 0007: each closed secret ballot's vote rows
     move into its box in the order they were counted, recounts still match, the guards hold,
@@ -460,6 +476,7 @@ def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
                 s.cast_vote(store, ballot_id=made["ranked"], voter_id=a, choice=ranking, now=T0)
                 s.cast_vote(store, ballot_id=made["open"], voter_id=a, choice=yes, now=T0)
             s.cast_vote(store, ballot_id=made["pending"], voter_id=ids[0], choice=["c"], now=T0)
+            _keys_against_content(engine, made["ranked"])
             for name in ("ranked", "open"):
                 _close_as_before_0007(store, made[name], T0 + timedelta(days=1))
             with engine.connect() as conn:
