@@ -361,6 +361,101 @@ class FakeRecords:
     def set_dispute_state(self, dispute_id, state, status, updated_at):
         self._change("dispute", dispute_id, state=state, status=status, updated_at=updated_at)
 
+    # -- planning periods -----------------------------------------------------------------------
+
+    def bundle(self, digest, *, archive=False):
+        row = self._one("bundle", digest)
+        if row is not None and not archive:
+            row.pop("archive")
+        return row
+
+    def add_bundle(self, fields):
+        return self._add("bundle", fields, key=fields["digest"])
+
+    def period(self, period_id, *, lock=None):
+        return self._one("period", period_id)
+
+    def periods(self, federation_id=None):
+        return self._all("period", federation_id=federation_id)
+
+    def add_period(self, fields):
+        return self._add("period", fields)
+
+    def update_period(self, period_id, values):
+        self._change("period", period_id, **values)
+
+    def statement(self, statement_id):
+        return self._one("statement", statement_id)
+
+    def statements(self, period_id, *, council_id=None, status=None):
+        return self._all("statement", period_id=period_id, council_id=council_id, status=status)
+
+    def add_statement(self, fields):
+        return self._add("statement", fields)
+
+    def set_statement_status(self, statement_id, status, decided_at):
+        self._change("statement", statement_id, status=status, decided_at=decided_at)
+
+    def set_statement_ballot(self, statement_id, ballot_id):
+        self._change("statement", statement_id, ballot_id=ballot_id)
+
+    def variant(self, variant_id, *, lock=None, result=False):
+        row = self._one("variant", variant_id)
+        if row is not None and not result:
+            row.pop("result", None)
+        return row
+
+    def variants(self, period_id):
+        return [self.variant(v["id"]) for v in self._all("variant", period_id=period_id)]
+
+    def add_variant(self, fields):
+        self._unique("variant", period_id=fields["period_id"], name=fields["name"])
+        return self._add("variant", fields)
+
+    def claim_variant(self, worker, started_at):
+        queued = self._first("variant", status="queued")
+        if queued is None:
+            return None
+        self._change(
+            "variant", queued["id"], status="running", worker=worker, started_at=started_at
+        )
+        return self.variant(queued["id"])
+
+    def update_variant(self, variant_id, values):
+        self._change("variant", variant_id, **values)
+
+    def set_progress(self, variant_id, stage, done, at):
+        self.state.setdefault("progress", {})[variant_id] = Row(
+            variant_id=variant_id, stage=stage, done=done, updated_at=at
+        )
+
+    def progress(self, variant_id):
+        return self._one("progress", variant_id)
+
+    def plan_round(self, round_id, *, lock=None):
+        return self._one("plan_round", round_id)
+
+    def plan_rounds(self, period_id):
+        return sorted(self._all("plan_round", period_id=period_id), key=lambda r: r["number"])
+
+    def add_plan_round(self, fields):
+        return self._add("plan_round", fields)
+
+    def update_plan_round(self, round_id, values):
+        self._change("plan_round", round_id, **values)
+
+    def round_answers(self, round_id):
+        return sorted(self._all("round_answer", round_id=round_id), key=lambda r: r["council_id"])
+
+    def round_answer(self, round_id, council_id):
+        return self._first("round_answer", round_id=round_id, council_id=council_id)
+
+    def add_round_answer(self, fields):
+        return self._add("round_answer", fields)
+
+    def update_round_answer(self, answer_id, values):
+        self._change("round_answer", answer_id, **values)
+
     # -- the record -----------------------------------------------------------------------------
 
     def append_event(self, kind, payload, recorded_at):
@@ -408,7 +503,7 @@ def store():
 def test_demo_town_on_the_fake(store):
     made = s.create_demo_town(store, hash_password=lambda p: "h:" + p, now=T0)
     fed = made["councils"]["federation"]
-    assert len(s.delegates(store, federation_id=fed)) == 3
+    assert len(s.delegates(store, federation_id=fed)) == 5
     assert s.get_ballot(store, made["motion_ballot"]).tally["outcome"] == "carried"
     assert s.recount(store, made["motion_ballot"]).matches
     assert verify(store.log).ok and len(store.log) > 50

@@ -39,16 +39,28 @@ from councilplan.store.tables import audit_log, audit_pending, metadata
 
 #: Tables kept by the record itself, not governed by it.
 RECORD_TABLES = ("audit_log", "audit_pending", "audit_head")
+#: Operational tables outside the record: how far a running job is (its outcome is governed).
+UNGOVERNED = (*RECORD_TABLES, "job_progress")
 
 #: Each governed table's key columns, in the order the verifier reads them.
 GOVERNED: dict[str, tuple[str, ...]] = {
     t.name: tuple(c.name for c in t.primary_key.columns)
     for t in metadata.sorted_tables
-    if t.name not in RECORD_TABLES
+    if t.name not in UNGOVERNED
 }
 
-#: Columns kept in the record as the SHA-256 of their text.
-DIGESTED = {("ballot_boxes", "votes")}
+#: Columns kept in the record as the SHA-256 of their text (bytes: of themselves; JSON: of its
+#: sorted compact text, where floats are allowed, as Python writes them): a sealed ballot box,
+#: a bundle's archive, a computed plan and the rounds' numeric state. Every other JSON column
+#: keeps numbers as text or integers (chain.canonical_json refuses floats).
+DIGESTED = {
+    ("ballot_boxes", "votes"),
+    ("bundles", "archive"),
+    ("variants", "summary"),
+    ("variants", "result"),
+    ("plan_rounds", "state"),
+    ("plan_rounds", "outcome"),
+}
 
 
 def plain(column: sa.Column, value: Any) -> Any:
@@ -63,7 +75,15 @@ def plain(column: sa.Column, value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if (column.table.name, column.name) in DIGESTED:
-        return {"sha256": hashlib.sha256(str(value).encode()).hexdigest()}
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+        elif isinstance(column.type, sa.JSON):
+            data = json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode()
+        else:
+            data = str(value).encode()
+        return {"sha256": hashlib.sha256(data).hexdigest()}
     if isinstance(column.type, sa.JSON):
         return json.loads(canonical_json(value))
     return value

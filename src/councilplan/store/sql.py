@@ -450,6 +450,129 @@ class SqlRecords:
         values = {"state": state, "status": status, "updated_at": updated_at}
         self._update("disputes", dispute_id, values)
 
+    # -- planning periods ------------------------------------------------------------------------
+
+    def bundle(self, digest: str, *, archive: bool = False) -> dict | None:
+        t = self._table("bundles")
+        columns = [c for c in t.c if archive or c.name != "archive"]
+        row = self._execute(sa.select(*columns).where(t.c.digest == digest)).mappings().first()
+        return _aware(row) if row is not None else None
+
+    def add_bundle(self, fields: Mapping[str, Any]) -> str:
+        return self._insert("bundles", fields)
+
+    def period(self, period_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("periods", period_id, lock=lock)
+
+    def periods(self, federation_id: int | None = None) -> list[dict]:
+        where = {} if federation_id is None else {"federation_id": federation_id}
+        return self._find("periods", where, order_by="id")
+
+    def add_period(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("periods", fields)
+
+    def update_period(self, period_id: int, values: Mapping[str, Any]) -> None:
+        self._update("periods", period_id, values)
+
+    def statement(self, statement_id: int) -> dict | None:
+        return self._get("statements", statement_id)
+
+    def statements(
+        self, period_id: int, *, council_id: int | None = None, status: str | None = None
+    ) -> list[dict]:
+        where: dict[str, Any] = {"period_id": period_id}
+        if council_id is not None:
+            where["council_id"] = council_id
+        if status is not None:
+            where["status"] = status
+        return self._find("statements", where, order_by="id")
+
+    def add_statement(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("statements", fields)
+
+    def set_statement_status(self, statement_id: int, status: str, decided_at: datetime) -> None:
+        self._update("statements", statement_id, {"status": status, "decided_at": decided_at})
+
+    def set_statement_ballot(self, statement_id: int, ballot_id: int) -> None:
+        self._update("statements", statement_id, {"ballot_id": ballot_id})
+
+    def variant(
+        self, variant_id: int, *, lock: str | None = None, result: bool = False
+    ) -> dict | None:
+        row = self._get("variants", variant_id, lock=lock)
+        if row is not None and not result:
+            row.pop("result")
+        return row
+
+    def variants(self, period_id: int) -> list[dict]:
+        t = self._table("variants")
+        query = (
+            sa.select(*[c for c in t.c if c.name != "result"])
+            .where(t.c.period_id == period_id)
+            .order_by(t.c.id)
+        )
+        return [_aware(r) for r in self._execute(query).mappings()]
+
+    def add_variant(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("variants", fields)
+
+    def claim_variant(self, worker: str, started_at: datetime) -> dict | None:
+        t = self._table("variants")
+        query = (
+            sa.select(t.c.id)
+            .where(t.c.status == "queued")
+            .order_by(t.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        for variant_id in self._execute(query).scalars():
+            values = {"status": "running", "worker": worker, "started_at": started_at}
+            claimed = self._execute(
+                t.update().where(t.c.id == variant_id, t.c.status == "queued").values(**values)
+            ).rowcount
+            if claimed:
+                self.changes.update("variants", variant_id, values)
+                return self.variant(variant_id)
+        return None
+
+    def update_variant(self, variant_id: int, values: Mapping[str, Any]) -> None:
+        self._update("variants", variant_id, values)
+
+    def set_progress(self, variant_id: int, stage: str, done: float, at: datetime) -> None:
+        t = self._table("job_progress")
+        values = {"stage": stage[:100], "done": float(done), "updated_at": at}
+        if not self._execute(
+            t.update().where(t.c.variant_id == variant_id).values(**values)
+        ).rowcount:
+            self._execute(t.insert().values(variant_id=variant_id, **values))
+
+    def progress(self, variant_id: int) -> dict | None:
+        return self._get("job_progress", variant_id)
+
+    def plan_round(self, round_id: int, *, lock: str | None = None) -> dict | None:
+        return self._get("plan_rounds", round_id, lock=lock)
+
+    def plan_rounds(self, period_id: int) -> list[dict]:
+        return self._find("plan_rounds", {"period_id": period_id}, order_by="number")
+
+    def add_plan_round(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("plan_rounds", fields)
+
+    def update_plan_round(self, round_id: int, values: Mapping[str, Any]) -> None:
+        self._update("plan_rounds", round_id, values)
+
+    def round_answers(self, round_id: int) -> list[dict]:
+        return self._find("round_answers", {"round_id": round_id}, order_by="council_id")
+
+    def round_answer(self, round_id: int, council_id: int) -> dict | None:
+        return self._first("round_answers", {"round_id": round_id, "council_id": council_id})
+
+    def add_round_answer(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("round_answers", fields)
+
+    def update_round_answer(self, answer_id: int, values: Mapping[str, Any]) -> None:
+        self._update("round_answers", answer_id, values)
+
     # -- private: generic reads and writes by table, every write collected for the record ------
 
     def _table(self, name: str) -> sa.Table:

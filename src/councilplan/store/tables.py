@@ -361,6 +361,148 @@ disputes = sa.Table(
     sa.Column("updated_at", Moment, nullable=False),
 )
 
+# --- planning periods (issue 14; docs/planning-cycle.md) ----------------------------------------
+
+bundles = sa.Table(
+    "bundles",
+    metadata,
+    # An economy bundle as one deterministic zip (economy/archive.py), kept by its SHA-256 so a
+    # period names exactly the economy it plans. Written once; the record keeps its digest.
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("archive", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("added_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("added_at", Moment, nullable=False),
+)
+
+periods = sa.Table(
+    "periods",
+    metadata,
+    # A planning period of a federation: proposed by a delegate, opened by the federation's
+    # ballot (ballot_id), then: statements until stating_closes_at, variants computed and
+    # rounds run until proposing_closes_at, the adoption ballot closing by deciding_closes_at.
+    # status: proposed -> open -> adopted, or proposed -> refused.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("bundle_digest", sa.ForeignKey("bundles.digest"), nullable=False),
+    sa.Column("starts_on", sa.String(10), nullable=False),  # ISO dates of the span planned
+    sa.Column("ends_on", sa.String(10), nullable=False),
+    sa.Column("limits", JSON, nullable=False),  # {"labour": {id: hours}, "resources": {...}}
+    sa.Column("rounds", JSON, nullable=True),  # {"round_hours", "max_rounds", "threshold"}
+    sa.Column("stating_closes_at", Moment, nullable=False),
+    sa.Column("proposing_closes_at", Moment, nullable=False),
+    sa.Column("deciding_closes_at", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("proposed_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("proposed_at", Moment, nullable=False),
+    sa.Column("ballot_id", sa.Integer, nullable=True),
+    sa.Column("opened_at", Moment, nullable=True),
+    sa.Column("adoption_ballot_id", sa.Integer, nullable=True),
+    sa.Column("adopted_variant_id", sa.Integer, nullable=True),
+    sa.Column("plan_digest", sa.String(64), nullable=True),
+    sa.Column("adopted_at", Moment, nullable=True),
+    sa.CheckConstraint("status in ('proposed', 'open', 'refused', 'adopted')", name="status"),
+)
+
+statements = sa.Table(
+    "statements",
+    metadata,
+    # What a council states for a period: a consumer council its needs (rows of product,
+    # quantity, priority), a workplace council its techniques (technique, capacity) and the
+    # hours it offers (labour, hours). In force from its council's decision: a current
+    # delegate's mandate (delegate_id) or the council's ballot (ballot_id; status "proposed"
+    # until it closes). A newer statement of the same kind supersedes it.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("period_id", sa.ForeignKey("periods.id"), nullable=False, index=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("content", JSON, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("stated_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("delegate_id", sa.Integer, nullable=True),
+    sa.Column("ballot_id", sa.Integer, nullable=True),
+    sa.Column("stated_at", Moment, nullable=False),
+    sa.Column("decided_at", Moment, nullable=True),
+    sa.CheckConstraint("kind in ('needs', 'techniques')", name="kind"),
+    sa.CheckConstraint(
+        "status in ('proposed', 'in_force', 'superseded', 'refused')", name="status"
+    ),
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    # A plan variant of a period, and its job: requested (queued), claimed by a worker
+    # (running), computed (done: inputs_digest, plan_digest and the published plan in result)
+    # or failed (error). kind "plan": planning.plan with the period's limits and the variant's
+    # constraints; "rounds": the participatory rounds' outcome.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("period_id", sa.ForeignKey("periods.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("constraints", JSON, nullable=False),
+    sa.Column("requested_by", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("requested_at", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("worker", sa.String(100), nullable=True),
+    sa.Column("started_at", Moment, nullable=True),
+    sa.Column("finished_at", Moment, nullable=True),
+    sa.Column("inputs_digest", sa.String(64), nullable=True),
+    sa.Column("plan_digest", sa.String(64), nullable=True),
+    sa.Column("summary", JSON, nullable=True),
+    sa.Column("result", JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("period_id", "name", name="uq_variants_period_name"),
+    sa.CheckConstraint("kind in ('plan', 'rounds')", name="kind"),
+    sa.CheckConstraint("status in ('queued', 'running', 'done', 'failed')", name="status"),
+)
+
+job_progress = sa.Table(
+    "job_progress",
+    metadata,
+    # How far a running variant's job is: operational, not governed (not on the record), as
+    # the status it reaches is.
+    sa.Column("variant_id", sa.ForeignKey("variants.id"), primary_key=True),
+    sa.Column("stage", sa.String(100), nullable=False),
+    sa.Column("done", sa.Float, nullable=False),  # share of the job done, 0..1
+    sa.Column("updated_at", Moment, nullable=False),
+)
+
+plan_rounds = sa.Table(
+    "plan_rounds",
+    metadata,
+    # The participatory rounds of a period (planning/rounds/live.py): the setup once (round 0
+    # holds it), then one row per round: open for answers until closes_at, with the indicative
+    # prices it answers (state before), and after its close the state after, who answered
+    # themselves and the round's outcome.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("period_id", sa.ForeignKey("periods.id"), nullable=False, index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("opened_at", Moment, nullable=False),
+    sa.Column("closes_at", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("state", JSON, nullable=False),  # the procedure's state at the round's start
+    sa.Column("outcome", JSON, nullable=True),
+    sa.Column("closed_at", Moment, nullable=True),
+    sa.UniqueConstraint("period_id", "number", name="uq_plan_rounds_period_number"),
+    sa.CheckConstraint("status in ('open', 'closed')", name="status"),
+)
+
+round_answers = sa.Table(
+    "round_answers",
+    metadata,
+    # A council's own answer to a round's prices (its latest, while the round is open).
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("round_id", sa.ForeignKey("plan_rounds.id"), nullable=False, index=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("answered_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("answer", JSON, nullable=False),
+    sa.Column("answered_at", Moment, nullable=False),
+    sa.UniqueConstraint("round_id", "council_id", name="uq_round_answers_round_council"),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,

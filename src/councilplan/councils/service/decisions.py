@@ -4,7 +4,9 @@ closes at once).
 
 One place for every purpose: an election seats its winners, a recall ends a mandate and opens
 a by-election, a budget stores its allocation, an admission admits its applicants, an
-affiliation admits a council to a federation, a rules ballot changes the council's rules. The
+affiliation admits a council to a federation, a rules ballot changes the council's rules, a
+period ballot opens a planning period, a statement ballot puts a council's statement in force,
+an adoption ballot adopts a plan variant. The
 modules that open those ballots (``ballots``, ``delegation``, ``budgets``, ``councils``) sit
 below this one and know nothing of closing.
 """
@@ -36,6 +38,7 @@ from councilplan.councils.service.councils import (
     refuse_application,
 )
 from councilplan.councils.service.mandates import end_mandate
+from councilplan.councils.service.planning import adopt_plan, adopt_statement, open_period
 from councilplan.councils.service.records import Conflict, existing, now_utc, record
 from councilplan.councils.service.repository import Records, Store
 from councilplan.councils.service.results import Ballot, Recount, VoteReceipt, ballot_result
@@ -380,4 +383,7 @@ DECIDES: dict[str, Decision] = {
     "admission": admit_applicants,
     "affiliation": affiliate_applicants,
     "rules": adopt_rules,
+    "period": open_period,
+    "statement": adopt_statement,
+    "adoption": adopt_plan,
 }

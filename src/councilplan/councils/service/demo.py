@@ -75,7 +75,7 @@ def create_demo_town(
     now: datetime | None = None,
 ) -> dict:
     """Populate ``store`` (e.g. ``councilplan.store.repository.open_store(url)``) with a small
-    town: two workplace councils and a neighbourhood council with members, a planning
+    town: two workplace councils and three neighbourhood councils with members, a planning
     federation they send delegates to (elections held and closed), and a motion voted on in the
     neighbourhood. Every account's password is ``password``, hashed by ``hash_password``
     (default: argon2id, as the web login expects). All acts go on record.
@@ -85,6 +85,7 @@ def create_demo_town(
     """
     start = now_utc(now) - timedelta(days=30)
     people = ["ada", "bea", "cai", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee"]
+    people += ["mo", "ned", "oz", "pat", "quinn", "rae"]
     if hash_password is None:
         hash_password = PasswordHasher().hash  # the same hasher as councilplan.web.auth
     hashed = hash_password(password)
@@ -94,12 +95,14 @@ def create_demo_town(
         )
         for p in people
     }
-    # Three councils, each founded by its first member, who admits the rest by the council's
+    # Five councils, each founded by its first member, who admits the rest by the council's
     # decision (an admission ballot: 3 days).
     groups = {
         "bakery": ("Bakery workers", "workplace", people[:4]),
         "clinic": ("Clinic workers", "workplace", people[4:8]),
-        "neighbourhood": ("Riverside neighbourhood", "consumer", people[8:] + ["ada", "eve"]),
+        "neighbourhood": ("Riverside neighbourhood", "consumer", people[8:12] + ["ada", "eve"]),
+        "north": ("North neighbourhood", "consumer", people[12:15]),
+        "south": ("South neighbourhood", "consumer", people[15:18]),
     }
     councils, names_of = {}, {}
     for key, (name, kind, names) in groups.items():
@@ -113,6 +116,7 @@ def create_demo_town(
         )
         councils[key], names_of[council.id] = council, names
     bakery, clinic, hood = councils["bakery"], councils["clinic"], councils["neighbourhood"]
+    north, south = councils["north"], councils["south"]
     federation = create_council(
         store,
         name="Town planning federation",
@@ -132,7 +136,7 @@ def create_demo_town(
             actor_id=ids[names_of[c.id][0]],
             now=t,
         ).id
-        for c in (bakery, clinic, hood)
+        for c in (bakery, clinic, hood, north, south)
     }
     admit_first_council(store, application_id=asked[bakery.id], actor_id=ids["ada"], now=t)
     # Elections once the admitted members have the minimum standing.
@@ -145,14 +149,14 @@ def create_demo_town(
         store,
         council_id=federation.id,
         opened_by=bakery_delegate,
-        application_ids=[asked[clinic.id], asked[hood.id]],
+        application_ids=[asked[c.id] for c in (clinic, hood, north, south)],
         closes_at=t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS),
         now=t,
     )
     cast_vote(store, ballot_id=affiliation.id, voter_id=bakery_delegate, choice="yes", now=t)
     t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS)
     close_ballot(store, ballot_id=affiliation.id, now=t)
-    for council_id in (clinic.id, hood.id):
+    for council_id in (clinic.id, hood.id, north.id, south.id):
         elections[council_id] = _elect(store, council_id, federation.id, ids, names_of, t)
     t = t + timedelta(days=DEFAULT_MIN_BALLOT_DAYS + 1)
     m = table_motion(
@@ -189,6 +193,8 @@ def create_demo_town(
             "bakery": bakery.id,
             "clinic": clinic.id,
             "neighbourhood": hood.id,
+            "north": north.id,
+            "south": south.id,
             "federation": federation.id,
         },
         "elections": elections,

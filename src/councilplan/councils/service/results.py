@@ -468,3 +468,131 @@ class MyAccount:
     councils: tuple[int, ...]
     delegacies: tuple[Delegate, ...]
     commission_seats: tuple[CommissionSeat, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning periods (councils/service/planning.py).
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An economy bundle kept by the service, named by the SHA-256 of its archive."""
+
+    digest: str
+    name: str
+    size: int
+    added_by: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class Period:
+    """A federation's planning period. ``stage``: what it is open for at the moment asked
+    (proposed, stating, proposing, deciding, adopted, refused, closed)."""
+
+    id: int
+    federation_id: int
+    title: str
+    bundle_digest: str
+    starts_on: str
+    ends_on: str
+    limits: Mapping[str, Any]
+    rounds: Mapping[str, Any] | None
+    stating_closes_at: datetime
+    proposing_closes_at: datetime
+    deciding_closes_at: datetime
+    status: str
+    proposed_by: int
+    proposed_at: datetime
+    ballot_id: int | None
+    opened_at: datetime | None
+    adoption_ballot_id: int | None
+    adopted_variant_id: int | None
+    plan_digest: str | None
+    adopted_at: datetime | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What a council stated for a period: ``content`` is ``{"needs": [...]}`` or
+    ``{"techniques": [...], "hours": [...]}``, numbers as the text they were read as."""
+
+    id: int
+    period_id: int
+    council_id: int
+    kind: str
+    content: Mapping[str, Any]
+    status: str
+    stated_by: int
+    delegate_id: int | None
+    ballot_id: int | None
+    stated_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A plan variant and its job. ``summary``: status, total labour, shortfalls... once
+    done; ``progress``: the job's stage and share done while it runs."""
+
+    id: int
+    period_id: int
+    name: str
+    kind: str
+    constraints: Mapping[str, Any]
+    requested_by: int | None
+    requested_at: datetime
+    status: str
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    inputs_digest: str | None
+    plan_digest: str | None
+    summary: Mapping[str, Any] | None
+    error: str | None
+    progress: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlanRound:
+    """A participatory round: the indicative ``prices`` (good label -> price) it asks councils
+    to answer until ``closes_at``; once closed, its ``outcome`` (who answered themselves, the
+    worst imbalance, whether the goods balance)."""
+
+    id: int
+    period_id: int
+    number: int
+    opened_at: datetime
+    closes_at: datetime
+    status: str
+    prices: Mapping[str, float]
+    outcome: Mapping[str, Any] | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RoundAnswer:
+    id: int
+    round_id: int
+    council_id: int
+    answered_by: int
+    answer: Mapping[str, Any]
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the adopted plan means for one council: a workplace's techniques, output, hours by
+    kind, inputs and resources it may draw (``workplace``); a consumer council's needs as
+    stated against what the plan provides (``consumption``); the plan's labour values
+    (product -> hours per unit) for everyone. ``norms``: work norms decided by the
+    rates-and-conflicts commission that the plan applied, with their dispute ids."""
+
+    period_id: int
+    council_id: int
+    variant: str
+    plan_digest: str
+    workplace: Mapping[str, Any] | None
+    consumption: Sequence[Mapping[str, Any]] | None
+    norms: Sequence[Mapping[str, Any]]

@@ -1,0 +1,136 @@
+"""A planning period on the demo town, built through the service's acts: the shared set-up of
+the planning cycle's tests (service, API, CLI)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from councilplan.councils import service as s
+from councilplan.economy import DEMO_BUNDLE
+from councilplan.economy.archive import pack_bundle
+
+#: The period is proposed at T0; the demo town is made a month before.
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+#: The demo needs file's councils, as the demo town's consumer councils.
+NEIGHBOURHOODS = {"north": "north", "south": "south", "riverside": "neighbourhood"}
+#: What the demo town's workplace councils run.
+WORKPLACES = {
+    "bakery": [
+        {"technique": "bakery", "capacity": "800"},
+        {"technique": "flour_mill"},
+    ],
+    "clinic": [
+        {"technique": "clinic"},
+        {"technique": "pharmacy_lab"},
+        {"technique": "dental_clinic"},
+    ],
+}
+OFFERED = {
+    "bakery": [{"labour": "general", "hours": "9000"}],
+    "clinic": [{"labour": "care", "hours": "60000"}],
+}
+
+
+@dataclass(frozen=True)
+class Town:
+    accounts: dict[str, int]
+    councils: dict[str, int]
+    delegate: dict[str, int]  # council key -> its delegate's account id
+    federation: int
+    bundle: str
+
+
+def demo_needs() -> dict[str, list[dict]]:
+    """The demo needs file's rows by neighbourhood council key; the town's shared needs split in
+    three equal parts, one stated by each neighbourhood."""
+    rows: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(dict)
+    with open(DEMO_BUNDLE / "needs" / "town.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            councils = (
+                list(NEIGHBOURHOODS.values())
+                if row["council"] == "town"
+                else [NEIGHBOURHOODS[row["council"]]]
+            )
+            share = Decimal(row["amount"]) / len(councils)
+            for council in councils:
+                key = (row["product"], row.get("priority") or "1")
+                rows[council][key] = rows[council].get(key, Decimal(0)) + share
+    return {
+        council: [
+            {"product": p, "quantity": str(q.normalize()), "priority": pr}
+            for (p, pr), q in sorted(needs.items())
+        ]
+        for council, needs in rows.items()
+    }
+
+
+def demo_town(store) -> Town:
+    made = s.create_demo_town(store, hash_password=lambda p: "h:" + p, now=T0 - 2 * DAY)
+    federation = made["councils"]["federation"]
+    delegate = {
+        key: s.delegates(store, federation_id=federation, council_id=council)[0].account_id
+        for key, council in made["councils"].items()
+        if key != "federation"
+    }
+    bundle = s.add_bundle(
+        store,
+        actor_id=delegate["bakery"],
+        name="demo town",
+        archive=pack_bundle(DEMO_BUNDLE),
+        now=T0 - DAY,
+    )
+    return Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
+
+
+def open_period(store, town: Town, *, rounds: dict | None = None, limits=None) -> s.Period:
+    """Propose the demo period at T0, every delegate votes yes, the ballot closes at T0 + 3 days:
+    stating until T0 + 10 days, proposing until T0 + 20, deciding until T0 + 30."""
+    period = s.propose_period(
+        store,
+        federation_id=town.federation,
+        actor_id=town.delegate["bakery"],
+        title="The town's plan for 2027",
+        bundle_digest=town.bundle,
+        starts_on="2027-01-01",
+        ends_on="2027-12-31",
+        ballot_closes_at=T0 + 3 * DAY,
+        stating_closes_at=T0 + 10 * DAY,
+        proposing_closes_at=T0 + 20 * DAY,
+        deciding_closes_at=T0 + 30 * DAY,
+        limits=limits,
+        rounds=rounds,
+        now=T0,
+    )
+    for account in town.delegate.values():
+        s.cast_vote(store, ballot_id=period.ballot_id, voter_id=account, choice="yes", now=T0)
+    s.close_ballot(store, ballot_id=period.ballot_id, now=T0 + 3 * DAY)
+    return s.get_period(store, period.id, now=T0 + 3 * DAY)
+
+
+def state_everything(store, town: Town, period_id: int, at: datetime = T0 + 4 * DAY) -> None:
+    """Each neighbourhood states its needs, each workplace its techniques and hours, through
+    its delegate."""
+    for council, needs in demo_needs().items():
+        s.state_needs(
+            store,
+            period_id=period_id,
+            council_id=town.councils[council],
+            actor_id=town.delegate[council],
+            needs=needs,
+            now=at,
+        )
+    for council, techniques in WORKPLACES.items():
+        s.state_techniques(
+            store,
+            period_id=period_id,
+            council_id=town.councils[council],
+            actor_id=town.delegate[council],
+            techniques=techniques,
+            hours=OFFERED[council],
+            now=at,
+        )
