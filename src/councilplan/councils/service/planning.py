@@ -1668,7 +1668,7 @@ def _normed(economy, norms: Sequence[Mapping[str, Any]]):
 
     if not norms:
         return economy
-    return with_norms(economy, {n["technique"]: float(n["hours"]) for n in norms})
+    return with_norms(economy, {n["technique"]: float(Fraction(n["hours"])) for n in norms})
 
 
 def _economy_from(archive: bytes):
