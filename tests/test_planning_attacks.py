@@ -302,3 +302,44 @@ def test_an_operator_who_edits_the_adopted_plan_is_named(council_store):
         conn.exec_driver_sql(f"UPDATE periods SET plan_digest = '{'0' * 64}'")
     checked = store.verify_record()
     assert not checked.ok and "periods" in checked.message
+
+
+def test_a_council_that_states_only_by_ballot_silences_its_delegate(council_store):
+    store = council_store
+    town = demo_town(store)
+    period = open_period(store, town)
+    north = town.councils["north"]
+    at = T0 + 4 * DAY
+    rules = s.open_rules_ballot(
+        store,
+        council_id=north,
+        opened_by=town.accounts["ned"],
+        rules={"statements_by": "ballot"},
+        closes_at=at + 3 * DAY,
+        now=at,
+    )
+    for name in ("mo", "ned", "oz"):
+        s.cast_vote(store, ballot_id=rules.id, voter_id=town.accounts[name], choice="yes", now=at)
+    s.close_ballot(store, ballot_id=rules.id, now=at + 3 * DAY)
+    assert s.council_rules(store, north).statements_by == "ballot"
+    refused = _refused(
+        store,
+        "statements_by_ballot",
+        s.state_needs,
+        period_id=period.id,
+        council_id=north,
+        actor_id=town.delegate["north"],
+        needs=[{"product": "bread", "quantity": "1"}],
+        now=at + 3 * DAY,
+    )
+    assert refused.field == "council_id"
+    _refused(
+        store,
+        "bad_statements_by",
+        s.open_rules_ballot,
+        council_id=north,
+        opened_by=town.accounts["ned"],
+        rules={"statements_by": "founder"},
+        closes_at=at + 6 * DAY,
+        now=at + 3 * DAY,
+    )

@@ -69,6 +69,9 @@ councils = sa.Table(
     sa.Column("min_standing_days", sa.Integer, nullable=False, server_default="7"),
     sa.Column("min_ballot_days", sa.Integer, nullable=False, server_default="3"),
     sa.Column("founded_by", sa.ForeignKey("accounts.id"), nullable=True),
+    # How the council states its needs or techniques for a planning period: "delegate" (its
+    # delegate under the mandate, or the council's ballot) or "ballot" (only its ballot).
+    sa.Column("statements_by", sa.String(10), nullable=False, server_default="delegate"),
     sa.CheckConstraint("kind in ('workplace', 'consumer', 'federation')", name="kind"),
     sa.CheckConstraint(
         "admission = 'decision' OR (admission = 'invitation' AND kind <> 'federation') "

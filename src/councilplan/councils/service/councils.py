@@ -53,7 +53,10 @@ from councilplan.councils.service.results import (
     membership_result,
 )
 
-RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share")
+RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share", "statements_by")
+#: How a council states for a planning period: by its delegate's mandate or its own ballot
+#: ("delegate"), or only by its ballot ("ballot").
+STATEMENTS_BY = ("delegate", "ballot")
 
 
 def create_council(
@@ -98,6 +101,7 @@ def create_council(
                     "admission": DEFAULT_ADMISSION,
                     "min_standing_days": DEFAULT_MIN_STANDING_DAYS,
                     "min_ballot_days": DEFAULT_MIN_BALLOT_DAYS,
+                    "statements_by": "delegate",
                     "founded_by": founder_id,
                 },
             )
@@ -482,6 +486,15 @@ def checked_rules(council: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
             out[name] = value
         elif name == "recall_share":
             out[name] = str(read_share(value, field, allow_zero=False))
+        elif name == "statements_by":
+            if value not in STATEMENTS_BY:
+                raise Invalid(
+                    "bad_statements_by",
+                    f"{field}: {value!r}; a council states by 'delegate' (its delegate's "
+                    "mandate or its ballot) or 'ballot' (its ballot only)",
+                    field,
+                )
+            out[name] = value
         else:
             low, high = (
                 MIN_STANDING_DAYS_RANGE if name == "min_standing_days" else (MIN_BALLOT_DAYS_RANGE)

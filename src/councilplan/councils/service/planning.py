@@ -466,6 +466,13 @@ def _state(
         period = _open_period(tx, period_id, "stating", now, "stating")
         council = existing(tx.council, council_id, "council", "council_id")
         delegate = _mandate(tx, period, council, actor_id)
+        if council["statements_by"] == "ballot":
+            raise Refused(
+                "statements_by_ballot",
+                f"council {council_id} ({council['name']}) states only by its own ballot "
+                "(its rule statements_by); propose the statement to its members",
+                "council_id",
+            )
         checked = _checked_statement(tx, period, council, kind, content)
         statement_id = tx.add_statement(
             {

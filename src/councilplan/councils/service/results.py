@@ -40,6 +40,7 @@ class Council:
     min_standing_days: int
     min_ballot_days: int
     founded_by: int | None
+    statements_by: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class CouncilRules:
     min_standing_days: int
     min_ballot_days: int
     recall_share: str
+    statements_by: str
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The planning cycle through the service (issue 14): economy bundles kept by their digest,
 planning periods, councils' statements, plan variants and their jobs, the participatory
-rounds and the councils' own answers.
+rounds and the councils' own answers; the councils' rule ``statements_by``.
 
 Guards, both databases: a bundle is written once (no update or delete); a computed variant
 (done or failed) does not change.
@@ -60,6 +60,11 @@ SQLITE_TRIGGERS = (
 
 
 def upgrade() -> None:
+    # The councils' rule for statements (docs/councils.md); existing councils keep the default.
+    op.add_column(
+        "councils",
+        sa.Column("statements_by", sa.String(10), nullable=False, server_default="delegate"),
+    )
     op.create_table(
         "bundles",
         sa.Column("digest", sa.String(64), nullable=False),
@@ -244,3 +249,6 @@ def downgrade() -> None:
         "bundles",
     ):
         op.drop_table(table)
+    # In place on both databases (SQLite 3.35 and later): a batch copy of councils would trip
+    # the triggers of 0010 that name it.
+    op.execute("ALTER TABLE councils DROP COLUMN statements_by")
