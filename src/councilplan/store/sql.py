@@ -499,10 +499,15 @@ class SqlRecords:
     def variant(
         self, variant_id: int, *, lock: str | None = None, result: bool = False
     ) -> dict | None:
-        row = self._get("variants", variant_id, lock=lock)
-        if row is not None and not result:
-            row.pop("result")
-        return row
+        if lock is not None or result:
+            row = self._get("variants", variant_id, lock=lock)
+            if row is not None and not result:
+                row.pop("result")
+            return row
+        t = self._table("variants")  # a published plan may be megabytes: read only if asked
+        query = sa.select(*[c for c in t.c if c.name != "result"]).where(t.c.id == variant_id)
+        row = self._execute(query).mappings().first()
+        return _aware(row) if row is not None else None
 
     def variants(self, period_id: int) -> list[dict]:
         t = self._table("variants")

@@ -566,12 +566,12 @@ def _checked_statement(
             f"federation {period['federation_id']}, whose period this is",
             "council_id",
         )
-    economy = _economy(tx, period["bundle_digest"])
+    ids = _catalogue(tx, period["bundle_digest"])
     if not isinstance(content, Mapping):
         raise Invalid("bad_statement", "content: must be an object", "content")
     if kind == "needs":
         rows = _rows(content.get("needs"), "needs")
-        products = _ids(economy.product_ids)
+        products = ids.products
         out, seen = [], set()
         for i, row in enumerate(rows):
             where = f"needs[{i}]"
@@ -589,8 +589,7 @@ def _checked_statement(
             seen.add((product, priority))
             out.append({"product": product, "quantity": quantity, "priority": priority})
         return {"needs": out}
-    techniques = _ids(economy.technique_ids)
-    labour = _ids(economy.labour_ids)
+    techniques, labour = ids.techniques, ids.labour
     out_t, seen = [], set()
     for i, row in enumerate(_rows(content.get("techniques"), "techniques")):
         where = f"techniques[{i}]"
@@ -1110,7 +1109,7 @@ def _norms(tx: Records, period: Mapping[str, Any], workplaces: Mapping[str, Any]
     from councilplan.councils.service.disputes import _current_view
 
     chosen: dict[tuple[str, str], dict] = {}
-    economy = None
+    ids = None
     for commission in tx.commissions(federation_id=period["federation_id"]):
         workplace = str(commission["workplace_council_id"])
         if workplace not in workplaces:
@@ -1126,11 +1125,10 @@ def _norms(tx: Records, period: Mapping[str, Any], workplaces: Mapping[str, Any]
             decision = view.appeal_decision or view.decision
             if decision is None:
                 continue
-            economy = economy or _economy(tx, period["bundle_digest"])
+            ids = ids or _catalogue(tx, period["bundle_digest"])
             product = view.target
             for technique in workplaces[workplace]:
-                t = list(economy.technique_ids).index(technique)
-                if str(economy.product_ids[economy.technique_product[t]]) != product:
+                if ids.makes[technique] != product:
                     continue
                 key = (workplace, technique)
                 if key not in chosen or chosen[key]["final_at"] < view.final_at:
@@ -1662,11 +1660,50 @@ _PUBLISHED = _Cache(8)
 _LIVE = _Cache(8)
 
 
+_ECONOMIES = _Cache(4)
+
+
 def _economy(tx: Records, digest: str):
-    """The economy of a kept bundle (read once per process: economy.archive caches it)."""
+    """The economy of a kept bundle, read once per process: a bundle never changes, and its
+    archive (tens of megabytes at 10^5 products) is fetched only on the first use."""
     from councilplan.economy.archive import economy_from_archive
 
-    return economy_from_archive(bytes(tx.bundle(digest, archive=True)["archive"]))
+    economy = _ECONOMIES.get(digest)
+    if economy is None:
+        economy = economy_from_archive(bytes(tx.bundle(digest, archive=True)["archive"]))
+        _ECONOMIES.put(digest, economy)
+    return economy
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """The ids a statement is checked against, and the product each technique makes."""
+
+    products: frozenset[str]
+    techniques: frozenset[str]
+    labour: frozenset[str]
+    makes: Mapping[str, str]
+
+
+_CATALOGUES = _Cache(4)
+
+
+def _catalogue(tx: Records, digest: str) -> _Ids:
+    ids = _CATALOGUES.get(digest)
+    if ids is None:
+        economy = _economy(tx, digest)
+        products = [str(p) for p in economy.product_ids]
+        techniques = [str(t) for t in economy.technique_ids]
+        ids = _Ids(
+            products=frozenset(products),
+            techniques=frozenset(techniques),
+            labour=_ids(economy.labour_ids),
+            makes={
+                t: products[j] for t, j in zip(techniques, economy.technique_product, strict=True)
+            },
+        )
+        _CATALOGUES.put(digest, ids)
+    return ids
 
 
 def _normed(economy, norms: Sequence[Mapping[str, Any]]):
