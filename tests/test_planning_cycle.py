@@ -50,7 +50,9 @@ def test_the_whole_cycle(council_store):
         answer={"demands": asked},
         now=t + HOUR / 2,
     )
-    current, now = first, t + HOUR
+    assert s.close_due_rounds(store, now=t + HOUR / 2) == []
+    assert s.close_due_rounds(store, now=t + HOUR) == [first.id]  # the worker's loop does this
+    current, now = s.list_rounds(store, period.id)[-1], t + 2 * HOUR
     while True:
         closed = s.close_round(store, round_id=current.id, now=now)
         rounds = s.list_rounds(store, period.id)

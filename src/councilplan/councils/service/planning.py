@@ -956,10 +956,12 @@ def run_jobs(
     on_progress: Progress | None = None,
 ) -> int:
     """Compute queued variants until ``stop`` is set (or, with ``once``, until none is
-    queued); returns how many were computed."""
+    queued); returns how many were computed. Between jobs it closes the rounds whose time is
+    up (:func:`close_due_rounds`), so rounds move on with no one asking."""
     done = 0
     stop = stop or threading.Event()
     while not stop.is_set():
+        close_due_rounds(store)
         if run_next_job(store, worker=worker, on_progress=on_progress) is not None:
             done += 1
             continue
@@ -1348,6 +1350,28 @@ def close_round(store: Store, *, round_id: int, now: datetime | None = None) -> 
                 now,
             )
         return _round(tx, round_id)
+
+
+def close_due_rounds(store: Store, *, now: datetime | None = None) -> list[int]:
+    """Close every open round whose time is up (the next opens as :func:`close_round` says);
+    returns their ids."""
+    now = now_utc(now)
+    with store.reading() as tx:
+        due = [
+            r["id"]
+            for p in tx.periods()
+            if p["status"] == "open" and p["rounds"] is not None
+            for r in tx.plan_rounds(p["id"])
+            if r["status"] == "open" and r["closes_at"] <= now
+        ]
+    closed = []
+    for round_id in due:
+        try:
+            close_round(store, round_id=round_id, now=now)
+            closed.append(round_id)
+        except Conflict:
+            pass  # closed meanwhile by someone else
+    return closed
 
 
 def get_round(store: Store, round_id: int) -> PlanRound:
