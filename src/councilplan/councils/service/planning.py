@@ -310,9 +310,14 @@ def _federation(tx: Records, federation_id: int) -> dict:
     return council
 
 
-def _open_period(tx: Records, period_id: int, stage: str, now: datetime, act: str) -> dict:
-    """The period, refused unless it is open and in ``stage`` at ``now``."""
-    period = existing(tx.period, period_id, "period", "period_id", lock="update")
+def _open_period(
+    tx: Records, period_id: int, stage: str, now: datetime, act: str, lock: str | None = None
+) -> dict:
+    """The period, refused unless it is open and in ``stage`` at ``now``. Statements,
+    answers and requests take no lock on it (its stage follows from the clock, and its
+    status changes only by ballots of other stages), so councils state side by side; acts
+    that change the period lock it."""
+    period = existing(tx.period, period_id, "period", "period_id", lock=lock)
     current = period_stage(period, now)
     if current != stage:
         deadline = {
@@ -1160,7 +1165,7 @@ def open_rounds(
 
     now = now_utc(now)
     with store.transaction() as tx:
-        period = _open_period(tx, period_id, "proposing", now, "starting the rounds")
+        period = _open_period(tx, period_id, "proposing", now, "starting the rounds", "update")
         require_standing(tx, tx.council(period["federation_id"]), actor_id, "start the rounds")
         settings = period["rounds"]
         if settings is None:
@@ -1229,7 +1234,7 @@ def answer_round(
 
     now = now_utc(now)
     with store.transaction() as tx:
-        row = existing(tx.plan_round, round_id, "round", "round_id", lock="update")
+        row = existing(tx.plan_round, round_id, "round", "round_id", lock="share")
         period = tx.period(row["period_id"])
         if row["status"] != "open" or now >= row["closes_at"]:
             raise Conflict(
@@ -1462,7 +1467,7 @@ def open_adoption(
     if rule not in ("schulze", "approval"):
         raise Invalid("bad_rule", f"rule: {rule!r} is not schulze or approval", "rule")
     with store.transaction() as tx:
-        period = _open_period(tx, period_id, "deciding", now, "the adoption ballot")
+        period = _open_period(tx, period_id, "deciding", now, "the adoption ballot", "update")
         federation = tx.council(period["federation_id"])
         require_standing(tx, federation, actor_id, "open the adoption ballot")
         if period["adoption_ballot_id"] is not None:
