@@ -3,37 +3,27 @@ the planning cycle's tests (service, API, CLI)."""
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from councilplan.councils import service as s
+from councilplan.councils.service.demo import (
+    DEMO_HOURS,
+    DEMO_NEIGHBOURHOODS,
+    DEMO_TECHNIQUES,
+    demo_needs,
+)
 from councilplan.economy import DEMO_BUNDLE
 from councilplan.economy.archive import pack_bundle
 
 #: The period is proposed at T0; the demo town is made a month before.
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-#: The demo needs file's councils, as the demo town's consumer councils.
-NEIGHBOURHOODS = {"north": "north", "south": "south", "riverside": "neighbourhood"}
-#: What the demo town's workplace councils run.
-WORKPLACES = {
-    "bakery": [
-        {"technique": "bakery", "capacity": "800"},
-        {"technique": "flour_mill"},
-    ],
-    "clinic": [
-        {"technique": "clinic"},
-        {"technique": "pharmacy_lab"},
-        {"technique": "dental_clinic"},
-    ],
-}
-OFFERED = {
-    "bakery": [{"labour": "general", "hours": "9000"}],
-    "clinic": [{"labour": "care", "hours": "60000"}],
-}
+# What the demo town's councils state: one copy, in the service's demo module (the demo
+# command states the same).
+NEIGHBOURHOODS = DEMO_NEIGHBOURHOODS
+WORKPLACES = DEMO_TECHNIQUES
+OFFERED = DEMO_HOURS
 
 
 @dataclass(frozen=True)
@@ -43,30 +33,6 @@ class Town:
     delegate: dict[str, int]  # council key -> its delegate's account id
     federation: int
     bundle: str
-
-
-def demo_needs() -> dict[str, list[dict]]:
-    """The demo needs file's rows by neighbourhood council key; the town's shared needs split in
-    three equal parts, one stated by each neighbourhood."""
-    rows: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(dict)
-    with open(DEMO_BUNDLE / "needs" / "town.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            councils = (
-                list(NEIGHBOURHOODS.values())
-                if row["council"] == "town"
-                else [NEIGHBOURHOODS[row["council"]]]
-            )
-            share = Decimal(row["amount"]) / len(councils)
-            for council in councils:
-                key = (row["product"], row.get("priority") or "1")
-                rows[council][key] = rows[council].get(key, Decimal(0)) + share
-    return {
-        council: [
-            {"product": p, "quantity": str(q.normalize()), "priority": pr}
-            for (p, pr), q in sorted(needs.items())
-        ]
-        for council, needs in rows.items()
-    }
 
 
 def demo_town(store) -> Town:

@@ -166,14 +166,14 @@ def test_import_bea_refuses_a_folder_that_is_not_empty(bea_dir, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["us2017"]
 
 
-def test_the_demo_replaces_its_own_plans_whole(tmp_path):
-    stale = tmp_path / "demo-plans" / "least-labour" / "shortfall.csv"
-    stale.parent.mkdir(parents=True)
-    stale.write_text("from an older run")
+def test_the_demo_writes_its_database_and_nothing_else(tmp_path):
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
     result = invoke("demo", "--data-dir", tmp_path)
     assert result.exit_code == 0, result.output
-    assert not stale.exists()
-    assert (stale.parent / "report.md").is_file()
+    # Its plans are in the database, as the API and `period status` show them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["councilplan.sqlite", "notes.txt"]
+    assert mine.read_text() == "mine"
 
 
 # -- 2. an --out or --log that cannot be written, and negative seeds: one line, no traceback ---

@@ -1,6 +1,8 @@
 """``councilplan serve`` as a person starts it: a real process on a real port. With several
 workers (on Linux) each listens on a socket of its own, so that connections opened together are
-spread over them; Ctrl-C or SIGTERM stops them all; a port in use is named."""
+spread over them; Ctrl-C or SIGTERM stops them all; a port in use is named. Its worker thread
+computes the plan variants queued while the API answers requests that write to the same SQLite
+file; --no-worker leaves them to `councilplan period work`."""
 
 from __future__ import annotations
 
@@ -30,13 +32,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(tmp_path: Path, port: int, workers: int) -> subprocess.Popen:
+def start(tmp_path: Path, port: int, workers: int, *options: str) -> subprocess.Popen:
     if not (tmp_path / "councilplan.sqlite").exists():  # serve reads a database; it makes none
         created = CliRunner().invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
         assert created.exit_code == 0, created.output
     return subprocess.Popen(
         [sys.executable, "-m", "councilplan", "serve", "--data-dir", str(tmp_path)]
-        + ["--port", str(port), "--workers", str(workers)],
+        + ["--port", str(port), "--workers", str(workers), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,3 +134,79 @@ def test_a_port_in_use_is_named(tmp_path):
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def wait_until_answering(proc: subprocess.Popen, port: int) -> None:
+    """One worker: the server is this process itself, up once it accepts a connection."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing answered on {port} within a minute")
+
+
+def _variants(tmp_path: Path, period_id: int) -> dict[str, str]:
+    from councilplan.councils import service
+    from councilplan.store import default_url, open_store
+
+    store = open_store(default_url(tmp_path), upgrade=False)
+    try:
+        return {v.name: v.status for v in service.list_variants(store, period_id)}
+    finally:
+        store.dispose()
+
+
+def test_the_worker_thread_computes_while_the_api_writes_and_stops_on_ctrl_c(tmp_path):
+    import httpx
+
+    from test_cli_period import build_world
+
+    world = build_world(tmp_path, variants_in_proposing=("a", "b", "c"))
+    port = free_port()
+    proc = start(tmp_path, port, 1)
+    try:
+        wait_until_answering(proc, port)
+        codes = []
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            # Logins write (a token and its record entry) while the worker thread writes its
+            # claims, progress and results to the same SQLite file.
+            while set(_variants(tmp_path, world.proposing).values()) != {"done"}:
+                assert time.monotonic() < deadline, _variants(tmp_path, world.proposing)
+                r = client.post("/api/tokens", json={"username": "kim", "password": "demo"})
+                codes.append(r.status_code)
+        assert set(codes) == {201}, codes
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops, then its worker thread
+        assert proc.wait(timeout=30) == 0
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "computing plan variants" in out
+    for name in ("a", "b", "c"):
+        assert f"'{name}': done" in out, out
+
+
+def test_no_worker_leaves_the_queue_to_period_work(tmp_path):
+    import httpx
+
+    from test_cli_period import build_world
+
+    world = build_world(tmp_path, variants_in_proposing=("a",))
+    port = free_port()
+    proc = start(tmp_path, port, 1, "--no-worker")
+    try:
+        wait_until_answering(proc, port)
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=60).status_code == 200
+        time.sleep(3)  # a worker thread would have claimed it at once (it computes in ~0.2 s)
+        assert _variants(tmp_path, world.proposing) == {"a": "queued"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    worked = CliRunner().invoke(app, ["period", "work", "--once", "--data-dir", str(tmp_path)])
+    assert worked.exit_code == 0, worked.output
+    assert _variants(tmp_path, world.proposing) == {"a": "done"}

@@ -3,14 +3,15 @@
 Long work shows a Rich progress display; each command ends with a one-screen summary.
 
 The commands live in one module per job: ``engine`` (generate, values, import, rounds,
-plan), ``serve``, ``db``, ``audit`` and ``demo``; ``common`` holds what they share.
+plan), ``period`` (the planning cycle and its job runner), ``serve``, ``db``, ``audit`` and
+``demo``; ``common`` holds what they share.
 """
 
 from __future__ import annotations
 
 import typer
 
-from councilplan.cli import audit, db, demo, engine, serve
+from councilplan.cli import audit, db, demo, engine, period, serve
 
 # rich_markup_mode=None: help texts print as written; "[labour]" in a help text is not markup.
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(engine.import_app, name="import")
 app.command()(engine.rounds)
 app.add_typer(db.db_app, name="db")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(period.period_app, name="period")
 app.command()(serve.serve)
 app.command("plan")(engine.plan_command)
 app.command()(demo.demo)

@@ -1,14 +1,42 @@
-"""`councilplan demo`: the shipped demo economy and its councils, end to end."""
+"""`councilplan demo`: the shipped demo economy and its councils, end to end.
+
+After the economy and its labour values, the demo runs a whole planning period through the
+service's acts, the ones the API and `councilplan period` call: the federation opens the
+period by ballot, the neighbourhoods state their needs and the workplaces their techniques,
+delegates ask for plan variants, the job runner computes them, the councils go through the
+participatory rounds, the federation adopts one variant by a Schulze ballot, and the plan is
+computed again from the record. Acts need times: the demo runs in simulated time (each act
+is given ``now=``), a period of about eighty days that ends a week before today.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.text import Text
 
-from councilplan.cli.common import console, fail, reason, rule, summary
-from councilplan.cli.engine import print_plan_findings, write_plan
+from councilplan.cli.common import console, fail, reason, rule
+
+#: How each council's delegate ranks the variants in the adoption ballot, as its mandate
+#: says (the demo's councils differ: the workplaces put hours first, two neighbourhoods the
+#: climate, the North its own proposals in the rounds).
+DEMO_RANKINGS = {
+    "bakery": ["least-labour", "rounds", "low-carbon"],
+    "clinic": ["least-labour", "low-carbon", "rounds"],
+    "neighbourhood": ["low-carbon", "rounds", "least-labour"],
+    "north": ["rounds", "low-carbon", "least-labour"],
+    "south": ["low-carbon", "least-labour", "rounds"],
+}
+#: The low-carbon variant caps CO2 at this share of the town's limit.
+LOW_CARBON_SHARE = 0.68
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def demo(
@@ -16,15 +44,16 @@ def demo(
         Path("."),
         "--data-dir",
         help="Folder for the demo's SQLite database (councilplan.sqlite, which `councilplan "
-        "serve` then serves) and the plans' tables (demo-plans/).",
+        "serve` then serves).",
     ),
 ) -> None:
-    """Run councilplan on the shipped demo town: values, the plan, rounds, councils' vote."""
+    """Run councilplan on the shipped demo town: its labour values, then a planning period
+    through the councils' acts (statements, variants, rounds, the federation's vote)."""
     import numpy as np
     from rich.table import Table
 
-    from councilplan.economy import DEMO_BUNDLE, load_demo
-    from councilplan.planning import labour_values, plan, read_needs
+    from councilplan.economy import load_demo
+    from councilplan.planning import labour_values
 
     database_url = _demo_database(data_dir)
     economy = load_demo()
@@ -61,57 +90,8 @@ def demo(
         f"method {values_result.method}, residual {values_result.residual:.1e}, "
         f"{values_result.seconds * 1000:.1f} ms"
     )
-
-    console.print(rule("The plan", "the councils' needs with the least labour"))
-    needs_file = DEMO_BUNDLE / "needs" / "town.csv"
-    needs = read_needs(needs_file, economy)
-    optimum = plan(economy, needs)
-    out = data_dir / "demo-plans" / "least-labour"
-    written = write_plan(optimum, out, "--data-dir's plan folder", overwrite=True)
-    summary(
-        "",
-        [
-            (
-                "needs",
-                f"{len(needs.amount)} needs of {len(set(needs.council))} councils "
-                f"({needs_file.name})",
-            ),
-            ("status", optimum.status),
-            ("total labour", f"{optimum.total_labour:,.0f} hours"),
-            ("method", f"{optimum.method} ({optimum.diagnostics.solver})"),
-            ("written to", f"{out} ({', '.join(written)})"),
-        ],
-    )
-    print_plan_findings(optimum, out)
-
-    console.print(rule("Participatory rounds", "councils answer prices until it balances"))
-    from councilplan.planning.rounds.calibration import rounds_against_optimum
-
-    _, comparison = rounds_against_optimum(economy, needs, seed=0)
-    for line in comparison.report():
-        console.print(line, highlight=False)
-
-    console.print(rule("The councils decide", "the federation votes on the plan variants"))
-    co2 = next((i for i, r in enumerate(economy.resource_ids) if r == "co2"), None)
-    greener = None
-    if co2 is not None:
-        cap = 0.68 * float(economy.resource_limits[co2])
-        greener = plan(economy, needs, {"resources": {"co2": cap}})
-        low_carbon = data_dir / "demo-plans" / "low-carbon"
-        write_plan(greener, low_carbon, "--data-dir's plan folder", overwrite=True)
-    variants = {
-        "least-labour": f"the planner's optimum: {optimum.total_labour:,.0f} hours",
-        "participatory": (
-            f"the councils' own proposals after the rounds: "
-            f"{comparison.participatory_total:,.0f} hours"
-        ),
-    }
-    if greener is not None and greener.feasible:
-        variants["low-carbon"] = (
-            f"CO2 capped at {cap:,.0f} t: {greener.total_labour:,.0f} hours "
-            f"({100 * (greener.total_labour / optimum.total_labour - 1):+.2f}%)"
-        )
-    _demo_councils_vote(database_url, data_dir, variants)
+    embodied = dict(zip(map(str, economy.product_ids), values_result.values, strict=True))
+    _demo_period(database_url, data_dir, economy, embodied)
 
 
 #: The demo town's federation (councils.service.create_demo_town): marks the demo's database.
@@ -146,68 +126,82 @@ def _demo_database(data_dir: Path) -> str:
     return url
 
 
-def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> None:
-    """Create the demo town's councils in the SQLite file at ``url`` and put the plan variants
-    to the federation's vote; print the outcome and the audit chain's head."""
-    from datetime import UTC, datetime, timedelta
+def _clock(start: datetime) -> Callable[[], datetime]:
+    """Simulated time for the job runner: ``start`` plus the real time since."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
 
+
+def _run_queued(store, at: datetime) -> list:
+    """The job runner, as a worker runs it, until nothing is queued; the variants computed."""
+    from councilplan.councils import service
+
+    clock, computed = _clock(at), []
+    while (variant := service.run_next_job(store, worker="demo", now=clock)) is not None:
+        computed.append(variant)
+    return computed
+
+
+def _open_round_id(store, period_id: int) -> int | None:
+    """The id of the period's open round, if any. Read from the records rather than through
+    ``list_rounds``, which prices every round of the period (a replay each) to answer."""
+    with store.reading() as tx:
+        rows = tx.plan_rounds(period_id)
+    return rows[-1]["id"] if rows and rows[-1]["status"] == "open" else None
+
+
+@dataclass(frozen=True)
+class _Town:
+    """The demo town as the period's acts need it: its store, councils by key, each council's
+    delegate to the federation (a Delegate), account and council names."""
+
+    store: Any
+    councils: dict[str, int]
+    delegate: dict[str, Any]
+    names: dict[int, str]
+    council_name: dict[int, str]
+
+    def actor(self, key: str) -> int:
+        return self.delegate[key].account_id
+
+
+def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) -> None:
+    """Create the demo town's councils in the SQLite file at ``url`` and take a planning period
+    through its acts; print what each stage did, what was decided and what the plan means."""
     from councilplan.councils import service
     from councilplan.store import open_store
 
     database = url.removeprefix("sqlite:///")
-
     store = open_store(url)
     try:
-        now = datetime.now(UTC).replace(microsecond=0)
-        town = service.create_demo_town(store, now=now - timedelta(days=14))
-        federation = town["councils"]["federation"]
-        seated = service.delegates(store, federation_id=federation)
-        opened = now - timedelta(days=7)
-        options = list(variants)
-        motion = service.table_motion(
+        today = datetime.now(UTC).replace(second=0, microsecond=0)
+        t0 = today - 80 * DAY  # the period is proposed; it is decided a week before today
+        made = service.create_demo_town(store, now=t0)
+        councils = made["councils"]
+        town = _Town(
             store,
-            council_id=federation,
-            member_id=seated[0].account_id,
-            title="Adopt the town's plan for the year",
-            text="The federation adopts one of these plan variants:\n"
-            + "\n".join(f"- {name}: {text}" for name, text in variants.items()),
-            now=opened,
+            councils,
+            {
+                key: service.delegates(
+                    store, federation_id=councils["federation"], council_id=council
+                )[0]
+                for key, council in councils.items()
+                if key != "federation"
+            },
+            {account: name for name, account in made["accounts"].items()},
+            {c.id: c.name for c in service.list_councils(store)},
         )
-        ballot = service.open_ballot(
-            store,
-            council_id=federation,
-            opened_by=seated[0].account_id,
-            title=motion.title,
-            rule="schulze",
-            options=options,
-            motion_id=motion.id,
-            closes_at=opened + timedelta(days=3),
-            now=opened,
-        )
-        # Each delegate ranks the variants as their council's mandate says (the demo's
-        # councils differ: one puts labour first, one the climate, one its own proposals).
-        for i, delegate in enumerate(seated):
-            ranking = options[i % len(options) :] + options[: i % len(options)]
-            service.cast_vote(
-                store,
-                ballot_id=ballot.id,
-                voter_id=delegate.account_id,
-                choice=ranking,
-                now=opened + timedelta(hours=2 + i),
-            )
-        closed = service.close_ballot(store, ballot_id=ballot.id, now=opened + timedelta(days=3))
+        period = _open_period(town, economy, t0)
+        _state(town, period, at=t0 + 4 * DAY)
+        _variants_and_rounds(town, period, economy, at=period.stating_closes_at + HOUR)
+        period = _adopt(town, period, at=period.proposing_closes_at + HOUR)
+        if period.status == "adopted":
+            _print_targets(town, period, embodied)
+        _recompute(town, period)
         seq, head = store.audit_head()
         verified = store.verify_record()  # the chain, and the tables against it
     finally:
         store.dispose()
-    tally = closed.tally or {}
-    for name, text in variants.items():
-        console.print(f"  {name}: {text}", highlight=False)
-    console.print(
-        f"{len(seated)} delegates voted (weighted by their councils' members), Schulze method."
-    )
-    decided = tally.get("explanation", tally.get("outcome", "?"))
-    console.print(Text.assemble(("Decided:", "bold"), f" {decided}"))
     console.print(
         f"The record: {seq} acts, chain head {head[:16]}..., "
         f"{'intact, every table following from it' if verified.ok else 'BROKEN'} ({database})"
@@ -217,7 +211,329 @@ def _demo_councils_vote(url: str, data_dir: Path, variants: dict[str, str]) -> N
             "Next: ",
             (f"councilplan serve --data-dir {data_dir}", "bold"),
             " and log in as ada (password: demo); ",
+            (f"councilplan period status {period.id} --data-dir {data_dir}", "bold"),
+            " shows the period; ",
+            (f"councilplan plan --from-record {period.id} --data-dir {data_dir}", "bold"),
+            " re-computes its plans; ",
             (f"councilplan audit verify --data-dir {data_dir}", "bold"),
             " checks the record.",
         )
+    )
+
+
+def _open_period(town: _Town, economy, t0: datetime):
+    """The bakery's delegate keeps the demo bundle and proposes the period at ``t0``; every
+    delegate votes yes; the ballot closes three days later and the period opens."""
+    from councilplan.councils import service
+    from councilplan.economy import DEMO_BUNDLE
+    from councilplan.economy.archive import pack_bundle
+
+    console.print(rule("A planning period", "the federation opens it by ballot"))
+    store, proposer = town.store, town.actor("bakery")
+    bundle = service.add_bundle(
+        store, actor_id=proposer, name=economy.name, archive=pack_bundle(DEMO_BUNDLE), now=t0 - HOUR
+    )
+    year = t0.year + 1
+    period = service.propose_period(
+        store,
+        federation_id=town.councils["federation"],
+        actor_id=proposer,
+        title=f"The town's plan for {year}",
+        bundle_digest=bundle.digest,
+        starts_on=date(year, 1, 1),
+        ends_on=date(year, 12, 31),
+        ballot_closes_at=t0 + 3 * DAY,
+        stating_closes_at=t0 + 10 * DAY,
+        proposing_closes_at=t0 + 70 * DAY,  # room for the rounds, a round a day
+        deciding_closes_at=t0 + 80 * DAY,
+        rounds={"round_hours": 24, "max_rounds": 60},
+        now=t0,
+    )
+    for seat in town.delegate.values():
+        service.cast_vote(
+            store, ballot_id=period.ballot_id, voter_id=seat.account_id, choice="yes", now=t0
+        )
+    opened = service.close_ballot(store, ballot_id=period.ballot_id, now=t0 + 3 * DAY)
+    period = service.get_period(store, period.id, now=t0 + 3 * DAY)
+    console.print(
+        f"{town.names[proposer]}, the bakery's delegate, proposed period {period.id} "
+        f"({period.title}) on the demo bundle (sha256 {bundle.digest[:16]}...); the "
+        f"federation's {len(town.delegate)} delegates voted yes in ballot {opened.id}: "
+        f"{period.status}.",
+        highlight=False,
+    )
+    return period
+
+
+def _state(town: _Town, period, at: datetime) -> None:
+    """The neighbourhoods state their needs (the demo needs file), the workplaces their
+    techniques and hours, each through its delegate."""
+    from councilplan.councils import service
+    from councilplan.councils.service.demo import DEMO_HOURS, DEMO_TECHNIQUES, demo_needs
+
+    console.print(rule("The councils state", "needs and techniques, through their delegates"))
+    for key, rows in demo_needs().items():
+        service.state_needs(
+            town.store,
+            period_id=period.id,
+            council_id=town.councils[key],
+            actor_id=town.actor(key),
+            needs=rows,
+            now=at,
+        )
+    for key, techniques in DEMO_TECHNIQUES.items():
+        service.state_techniques(
+            town.store,
+            period_id=period.id,
+            council_id=town.councils[key],
+            actor_id=town.actor(key),
+            techniques=techniques,
+            hours=DEMO_HOURS[key],
+            now=at,
+        )
+    for statement in service.list_statements(town.store, period_id=period.id):
+        content = statement.content
+        if statement.kind == "needs":
+            said = f"needs for {len(content['needs'])} products"
+        else:
+            runs = ", ".join(
+                t["technique"] + (f" (at most {t['capacity']})" if "capacity" in t else "")
+                for t in content["techniques"]
+            )
+            offered = ", ".join(f"{float(h['hours']):,.0f} {h['labour']}" for h in content["hours"])
+            said = f"runs {runs}; offers {offered} hours"
+        console.print(f"  {town.council_name[statement.council_id]}: {said}", highlight=False)
+
+
+def _north_answer(prices) -> dict:
+    """What the North asks for in a round, itself: what the neighbourhoods stated, its own
+    needs of the goods for households and the town's stated needs of the public goods."""
+    from councilplan.councils.service.demo import demo_needs
+
+    needs = demo_needs()
+    town_needs: dict[str, float] = {}
+    for rows in needs.values():
+        for row in rows:
+            town_needs[row["product"]] = town_needs.get(row["product"], 0.0) + float(
+                row["quantity"]
+            )
+    own: dict[str, float] = {}
+    for row in needs["north"]:
+        own[row["product"]] = own.get(row["product"], 0.0) + float(row["quantity"])
+    asked = {}
+    for label in prices:
+        product, _, kind = label.partition(" (")
+        if kind == "households)":
+            asked[label] = own.get(product, 0.0)
+        elif kind == "public)":
+            asked[label] = town_needs.get(product, 0.0)
+    return {"demands": asked}
+
+
+def _variants_and_rounds(town: _Town, period, economy, at: datetime) -> None:
+    """Delegates ask for the least-labour and low-carbon variants, which the job runner
+    computes; the rounds run a round a day (the North answers the first itself) and their
+    outcome is computed as the variant "rounds"."""
+    from councilplan.councils import service
+
+    console.print(rule("Plan variants", "asked for by delegates, computed by the job runner"))
+    store = town.store
+    co2 = list(economy.resource_ids).index("co2")
+    cap = LOW_CARBON_SHARE * float(economy.resource_limits[co2])
+    service.request_variant(
+        store, period_id=period.id, actor_id=town.actor("bakery"), name="least-labour", now=at
+    )
+    service.request_variant(
+        store,
+        period_id=period.id,
+        actor_id=town.actor("north"),
+        name="low-carbon",
+        constraints={"resources": {"co2": f"{cap:g}"}},
+        now=at,
+    )
+    _run_queued(store, at + HOUR)
+
+    first = service.open_rounds(store, period_id=period.id, actor_id=town.actor("bakery"), now=at)
+    service.answer_round(
+        store,
+        round_id=first.id,
+        council_id=town.councils["north"],
+        actor_id=town.actor("north"),
+        answer=_north_answer(first.prices),
+        now=first.opened_at + 12 * HOUR,
+    )
+    round_id, closes = first.id, first.closes_at
+    while round_id is not None:  # each round closed at its time, as anyone may ask
+        closed = service.close_round(store, round_id=round_id, now=closes)
+        round_id = _open_round_id(store, period.id)
+        if round_id is not None:
+            closes += closed.closes_at - closed.opened_at
+    _run_queued(store, closes + HOUR)
+
+    variants = {v.name: v for v in service.list_variants(store, period.id)}
+    asked_by = {
+        seat.account_id: f"{town.names[seat.account_id]} ({key})"
+        for key, seat in town.delegate.items()
+    }
+    _print_variants(variants, asked_by)
+    console.print(
+        f"low-carbon caps CO2 at {cap:,.0f} t ({LOW_CARBON_SHARE:g} of the town's limit); "
+        "rounds is the least-labour plan for what the councils' last proposals in the "
+        "participatory rounds make for use.",
+        highlight=False,
+    )
+    console.print(rule("Participatory rounds", "councils answer prices until it balances"))
+    console.print(
+        f"{town.council_name[town.councils['north']]} answered round 1 itself (what the "
+        "neighbourhoods stated); every other answer was the council's calibrated response.",
+        highlight=False,
+    )
+    for line in variants["rounds"].summary["rounds"]["report"]:
+        console.print(line, highlight=False)
+
+
+def _adopt(town: _Town, period, at: datetime):
+    """The adoption ballot over the computed variants, each delegate ranking them as her
+    council's mandate says; the period as its close leaves it."""
+    from councilplan.councils import service
+
+    console.print(rule("The councils decide", "the federation votes on the plan variants"))
+    store = town.store
+    ballot = service.open_adoption(
+        store, period_id=period.id, actor_id=town.actor("bakery"), closes_at=at + 3 * DAY, now=at
+    )
+    for i, (key, seat) in enumerate(town.delegate.items()):
+        ranking = [name for name in DEMO_RANKINGS[key] if name in ballot.options]
+        service.cast_vote(
+            store,
+            ballot_id=ballot.id,
+            voter_id=seat.account_id,
+            choice=ranking,
+            now=at + (2 + i) * HOUR,
+        )
+        weight = (ballot.weights or {}).get(str(town.councils[key]), 1)
+        console.print(
+            f"  {town.council_name[town.councils[key]]} ({weight} members): {' > '.join(ranking)}",
+            highlight=False,
+        )
+    closed = service.close_ballot(store, ballot_id=ballot.id, now=at + 3 * DAY)
+    tally = closed.tally or {}
+    decided = tally.get("explanation", tally.get("outcome", "?"))
+    console.print(
+        f"{len(town.delegate)} delegates voted (weighted by their councils' members), Schulze "
+        "method."
+    )
+    console.print(Text.assemble(("Decided:", "bold"), f" {decided}"), highlight=False)
+    return service.get_period(store, period.id, now=at + 3 * DAY)
+
+
+def _recompute(town: _Town, period) -> None:
+    """Every computed variant again from the record alone, its digests against those kept."""
+    from councilplan.councils import service
+
+    console.print(rule("The record", "the plan computed again from the record alone"))
+    again = service.recompute_period(town.store, period.id)
+    for r in again:
+        same = "the same digests" if r.matches else "DIFFERENT digests"
+        console.print(
+            f"  {r.name}: inputs {r.inputs_digest[:16]}..., plan {r.plan_digest[:16]}...: {same}",
+            highlight=False,
+        )
+    if period.plan_digest is not None:
+        adopted = next(r for r in again if r.recorded_plan_digest == period.plan_digest)
+        console.print(
+            f"The adopted plan ({adopted.name}), re-computed from the record, has "
+            f"{'the same digest' if adopted.matches else 'ANOTHER digest'}: "
+            f"{adopted.plan_digest}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _print_variants(variants: dict, names: dict[int, str]) -> None:
+    from rich.table import Table
+
+    least = float(variants["least-labour"].summary["total_labour"])
+    table = Table(box=None, padding=(0, 1))
+    columns = ("variant", "asked by", "status", "hours", "vs least", "CO2 t", "short")
+    for column in columns:
+        table.add_column(column, justify="left" if column in columns[:3] else "right", no_wrap=True)
+    for v in variants.values():
+        s = v.summary or {}
+        asked_by = names.get(v.requested_by, "?") if v.requested_by else "the rounds"
+        if v.status != "done":
+            table.add_row(v.name, asked_by, f"{v.status}: {v.error}", "", "", "", "")
+            continue
+        total = float(s["total_labour"])
+        table.add_row(
+            v.name,
+            asked_by,
+            s["status"],
+            f"{total:,.0f}",
+            f"{100 * (total / least - 1):+.2f}%",
+            f"{float(s['resources'].get('co2', 0)):,.0f}",
+            str(s["shortfalls"]),
+        )
+    console.print(table)
+
+
+def _print_targets(town: _Town, period, embodied: dict[str, float]) -> None:
+    """The bakery's targets, the North's needs against what it gets, the plan's values."""
+    from rich.table import Table
+
+    from councilplan.councils import service
+
+    store, councils, council_name = town.store, town.councils, town.council_name
+
+    console.print(rule("What the plan means", "for the bakery, for the North neighbourhood"))
+    bakery = service.council_targets(store, period_id=period.id, council_id=councils["bakery"])
+    table = Table(title=f"{council_name[councils['bakery']]}: targets", title_justify="left")
+    for column in ("technique", "product", "output", "activity"):
+        table.add_column(column, justify="left" if column in ("technique", "product") else "right")
+    for t in bakery.workplace["techniques"]:
+        table.add_row(
+            t["technique"],
+            t["product"],
+            f"{float(t['output']):,.6g}",
+            f"{float(t['activity']):,.6g}",
+        )
+    console.print(table)
+    hours = ", ".join(f"{float(h):,.0f} {kind}" for kind, h in bakery.workplace["hours"].items())
+    console.print(
+        f"hours of labour: {hours}; draws {len(bakery.workplace['inputs'])} inputs",
+        highlight=False,
+    )
+
+    north = service.council_targets(store, period_id=period.id, council_id=councils["north"])
+    rows = sorted(north.consumption, key=lambda r: (-float(r["priority"]), r["product"]))
+    table = Table(
+        title=f"{council_name[councils['north']]}: needs and what it gets", title_justify="left"
+    )
+    for column in ("product", "priority", "need", "gets"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    shown = 10
+    for r in rows[:shown]:
+        table.add_row(
+            r["product"],
+            f"{float(r['priority']):g}",
+            f"{float(r['need']):,.6g}",
+            f"{float(r['met']):,.6g}",
+        )
+    console.print(table)
+    met = sum(1 for r in rows if float(r["met"]) >= float(r["need"]) * (1 - 1e-9))
+    rest = f"... and {len(rows) - shown} more; " if len(rows) > shown else ""
+    console.print(f"{rest}{met} of {len(rows)} needs met in full", highlight=False)
+
+    values = service.plan_values(store, period_id=period.id)["values"]
+    console.print(rule("The plan's labour values", "hours per unit, with what the plan costs"))
+    table = Table(box=None, padding=(0, 2))
+    for column in ("product", "in the plan", "embodied"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    for product, hours in sorted(values.items(), key=lambda kv: -float(kv[1]))[:8]:
+        table.add_row(product, f"{float(hours):,.4g}", f"{embodied.get(product, 0.0):,.4g}")
+    console.print(table)
+    console.print(
+        "A product's value in the plan adds to the hours it embodies what its use of the "
+        "limits that bind (CO2, land, capacity) costs in hours elsewhere.",
+        highlight=False,
     )

@@ -27,6 +27,7 @@ from councilplan.cli.common import (
     write_frame,
     writing_bundle,
 )
+from councilplan.cli.db import DB_URL_HELP
 
 # --- Economy: generate, values (labour values) -------------------------------------------
 
@@ -468,15 +469,17 @@ DEFAULT_PLAN_SECONDS = 600.0
 
 
 def plan_command(
-    bundle: Path = typer.Argument(..., help="The economy bundle (folder or .zip)."),
+    bundle: Path = typer.Argument(
+        None, help="The economy bundle (folder or .zip); not with --from-record."
+    ),
     needs: Path = typer.Option(
-        ..., "--needs", help="needs.csv: product,amount[,council][,priority]"
+        None, "--needs", help="needs.csv: product,amount[,council][,priority]"
     ),
     limits: Path = typer.Option(
         None, "--limits", help="limits.toml: [labour] kind = hours, [resources], [capacity]"
     ),
     method: str = typer.Option("auto", help="auto, labour, decomposition, highs or pdlp."),
-    out: Path = typer.Option(..., "--out", help="Folder for the plan's tables and report.md"),
+    out: Path = typer.Option(None, "--out", help="Folder for the plan's tables and report.md"),
     tol: float = typer.Option(1e-6, help="PDLP's relative optimality tolerance."),
     time_limit: float = typer.Option(
         DEFAULT_PLAN_SECONDS,
@@ -485,8 +488,29 @@ def plan_command(
         "for large economies solved by highs or pdlp.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    from_record: int = typer.Option(
+        None,
+        "--from-record",
+        metavar="PERIOD",
+        help="Instead of a bundle: re-run every computed variant of planning period PERIOD "
+        "from the councils database's record and compare its inputs' and plan's digests "
+        "with those recorded; exit 1 if any differs.",
+    ),
+    database_url: str = typer.Option(
+        None,
+        "--database-url",
+        envvar="COUNCILPLAN_DATABASE_URL",
+        help=f"With --from-record: the councils database's {DB_URL_HELP}",
+    ),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="With --from-record: the folder of councilplan.sqlite"
+    ),
 ) -> None:
-    """The plan: activities, outputs, labour, shadow prices; shortfalls named when any."""
+    """The plan: activities, outputs, labour, shadow prices; shortfalls named when any.
+
+    Give a bundle with --needs and --out; or --from-record PERIOD to re-compute a planning
+    period's variants from the record and check their digests.
+    """
     import time
 
     from councilplan.planning.needs import (
@@ -497,6 +521,30 @@ def plan_command(
     )
     from councilplan.planning.plan import METHODS, PlanError, plan
 
+    if from_record is not None:
+        if bundle is not None:
+            fail(f"give either a bundle ({bundle}) or --from-record {from_record}, not both")
+        engine_only = {
+            "--needs": needs,
+            "--limits": limits,
+            "--out": out,
+            "--method": None if method == "auto" else method,
+            "--overwrite": overwrite or None,
+        }
+        for option, value in engine_only.items():
+            if value is not None:
+                fail(
+                    f"{option} is for planning a bundle; --from-record re-runs each variant "
+                    "with the needs, limits and economy on the record"
+                )
+        plan_from_record(from_record, database_url, data_dir)
+        return
+    if bundle is None:
+        fail("give the economy bundle (a folder or .zip) to plan, or --from-record PERIOD")
+    if needs is None:
+        fail("give --needs: a needs.csv of product,amount[,council][,priority]")
+    if out is None:
+        fail("give --out: the folder for the plan's tables and report.md")
     if method not in METHODS:
         fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     if not (math.isfinite(time_limit) and time_limit > 0):
@@ -550,6 +598,59 @@ def plan_command(
         ],
     )
     print_plan_findings(result, out)
+
+
+def plan_from_record(period_id: int, database_url: str | None, data_dir: Path | None) -> None:
+    """Re-compute every computed variant of the period from the record alone and print, per
+    variant, the recorded and the recomputed inputs' and plan's digests; exit 1 if any
+    differs."""
+    from councilplan.cli.period import opened_store, refusals
+    from councilplan.councils import service
+
+    with opened_store(database_url, data_dir) as store, refusals():
+        period = service.get_period(store, period_id)
+        with progress_display() as progress:
+            task = progress.add_task(f"re-computing period {period_id}", total=None)
+
+            def step(stage: str, _done: float) -> None:
+                progress.update(task, description=f"re-computing period {period_id}: {stage}")
+
+            again = service.recompute_period(store, period_id, progress=step)
+    console.print(
+        f"Period {period.id} ({period.title}): {len(again)} computed variant(s) re-computed "
+        "from the record",
+        highlight=False,
+    )
+    for r in again:
+        console.print(
+            Text.assemble(
+                (f"{r.name}", "bold"),
+                f" (variant {r.variant_id}): ",
+                ("the same", "green") if r.matches else ("DIFFERS", "bold red"),
+            ),
+            highlight=False,
+        )
+        for what, recorded, recomputed in (
+            ("inputs", r.recorded_inputs_digest, r.inputs_digest),
+            ("plan", r.recorded_plan_digest, r.plan_digest),
+        ):
+            mark = "" if recorded == recomputed else "  <- differs"
+            console.print(f"  {what:<6}  recorded    {recorded}", soft_wrap=True, highlight=False)
+            console.print(
+                f"  {'':<6}  recomputed  {recomputed}{mark}", soft_wrap=True, highlight=False
+            )
+    differing = [r.name for r in again if not r.matches]
+    if differing:
+        console.print(
+            Text.assemble(
+                ("differs from the record: ", "bold red"),
+                f"{', '.join(differing)}; `councilplan audit verify` checks the record itself",
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    if again:
+        console.print("every variant re-computed from the record has its recorded digests")
 
 
 def print_plan_findings(result, out: Path | None = None) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from argon2 import PasswordHasher
 
@@ -201,6 +203,65 @@ def create_demo_town(
         "affiliation_ballot": affiliation.id,
         "motion": m.id,
         "motion_ballot": vote.id,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# What the demo town's councils state for a planning period.
+
+#: The councils of the demo needs file (the demo bundle's needs/town.csv) as the demo town's
+#: consumer council keys; the file's "town" rows are needs the three neighbourhoods share.
+DEMO_NEIGHBOURHOODS = {"north": "north", "south": "south", "riverside": "neighbourhood"}
+#: The techniques each demo workplace council runs, with the most activity it can run (units
+#: of its product) where it states one.
+DEMO_TECHNIQUES = {
+    "bakery": [{"technique": "bakery", "capacity": "800"}, {"technique": "flour_mill"}],
+    "clinic": [
+        {"technique": "clinic"},
+        {"technique": "pharmacy_lab"},
+        {"technique": "dental_clinic"},
+    ],
+}
+#: The hours of labour each demo workplace council offers for the year, by kind (a little
+#: more than its techniques take in the demo's plans).
+DEMO_HOURS = {
+    "bakery": [
+        {"labour": "general", "hours": "42000"},
+        {"labour": "skilled", "hours": "4000"},
+    ],
+    "clinic": [
+        {"labour": "general", "hours": "80000"},
+        {"labour": "skilled", "hours": "65000"},
+        {"labour": "care", "hours": "215000"},
+    ],
+}
+
+
+def demo_needs() -> dict[str, list[dict]]:
+    """The demo needs file's rows as each neighbourhood council states them (by council key):
+    rows of product, quantity and priority, numbers as decimal text. The town's shared needs
+    are split in three equal parts, one stated by each neighbourhood."""
+    from councilplan.economy import DEMO_BUNDLE
+
+    rows: dict[str, dict[tuple[str, str], Decimal]] = {}
+    with open(DEMO_BUNDLE / "needs" / "town.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            councils = (
+                list(DEMO_NEIGHBOURHOODS.values())
+                if row["council"] == "town"
+                else [DEMO_NEIGHBOURHOODS[row["council"]]]
+            )
+            share = Decimal(row["amount"]) / len(councils)
+            for council in councils:
+                key = (row["product"], row.get("priority") or "1")
+                needs = rows.setdefault(council, {})
+                needs[key] = needs.get(key, Decimal(0)) + share
+    return {
+        council: [
+            {"product": p, "quantity": str(q.normalize()), "priority": pr}
+            for (p, pr), q in sorted(needs.items())
+        ]
+        for council, needs in rows.items()
     }
 
 
