@@ -31,10 +31,11 @@ from councilplan.web.routers import (
     councils,
     delegation,
     disputes,
+    planning,
 )
 from councilplan.web.schemas import MAX_ID, VoteIn
 
-AREAS = (accounts, councils, ballots, delegation, budgets, disputes, audit)
+AREAS = (accounts, councils, ballots, delegation, budgets, disputes, planning, audit)
 
 
 def refusal(error: Exception) -> JSONResponse | None:

@@ -90,6 +90,20 @@ def _dispute(pointer: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _period(pointer: str) -> dict[str, dict[str, Any]]:
+    """Links from an answer whose ``pointer`` is a planning period's id."""
+    period = {"period_id": f"$response.body#{pointer}"}
+    path = "/api/periods/{period_id}"
+    return {
+        "Period": _link(("GET", path), "The period and its stage", parameters=period),
+        "Statements": _link(("GET", path + "/statements"), "Statements", parameters=period),
+        "AskVariant": _link(("POST", path + "/variants"), "Ask for a variant", parameters=period),
+        "Variants": _link(("GET", path + "/variants"), "Its variants", parameters=period),
+        "Rounds": _link(("GET", path + "/rounds"), "Its rounds", parameters=period),
+        "Adoption": _link(("POST", path + "/adoption"), "The adoption ballot", parameters=period),
+    }
+
+
 _LOGIN = {"username": "$request.body#/username", "password": "$request.body#/password"}
 _BEARER = "; send the token from this answer as `Authorization: Bearer <token>`"
 
@@ -232,6 +246,39 @@ LINKS: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {
     },
     ("POST", "/api/commissions/{commission_id}/disputes", "201"): _dispute("/id"),
     ("GET", "/api/disputes", "200"): _dispute("/0/id"),
+    ("POST", "/api/bundles", "201"): {
+        name: _link(
+            ("GET", "/api/bundles/{digest}" + tail),
+            what,
+            parameters={"digest": "$response.body#/digest"},
+        )
+        for name, tail, what in (("Bundle", "", "The bundle"), ("Archive", "/archive", "Its zip"))
+    },
+    ("POST", "/api/federations/{federation_id}/periods", "201"): {
+        **_period("/id"),
+        **{f"{name}Ballot": link for name, link in _ballot("/ballot_id").items()},
+    },
+    ("GET", "/api/federations/{federation_id}/periods", "200"): _period("/0/id"),
+    ("POST", "/api/periods/{period_id}/variants", "202"): {
+        "Variant": _link(
+            ("GET", "/api/variants/{variant_id}"),
+            "The variant and its job's progress",
+            parameters={"variant_id": "$response.body#/id"},
+        ),
+    },
+    ("POST", "/api/periods/{period_id}/rounds", "201"): {
+        "Round": _link(
+            ("GET", "/api/rounds/{round_id}"),
+            "The round and its prices",
+            parameters={"round_id": "$response.body#/id"},
+        ),
+        "Close": _link(
+            ("POST", "/api/rounds/{round_id}/close"),
+            "Close it once its time is up",
+            parameters={"round_id": "$response.body#/id"},
+        ),
+    },
+    ("POST", "/api/periods/{period_id}/adoption", "201"): _ballot("/id"),
 }
 
 

@@ -3,12 +3,17 @@ patterns), so a bad input is a 422 naming its field before any service function 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt
 
+from councilplan.councils.service.planning import (
+    MAX_ROUNDS_RANGE,
+    MAX_STATEMENT_ROWS,
+    ROUND_HOURS_RANGE,
+)
 from councilplan.web import guards
 
 MAX_ID = 2**31 - 1  # the largest id the API takes: a PostgreSQL integer
@@ -197,3 +202,116 @@ class AppealIn(Strict):
 class FinalIn(Strict):
     hours: HoursText | None = None
     vote: Annotated[Vote | None, Field(description="my own seat's vote on an appeal")] = None
+
+
+# -- the planning cycle (routers/planning.py) ---------------------------------------------------
+# Numbers councils state reach the service as sent: a JSON number, or decimal text, which the
+# service keeps exactly ("6666.666666666666666666666667"); it checks their range and names the
+# row at fault. The ids of products, techniques, labour kinds and resources are checked there
+# against the period's economy.
+
+Number = Annotated[
+    StrictInt | StrictFloat | Annotated[str, Field(min_length=1, max_length=40)],
+    Field(description='a JSON number, or decimal text kept exactly ("3.2e6", "12.5")'),
+]
+EconomyId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean)]
+DIGEST_PATTERN = r"^[0-9a-f]{64}$"  # a bundle's SHA-256, in hex
+Digest = Annotated[str, Field(pattern=DIGEST_PATTERN)]
+#: A bundle's name (a query parameter: its length is the route's).
+BundleName = Annotated[str, AfterValidator(_clean)]
+Rows = Field(max_length=MAX_STATEMENT_ROWS)
+
+
+class LimitsIn(Strict):
+    """Limits by id of the economy's labour kinds and resources: a number, ``"none"`` (no
+    limit) or, for labour, ``"offered"`` (the hours the workplace councils offer)."""
+
+    labour: Annotated[dict[EconomyId, Number], Field(max_length=10_000)] = {}
+    resources: Annotated[dict[EconomyId, Number], Field(max_length=10_000)] = {}
+
+
+class RoundsIn(Strict):
+    """Participatory rounds: hours a round stays open, most rounds, and the imbalance (%) at
+    which the goods count as balanced. Left out, the service's defaults (24, 60, "3")."""
+
+    round_hours: Annotated[int, Field(ge=ROUND_HOURS_RANGE[0], le=ROUND_HOURS_RANGE[1])] = 24
+    max_rounds: Annotated[int, Field(ge=MAX_ROUNDS_RANGE[0], le=MAX_ROUNDS_RANGE[1])] = 60
+    threshold: Number = "3"
+
+
+class PeriodIn(Strict):
+    title: Short
+    bundle_digest: Digest
+    starts_on: date
+    ends_on: date
+    ballot_closes_at: When
+    stating_closes_at: When
+    proposing_closes_at: When
+    deciding_closes_at: When
+    limits: LimitsIn | None = None
+    rounds: RoundsIn | None = None
+
+
+class NeedIn(Strict):
+    product: EconomyId
+    quantity: Annotated[Number, Field(description="units of the product, not negative")]
+    priority: Annotated[Number | None, Field(description="positive; left out, 1")] = None
+
+
+class TechniqueIn(Strict):
+    technique: EconomyId
+    capacity: Annotated[Number | None, Field(description="most activity; left out, none")] = None
+
+
+class OfferedHoursIn(Strict):
+    labour: EconomyId
+    hours: Number
+
+
+class NeedsIn(Strict):
+    needs: Annotated[list[NeedIn], Rows]
+
+
+class TechniquesIn(Strict):
+    techniques: Annotated[list[TechniqueIn], Rows]
+    hours: Annotated[list[OfferedHoursIn], Rows] = []
+
+
+class StatementContentIn(Strict):
+    """``{"needs": [...]}`` for needs, ``{"techniques": [...], "hours": [...]}`` for
+    techniques."""
+
+    needs: Annotated[list[NeedIn], Rows] | None = None
+    techniques: Annotated[list[TechniqueIn], Rows] | None = None
+    hours: Annotated[list[OfferedHoursIn], Rows] | None = None
+
+
+class StatementBallotIn(Strict):
+    kind: Literal["needs", "techniques"]
+    content: StatementContentIn
+    closes_at: When
+
+
+class VariantIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=60, examples=["least-labour"])]
+    constraints: LimitsIn | None = None
+
+
+Units = Annotated[
+    dict[Annotated[str, Field(max_length=300)], StrictInt | StrictFloat],
+    Field(max_length=100_000),
+]
+
+
+class RoundAnswerIn(Strict):
+    """A council's answer to a round's prices, goods named as the round's price list names
+    them, units as JSON numbers: a consumer council's ``demands``; a workplace council's
+    ``supplies`` and ``demands``. A good left out counts as zero."""
+
+    demands: Units | None = None
+    supplies: Units | None = None
+
+
+class AdoptionIn(Strict):
+    closes_at: When
+    rule: Literal["schulze", "approval"] = "schulze"
