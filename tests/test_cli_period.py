@@ -352,7 +352,6 @@ def test_the_worker_thread_and_the_requests_share_sqlite(tmp_path):
 
     from fastapi.testclient import TestClient
 
-    from councilplan.cli.period import work
     from councilplan.web.app import create_app
 
     names = tuple(f"v{i}" for i in range(6))
@@ -361,7 +360,7 @@ def test_the_worker_thread_and_the_requests_share_sqlite(tmp_path):
     stop, computed = threading.Event(), []
     errors: list[BaseException] = []
     thread = threading.Thread(
-        target=work,
+        target=s.run_jobs,
         args=(worker_store,),
         kwargs={
             "worker": "thread",

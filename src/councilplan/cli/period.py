@@ -24,8 +24,7 @@ import os
 import signal
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -176,51 +175,6 @@ def finishing_on_interrupt(stop: threading.Event, doing: str) -> Iterator[None]:
 
 
 # --- The job runner ---------------------------------------------------------------------------
-
-
-def work(
-    store,
-    *,
-    worker: str,
-    stop: threading.Event,
-    once: bool = False,
-    idle_seconds: float = 2.0,
-    retry_seconds: float = 10.0,
-    on_computed: Callable[[Any, float], None] | None = None,
-    on_error: Callable[[BaseException], None] | None = None,
-    on_progress: Callable[[str, float], None] | None = None,
-) -> int:
-    """Compute queued variants as ``service.run_jobs`` does (the oldest queued first, until
-    ``stop`` is set or, with ``once``, until none is queued); how many were computed.
-
-    Unlike run_jobs it reports each variant it computed to ``on_computed(variant, seconds)``,
-    and, unless ``once``, outlives a database error (the database restarting, a lock held
-    past the busy timeout): ``on_error(error)``, then a new try ``retry_seconds`` later, so a
-    server's worker does not die silently while the API goes on queueing variants.
-    """
-    from councilplan.councils import service
-
-    computed = 0
-    while not stop.is_set():
-        started = time.perf_counter()
-        try:
-            variant = service.run_next_job(store, worker=worker, on_progress=on_progress)
-        except Exception as error:
-            if once:
-                raise
-            if on_error is not None:
-                on_error(error)
-            stop.wait(retry_seconds)
-            continue
-        if variant is not None:
-            computed += 1
-            if on_computed is not None:
-                on_computed(variant, time.perf_counter() - started)
-            continue
-        if once:
-            break
-        stop.wait(idle_seconds)
-    return computed
 
 
 def variant_line(variant, seconds: float | None = None) -> Text:
@@ -731,8 +685,11 @@ def period_work(
     data_dir: Path = _data_dir_option(),
 ) -> None:
     """The job runner as a process of its own: compute queued plan variants, oldest first,
-    logging each; Ctrl-C stops it once the variant being computed is kept. Run as many as
-    the machine holds: two workers never compute the same variant."""
+    logging each, and close the participatory rounds whose time is up; Ctrl-C stops it once
+    the variant being computed is kept. Run as many as the machine holds: two workers never
+    compute the same variant."""
+    from councilplan.councils.service import run_jobs
+
     name = worker or default_worker_name()
     failed = 0
 
@@ -756,7 +713,7 @@ def period_work(
         )
         with finishing_on_interrupt(stop, "a variant being computed is finished first"):
             try:
-                done = work(
+                done = run_jobs(
                     store,
                     worker=name,
                     stop=stop,

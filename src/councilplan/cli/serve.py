@@ -98,7 +98,8 @@ class _variant_worker:
         self.stop = threading.Event()
 
     def __enter__(self) -> None:
-        from councilplan.cli.period import default_worker_name, variant_line, work
+        from councilplan.cli.period import default_worker_name, variant_line
+        from councilplan.councils.service import run_jobs
         from councilplan.store import open_store
 
         store = open_store(self.url, upgrade=False)
@@ -109,7 +110,7 @@ class _variant_worker:
 
         def run() -> None:
             try:
-                work(
+                run_jobs(
                     store,
                     worker=name,
                     stop=self.stop,

@@ -19,6 +19,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -957,18 +958,37 @@ def run_jobs(
     worker: str,
     stop: threading.Event | None = None,
     idle_seconds: float = 2.0,
+    retry_seconds: float = 10.0,
     once: bool = False,
     on_progress: Progress | None = None,
+    on_computed: Callable[[Variant, float], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> int:
-    """Compute queued variants until ``stop`` is set (or, with ``once``, until none is
-    queued); returns how many were computed. Between jobs it closes the rounds whose time is
-    up (:func:`close_due_rounds`), so rounds move on with no one asking."""
+    """The job runner: compute queued variants, oldest first, until ``stop`` is set (or, with
+    ``once``, until none is queued); returns how many were computed. Between jobs it closes
+    the rounds whose time is up (:func:`close_due_rounds`), so rounds move on with no one
+    asking. Each variant computed (or failed) goes to ``on_computed(variant, seconds)``.
+    Unless ``once``, it outlives a database error (the database restarting, a lock held past
+    the busy timeout): ``on_error(error)``, then a new try ``retry_seconds`` later, so a
+    server's worker does not die silently while members go on asking for variants."""
     done = 0
     stop = stop or threading.Event()
     while not stop.is_set():
-        close_due_rounds(store)
-        if run_next_job(store, worker=worker, on_progress=on_progress) is not None:
+        started = time.perf_counter()
+        try:
+            close_due_rounds(store)
+            variant = run_next_job(store, worker=worker, on_progress=on_progress)
+        except Exception as error:
+            if once:
+                raise
+            if on_error is not None:
+                on_error(error)
+            stop.wait(retry_seconds)
+            continue
+        if variant is not None:
             done += 1
+            if on_computed is not None:
+                on_computed(variant, time.perf_counter() - started)
             continue
         if once:
             break
