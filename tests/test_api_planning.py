@@ -16,6 +16,7 @@ seconds. Logins and tokens keep the real clock (web/auth.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -419,6 +420,22 @@ def test_statements_refused_by_name_store_nothing(client, clock):
     before = record_head(store)
     ok(state(), 201)  # the same request by North's delegate, before the deadline, is kept
     assert record_head(store) != before and len(stated()) == 1
+    # A statement larger than the server's default body limit (128 KiB) is read: statements
+    # have a limit of their own; the same size elsewhere is refused at the door.
+    from councilplan.economy import load_demo
+
+    many = [
+        {"product": str(p), "quantity": "1.5", "priority": str(k)}
+        for p in load_demo().product_ids
+        for k in range(1, 61)
+    ]
+    big = {"needs": many}
+    assert len(json.dumps(big)) > 128 * 1024
+    kept = ok(state(needs=many), 201)
+    assert len(kept["content"]["needs"]) == len(many)
+    motion = {"title": "t", "text": "x" * 100, "padding": big}
+    r = client.post(f"/api/councils/{north}/motions", json=motion, headers=town.login["north"])
+    assert r.status_code == 413 and r.json()["detail"]["reason"] == "body_too_large"
     clock.to(t0 + 10 * DAY)  # stating closes
     late = refused(409, "not_stating", "period_id")
     assert "stating_closes_at" in late["message"]

@@ -343,3 +343,26 @@ def test_a_council_that_states_only_by_ballot_silences_its_delegate(council_stor
         closes_at=at + 6 * DAY,
         now=at + 3 * DAY,
     )
+
+
+def test_a_variant_whose_worker_died_is_computed_by_the_next(council_store):
+    from councilplan.councils.service.records import record
+
+    store = council_store
+    town = demo_town(store)
+    period = open_period(store, town)
+    state_everything(store, town, period.id)
+    t = T0 + 11 * DAY
+    s.request_variant(
+        store, period_id=period.id, actor_id=town.delegate["bakery"], name="only", now=t
+    )
+    with store.transaction() as tx:  # a worker claims it and is killed before it computes
+        claimed = tx.claim_variant("killed", t, t - s.planning.STALE)
+        record(tx, "variant.started", {"variant_id": claimed["id"], "worker": "killed"}, t)
+        tx.set_progress(claimed["id"], "planning", 0.3, t)
+    soon = t + s.planning.STALE / 2
+    assert s.run_next_job(store, worker="alive", now=lambda: soon) is None  # still heard of
+    later = t + 2 * s.planning.STALE
+    done = s.run_next_job(store, worker="alive", now=lambda: later)
+    assert done is not None and done.status == "done" and done.worker == "alive"
+    assert s.run_next_job(store, worker="alive", now=lambda: later) is None

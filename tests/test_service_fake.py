@@ -412,7 +412,7 @@ class FakeRecords:
         self._unique("variant", period_id=fields["period_id"], name=fields["name"])
         return self._add("variant", fields)
 
-    def claim_variant(self, worker, started_at):
+    def claim_variant(self, worker, started_at, stale_before=None):
         queued = self._first("variant", status="queued")
         if queued is None:
             return None

@@ -521,21 +521,28 @@ class SqlRecords:
     def add_variant(self, fields: Mapping[str, Any]) -> int:
         return self._insert("variants", fields)
 
-    def claim_variant(self, worker: str, started_at: datetime) -> dict | None:
-        t = self._table("variants")
+    def claim_variant(
+        self, worker: str, started_at: datetime, stale_before: datetime | None = None
+    ) -> dict | None:
+        t, p = self._table("variants"), self._table("job_progress")
+        claimable = t.c.status == "queued"
+        if stale_before is not None:
+            heard = sa.func.coalesce(p.c.updated_at, t.c.started_at)
+            claimable = sa.or_(claimable, sa.and_(t.c.status == "running", heard < stale_before))
         query = (
-            sa.select(t.c.id)
-            .where(t.c.status == "queued")
+            sa.select(t.c.id, t.c.status, t.c.worker)
+            .select_from(t.outerjoin(p, p.c.variant_id == t.c.id))
+            .where(claimable)
             .order_by(t.c.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=t, skip_locked=True)
         )
-        for variant_id in self._execute(query).scalars():
+        for variant_id, status, was in self._execute(query).all():
             values = {"status": "running", "worker": worker, "started_at": started_at}
-            claimed = self._execute(
-                t.update().where(t.c.id == variant_id, t.c.status == "queued").values(**values)
-            ).rowcount
-            if claimed:
+            same = [t.c.id == variant_id, t.c.status == status]
+            if was is not None:
+                same.append(t.c.worker == was)
+            if self._execute(t.update().where(*same).values(**values)).rowcount:
                 self.changes.update("variants", variant_id, values)
                 return self.variant(variant_id)
         return None

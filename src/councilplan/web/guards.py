@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -54,6 +55,19 @@ Send = Callable[[dict], Coroutine[Any, Any, None]]
 MAX_BODY_BYTES = 128 * 1024
 #: The environment variable that sets another limit (bytes), for ``councilplan serve`` too.
 MAX_BODY_ENV = "COUNCILPLAN_MAX_BODY_BYTES"
+#: The bodies that are larger by nature, with their own limits: an economy bundle's archive
+#: (a 10^5-product bundle is about 40 MB), a council's statement for a planning period (up to
+#: 200,000 rows of about 60 bytes), a round's answer (a town's goods). The routes check them
+#: again where they name a reason of their own.
+BUNDLE_BYTES = 256 * 1024 * 1024
+LARGER_BODIES: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"/api/bundles"), BUNDLE_BYTES),
+    (
+        re.compile(r"/api/periods/[0-9]+/councils/[0-9]+/(needs|techniques|statement-ballots)"),
+        32 << 20,
+    ),
+    (re.compile(r"/api/rounds/[0-9]+/councils/[0-9]+/answer"), 4 << 20),
+)
 
 
 def body_limit(setting: int | None = None) -> int:
@@ -91,19 +105,27 @@ def _too_large(limit: int) -> dict:
 
 
 class BodyLimit:
-    """ASGI middleware: request bodies over ``limit`` bytes are refused with 413."""
+    """ASGI middleware: request bodies over ``limit`` bytes are refused with 413, but for the
+    paths of :data:`LARGER_BODIES` (each with its own limit, at least ``limit``)."""
 
     def __init__(self, app: Callable, *, limit: int):
         self.app = app
         self.limit = limit
 
+    def limit_for(self, path: str) -> int:
+        for pattern, larger in LARGER_BODIES:
+            if pattern.fullmatch(path):
+                return max(larger, self.limit)
+        return self.limit
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.limit_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None:
-            if declared > self.limit:
-                return await self._refuse(scope, receive, send)
+            if declared > limit:
+                return await self._refuse(scope, receive, send, limit)
             # The server (uvicorn's h11 or httptools) delivers no more than the declared length:
             # the common case, a JSON body with its length, costs nothing more here.
             return await self.app(scope, receive, send)
@@ -115,8 +137,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def sending(message: dict) -> None:
@@ -129,11 +151,11 @@ class BodyLimit:
         except BodyTooLarge:  # read outside a route (a route's own handler answers it)
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            {"detail": _too_large(self.limit)}, status_code=413, headers={"Connection": "close"}
+            {"detail": _too_large(limit)}, status_code=413, headers={"Connection": "close"}
         )
         await response(scope, receive, send)
 

@@ -15,6 +15,7 @@ no floats); the engine reads them as floats.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
@@ -585,7 +586,8 @@ def _checked_statement(
             quantity = _number(row.get("quantity"), f"{where}.quantity", minimum="0")
             priority = _number(row.get("priority", "1"), f"{where}.priority", minimum="0")
             if Decimal(priority) == 0:
-                raise Invalid("bad_number", f"{where}.priority: must be positive", where)
+                field = f"{where}.priority"
+                raise Invalid("bad_number", f"{field}: must be positive", field)
             if (product, priority) in seen:
                 raise Invalid(
                     "stated_twice",
@@ -868,6 +870,12 @@ def _variant(tx: Records, variant_id: int) -> Variant:
 Progress = Callable[[str, float], None]
 
 
+#: A running job tells the queue it is alive this often; one not heard of for ``STALE`` (its
+#: worker killed, its machine gone) is given to the next worker that asks.
+HEARTBEAT = timedelta(seconds=30)
+STALE = timedelta(minutes=5)
+
+
 def run_next_job(
     store: Store,
     *,
@@ -875,13 +883,15 @@ def run_next_job(
     now: Callable[[], datetime] | None = None,
     on_progress: Progress | None = None,
 ) -> Variant | None:
-    """Claim the oldest queued variant of any period, compute it and keep the result; None when
-    nothing is queued. Its stages are kept as it goes (``job_progress``, shown with the
-    variant) and passed to ``on_progress(stage, share done)``. A variant that cannot be
-    computed is kept as failed, with the reason."""
+    """Claim the oldest queued variant of any period (or a running one whose worker has not
+    been heard of for :data:`STALE`), compute it and keep the result; None when there is
+    none. Its stages are kept as it goes (``job_progress``, shown with the variant, touched
+    every :data:`HEARTBEAT` while the engine works) and passed to ``on_progress(stage, share
+    done)``. A variant that cannot be computed is kept as failed, with the reason."""
     clock = now or (lambda: now_utc(None))
     with store.transaction() as tx:
-        claimed = tx.claim_variant(worker[:100], clock())
+        at = clock()
+        claimed = tx.claim_variant(worker[:100], at, at - STALE)
         if claimed is None:
             return None
         record(
@@ -892,20 +902,31 @@ def run_next_job(
                 "period_id": claimed["period_id"],
                 "worker": worker[:100],
             },
-            clock(),
+            at,
         )
-        tx.set_progress(claimed["id"], "reading the record", 0.0, clock())
+        tx.set_progress(claimed["id"], "reading the record", 0.0, at)
     variant_id = claimed["id"]
+    last = ["reading the record", 0.0]
+    lock = threading.Lock()
+    finished = threading.Event()
 
     def progress(stage: str, done: float) -> None:
-        with store.transaction() as ptx:
+        with lock, store.transaction() as ptx:
+            last[:] = [stage, done]
             ptx.set_progress(variant_id, stage, done, clock())
         if on_progress is not None:
             on_progress(stage, done)
 
+    def heartbeat() -> None:
+        while not finished.wait(HEARTBEAT.total_seconds()):
+            with contextlib.suppress(Exception), lock, store.transaction() as htx:
+                htx.set_progress(variant_id, last[0], last[1], clock())
+
+    threading.Thread(target=heartbeat, name=f"variant-{variant_id}", daemon=True).start()
     try:
         computed = compute_variant(store, variant_id, progress=progress)
     except Exception as error:  # noqa: BLE001 - any failure is kept with the variant, named
+        finished.set()
         from councilplan.economy.errors import EconomyError
 
         known = isinstance(error, EconomyError | Refused | ValueError)
@@ -921,6 +942,7 @@ def run_next_job(
                 clock(),
             )
             return _variant(tx, variant_id)
+    finished.set()
     with store.transaction() as tx:
         tx.update_variant(
             variant_id,
@@ -1268,11 +1290,11 @@ def answer_round(
         live = _live(tx, period)
         if not isinstance(answer, Mapping):
             raise Invalid("bad_answer", "answer: must be an object", "answer")
+        kept = _answer_as_text(answer)
         try:
-            live.read_answer(str(council_id), answer)
+            live.read_answer(str(council_id), _answer_as_numbers(kept))
         except RoundsError as error:
             raise Invalid("bad_answer", f"answer: {error}", "answer") from None
-        kept = _answer_as_text(answer)
         earlier = tx.round_answer(round_id, council_id)
         if earlier is None:
             answer_id = tx.add_round_answer(
@@ -1446,12 +1468,22 @@ def _rounds_needs(economy, needs, rounds_record: Mapping[str, Any]):
 
 
 def _answer_as_text(answer: Mapping[str, Any]) -> dict:
-    out = {}
+    """A round answer as kept: its numbers as decimal text (JSON numbers or decimal text in),
+    refused with the field at fault."""
+    out: dict[str, Any] = {}
     for side, goods in answer.items():
-        if isinstance(goods, Mapping):
-            out[str(side)] = {str(g): _number(v, f"answer.{side}.{g}") for g, v in goods.items()}
-        elif side == "effort" and goods is not None:
-            out["effort"] = _number(goods, "answer.effort")
+        field = f"answer.{side}"
+        if side in ("supplies", "demands"):
+            if not isinstance(goods, Mapping):
+                raise Invalid("bad_answer", f"{field}: must be an object of goods", field)
+            out[side] = {str(g): _number(v, f"{field}.{g}", minimum="0") for g, v in goods.items()}
+        elif side == "effort":
+            if goods is not None:
+                out["effort"] = _number(goods, field, minimum="0")
+        else:
+            raise Invalid(
+                "bad_answer", f"{field}: an answer has supplies, demands and effort only", field
+            )
     return out
 
 

@@ -250,9 +250,12 @@ class Records(Protocol):
     def add_variant(self, fields: Fields) -> int:
         """Raises :class:`Duplicate` when the period has a variant of that name."""
 
-    def claim_variant(self, worker: str, started_at: datetime) -> Row | None:
-        """The oldest queued variant, now running under ``worker``; None when none is queued.
-        Two workers never claim the same one."""
+    def claim_variant(
+        self, worker: str, started_at: datetime, stale_before: datetime | None = None
+    ) -> Row | None:
+        """The oldest queued variant (or running one whose worker was last heard of before
+        ``stale_before``), now running under ``worker``; None when there is none. Two workers
+        never claim the same one."""
 
     def update_variant(self, variant_id: int, values: Fields) -> None: ...
     def set_progress(self, variant_id: int, stage: str, done: float, at: datetime) -> None:

@@ -35,7 +35,7 @@ router = APIRouter(tags=["planning"], route_class=guards.JSONRoute)
 
 #: The most bytes a bundle's archive may have when uploaded (the server's body limit,
 #: COUNCILPLAN_MAX_BODY_BYTES, applies first: raise it to upload bundles larger than it).
-MAX_BUNDLE_UPLOAD_BYTES = 256 * 1024 * 1024
+MAX_BUNDLE_UPLOAD_BYTES = guards.BUNDLE_BYTES
 BUNDLE_MEDIA_TYPE = "application/zip"
 #: What an upload may be sent as: the archive's own type, or bytes with no type named.
 UPLOAD_MEDIA_TYPES = (BUNDLE_MEDIA_TYPE, "application/octet-stream")
