@@ -286,7 +286,9 @@ def test_the_whole_cycle_through_the_api(client, clock):
     while True:
         clock.to(clock.at + HOUR)
         ok(client.post(f"/api/rounds/{current['id']}/close", headers=town.login["south"]))
+        latest = ok(client.get(f"/api/periods/{pid}/rounds/current", headers=fed))
         rounds = ok(client.get(f"/api/periods/{pid}/rounds", headers=fed))
+        assert latest == rounds[-1]
         if rounds[-1]["status"] == "closed":
             break
         current = rounds[-1]

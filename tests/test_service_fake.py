@@ -438,6 +438,9 @@ class FakeRecords:
     def plan_rounds(self, period_id):
         return sorted(self._all("plan_round", period_id=period_id), key=lambda r: r["number"])
 
+    def plan_round_number(self, period_id, number):
+        return self._first("plan_round", period_id=period_id, number=number)
+
     def add_plan_round(self, fields):
         return self._add("plan_round", fields)
 

@@ -143,11 +143,11 @@ def _run_queued(store, at: datetime) -> list:
 
 
 def _open_round_id(store, period_id: int) -> int | None:
-    """The id of the period's open round, if any. Read from the records rather than through
-    ``list_rounds``, which prices every round of the period (a replay each) to answer."""
-    with store.reading() as tx:
-        rows = tx.plan_rounds(period_id)
-    return rows[-1]["id"] if rows and rows[-1]["status"] == "open" else None
+    """The id of the period's open round, if any."""
+    from councilplan.councils import service
+
+    latest = service.current_round(store, period_id)
+    return latest.id if latest is not None and latest.status == "open" else None
 
 
 @dataclass(frozen=True)

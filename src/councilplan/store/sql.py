@@ -567,6 +567,9 @@ class SqlRecords:
     def plan_rounds(self, period_id: int) -> list[dict]:
         return self._find("plan_rounds", {"period_id": period_id}, order_by="number")
 
+    def plan_round_number(self, period_id: int, number: int) -> dict | None:
+        return self._first("plan_rounds", {"period_id": period_id, "number": number})
+
     def add_plan_round(self, fields: Mapping[str, Any]) -> int:
         return self._insert("plan_rounds", fields)
 

@@ -1429,15 +1429,29 @@ def get_round(store: Store, round_id: int) -> PlanRound:
 
 def list_rounds(store: Store, period_id: int) -> list[PlanRound]:
     with store.reading() as tx:
-        existing(tx.period, period_id, "period", "period_id")
-        return [_round(tx, r["id"]) for r in tx.plan_rounds(period_id)]
+        period = existing(tx.period, period_id, "period", "period_id")
+        rows = tx.plan_rounds(period_id)
+        if not rows:
+            return []
+        live = _live(tx, period, rows[0])
+        return [_priced(live, row) for row in rows]
+
+
+def current_round(store: Store, period_id: int) -> PlanRound | None:
+    """The period's latest round (open, or the last one closed); None before the rounds."""
+    with store.reading() as tx:
+        period = existing(tx.period, period_id, "period", "period_id")
+        rows = tx.plan_rounds(period_id)
+        return _priced(_live(tx, period, rows[0]), rows[-1]) if rows else None
 
 
 def _round(tx: Records, round_id: int) -> PlanRound:
     row = tx.plan_round(round_id)
-    period = tx.period(row["period_id"])
-    prices = _live(tx, period).prices(row["state"]["state"])
-    return from_row(PlanRound, row, prices=prices)
+    return _priced(_live(tx, tx.period(row["period_id"])), row)
+
+
+def _priced(live, row: Mapping[str, Any]) -> PlanRound:
+    return from_row(PlanRound, row, prices=live.prices(row["state"]["state"]))
 
 
 def _rounds_record(tx: Records, period: Mapping[str, Any]) -> dict:
@@ -1817,12 +1831,13 @@ def _setup_key(setup: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
 
 
-def _live(tx: Records, period: Mapping[str, Any]):
-    """The period's rounds, rebuilt from round 1's setup (cached)."""
+def _live(tx: Records, period: Mapping[str, Any], first: Mapping[str, Any] | None = None):
+    """The period's rounds, rebuilt from round 1's setup (cached); ``first``: round 1's row,
+    if the caller has it."""
     from councilplan.planning.rounds.live import LiveRounds
 
-    rows = tx.plan_rounds(period["id"])
-    setup = rows[0]["state"]["setup"]
+    first = first or tx.plan_round_number(period["id"], 1)
+    setup = first["state"]["setup"]
     key = (period["id"], _setup_key(setup))
     live = _LIVE.get(key)
     if live is None:

@@ -282,6 +282,16 @@ def rounds(period_id: PathId, _me: Me, store: StoreDep) -> list[dict]:
     return svc.as_dict(svc.list_rounds(store, period_id))
 
 
+@router.get("/api/periods/{period_id}/rounds/current")
+def current_round(period_id: PathId, _me: Me, store: StoreDep) -> dict:
+    """The period's latest round (open, or the last one closed), with its prices; 404 before
+    the rounds begin."""
+    latest = svc.current_round(store, period_id)
+    if latest is None:
+        raise svc.NotFound("no_rounds", f"period {period_id}'s rounds have not begun", "period_id")
+    return svc.as_dict(latest)
+
+
 @router.get("/api/rounds/{round_id}")
 def plan_round(round_id: PathId, _me: Me, store: StoreDep) -> dict:
     """The round, its prices (good -> price) and, once closed, its outcome."""
