@@ -178,12 +178,18 @@ def test_rules_are_read_and_changed_only_by_the_councils_ballot(client):
     rules = client.get(f"/api/councils/{c['id']}/rules", headers=h).json()
     assert rules["admission"] == "decision"
     assert (rules["min_standing_days"], rules["min_ballot_days"]) == (7, 3)
+    assert rules["statements_by"] == "delegate"
     r = client.post(
         f"/api/councils/{c['id']}/rules",
-        json={"admission": "open", "closes_at": (NOW + 4 * DAY).isoformat()},
+        json={
+            "admission": "open",
+            "statements_by": "ballot",
+            "closes_at": (NOW + 4 * DAY).isoformat(),
+        },
         headers=h,
     )
     assert r.status_code == 201 and r.json()["purpose"] == "rules"
+    assert r.json()["subject"]["rules"] == {"admission": "open", "statements_by": "ballot"}
     assert client.get(f"/api/councils/{c['id']}/rules", headers=h).json()["admission"] == (
         "decision"  # until the ballot carries
     )

@@ -95,6 +95,7 @@ class RulesIn(Strict):
     min_standing_days: Annotated[int, Field(ge=0, le=365)] | None = None
     min_ballot_days: Annotated[int, Field(ge=1, le=60)] | None = None
     recall_share: ShareText | None = None
+    statements_by: Literal["delegate", "ballot"] | None = None
     closes_at: When
 
 
