@@ -53,7 +53,19 @@ def demo_town(store) -> Town:
     return Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
 
 
-def open_period(store, town: Town, *, rounds: dict | None = None, limits=None) -> s.Period:
+#: The demo town's public goods (free at the point of use, funded by the levy).
+PUBLIC_GOODS = ("health_care", "library", "transit")
+
+
+def open_period(
+    store,
+    town: Town,
+    *,
+    rounds: dict | None = None,
+    limits=None,
+    public_goods=PUBLIC_GOODS,
+    reserve_hours="20000",
+) -> s.Period:
     """Propose the demo period at T0, every delegate votes yes, the ballot closes at T0 + 3 days:
     stating until T0 + 10 days, proposing until T0 + 20, deciding until T0 + 30."""
     period = s.propose_period(
@@ -70,6 +82,8 @@ def open_period(store, town: Town, *, rounds: dict | None = None, limits=None) -
         deciding_closes_at=T0 + 30 * DAY,
         limits=limits,
         rounds=rounds,
+        public_goods=public_goods,
+        reserve_hours=reserve_hours,
         now=T0,
     )
     for account in town.delegate.values():
@@ -100,3 +114,32 @@ def state_everything(store, town: Town, period_id: int, at: datetime = T0 + 4 * 
             hours=OFFERED[council],
             now=at,
         )
+
+
+def adopted_plan(store, town: Town) -> s.Period:
+    """A period taken to its adopted plan: statements, two variants computed, the federation's
+    Schulze ballot (least-labour wins), closed at T0 + 23 days."""
+    period = open_period(store, town)
+    state_everything(store, town, period.id)
+    t = T0 + 11 * DAY
+    for name, constraints in (
+        ("least-labour", None),
+        ("low-carbon", {"resources": {"co2": "17000"}}),
+    ):
+        s.request_variant(
+            store,
+            period_id=period.id,
+            actor_id=town.delegate["bakery"],
+            name=name,
+            constraints=constraints,
+            now=t,
+        )
+    s.run_jobs(store, worker="test", once=True)
+    t = T0 + 20 * DAY
+    ballot = s.open_adoption(
+        store, period_id=period.id, actor_id=town.delegate["bakery"], closes_at=t + 3 * DAY, now=t
+    )
+    for account in town.delegate.values():
+        s.cast_vote(store, ballot_id=ballot.id, voter_id=account, choice=["least-labour"], now=t)
+    s.close_ballot(store, ballot_id=ballot.id, now=t + 3 * DAY)
+    return s.get_period(store, period.id, now=t + 3 * DAY)

@@ -459,6 +459,51 @@ class FakeRecords:
     def update_round_answer(self, answer_id, values):
         self._change("round_answer", answer_id, **values)
 
+    # -- labour-time accounts -------------------------------------------------------------------
+
+    def ledger_account(self, key, *, lock=None):
+        return self._first("ledger_account", key=key)
+
+    def ledger_account_by_id(self, account_id):
+        return self._one("ledger_account", account_id)
+
+    def ledger_accounts(self, *, kind=None, owner=None):
+        return self._all("ledger_account", kind=kind, owner=owner)
+
+    def open_ledger_account(self, fields):
+        if not self._all("ledger_account", key=fields["key"]):
+            self._add("ledger_account", fields)
+
+    def set_ledger_balance(self, account_id, balance):
+        self._change("ledger_account", account_id, balance=balance)
+
+    def add_transfer(self, fields):
+        self._unique("transfer", tid=fields["tid"])
+        if fields.get("reverses") is not None:
+            self._unique("transfer", reverses=fields["reverses"])
+        return self._add("transfer", fields)
+
+    def transfer(self, tid):
+        return self._first("transfer", tid=tid)
+
+    def reversal_of(self, tid):
+        return self._first("transfer", reverses=tid)
+
+    def transfers_of(self, ledger_account_id, *, limit, before=None):
+        rows = [
+            r
+            for r in self._all("transfer")
+            if ledger_account_id in (r["debit_id"], r["credit_id"])
+            and (before is None or r["id"] < before)
+        ]
+        return sorted(rows, key=lambda r: -r["id"])[:limit]
+
+    def levy(self, period_id):
+        return self._one("levy", period_id)
+
+    def add_levy(self, fields):
+        self._add("levy", fields, key=fields["period_id"])
+
     # -- the record -----------------------------------------------------------------------------
 
     def append_event(self, kind, payload, recorded_at):

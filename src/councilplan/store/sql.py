@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -587,6 +589,66 @@ class SqlRecords:
 
     def update_round_answer(self, answer_id: int, values: Mapping[str, Any]) -> None:
         self._update("round_answers", answer_id, values)
+
+    # -- labour-time accounts --------------------------------------------------------------------
+
+    def ledger_account(self, key: str, *, lock: str | None = None) -> dict | None:
+        t = self._table("ledger_accounts")
+        query = sa.select(t).where(t.c.key == key)
+        if lock is not None:
+            query = query.with_for_update(read=lock == "share")
+        row = self._execute(query).mappings().first()
+        return _aware(row) if row is not None else None
+
+    def ledger_account_by_id(self, account_id: int) -> dict | None:
+        return self._get("ledger_accounts", account_id)
+
+    def ledger_accounts(self, *, kind: str | None = None, owner: str | None = None) -> list[dict]:
+        where = {k: v for k, v in (("kind", kind), ("owner", owner)) if v is not None}
+        return self._find("ledger_accounts", where, order_by="id")
+
+    def open_ledger_account(self, fields: Mapping[str, Any]) -> None:
+        t = self._table("ledger_accounts")
+        insert = (
+            pg_dialect.insert(t)
+            if self.connection.dialect.name == "postgresql"
+            else sqlite_dialect.insert(t)
+        )
+        statement = (
+            insert.values(**fields).on_conflict_do_nothing(index_elements=["key"]).returning(t.c.id)
+        )
+        opened = self._execute(statement).first()
+        if opened is not None:  # else another act opened it first: it is theirs on the record
+            self.changes.insert("ledger_accounts", fields, opened[0])
+
+    def set_ledger_balance(self, account_id: int, balance: int) -> None:
+        self._update("ledger_accounts", account_id, {"balance": balance})
+
+    def add_transfer(self, fields: Mapping[str, Any]) -> int:
+        return self._insert("transfers", fields)
+
+    def transfer(self, tid: str) -> dict | None:
+        return self._first("transfers", {"tid": tid})
+
+    def reversal_of(self, tid: str) -> dict | None:
+        return self._first("transfers", {"reverses": tid})
+
+    def transfers_of(
+        self, ledger_account_id: int, *, limit: int, before: int | None = None
+    ) -> list[dict]:
+        t = self._table("transfers")
+        mine = sa.or_(t.c.debit_id == ledger_account_id, t.c.credit_id == ledger_account_id)
+        query = sa.select(t).where(mine)
+        if before is not None:
+            query = query.where(t.c.id < before)
+        query = query.order_by(t.c.id.desc()).limit(limit)
+        return [_aware(r) for r in self._execute(query).mappings()]
+
+    def levy(self, period_id: int) -> dict | None:
+        return self._get("levies", period_id)
+
+    def add_levy(self, fields: Mapping[str, Any]) -> None:
+        self._insert("levies", fields)
 
     # -- private: generic reads and writes by table, every write collected for the record ------
 

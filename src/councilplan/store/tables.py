@@ -72,6 +72,10 @@ councils = sa.Table(
     # How the council states its needs or techniques for a planning period: "delegate" (its
     # delegate under the mandate, or the council's ballot) or "ballot" (only its ballot).
     sa.Column("statements_by", sa.String(10), nullable=False, server_default="delegate"),
+    # Who records a member's hours in a workplace council's labour-time accounts: "member"
+    # (any member with its standing, never for her own hours) or "delegate" (only its
+    # current delegates, never for their own hours).
+    sa.Column("hours_recorded_by", sa.String(10), nullable=False, server_default="member"),
     sa.CheckConstraint("kind in ('workplace', 'consumer', 'federation')", name="kind"),
     sa.CheckConstraint(
         "admission = 'decision' OR (admission = 'invitation' AND kind <> 'federation') "
@@ -406,6 +410,11 @@ periods = sa.Table(
     sa.Column("adopted_variant_id", sa.Integer, nullable=True),
     sa.Column("plan_digest", sa.String(64), nullable=True),
     sa.Column("adopted_at", Moment, nullable=True),
+    # For the labour-time accounts (docs/ledger.md): the products that are public goods (free
+    # at the point of use, funded by the levy) and the hours the federation puts in its common
+    # reserves, as decimal text.
+    sa.Column("public_goods", JSON, nullable=True),
+    sa.Column("reserve_hours", sa.String(40), nullable=True),
     sa.CheckConstraint("status in ('proposed', 'open', 'refused', 'adopted')", name="status"),
 )
 
@@ -504,6 +513,55 @@ round_answers = sa.Table(
     sa.Column("answer", JSON, nullable=False),
     sa.Column("answered_at", Moment, nullable=False),
     sa.UniqueConstraint("round_id", "council_id", name="uq_round_answers_round_council"),
+)
+
+# --- labour-time accounts (issue 15; docs/ledger.md) ----------------------------------------------
+
+#: Amounts are whole units of 0.0001 hour (ledger.hours.QUANTUM): exact on both databases.
+ledger_accounts = sa.Table(
+    "ledger_accounts",
+    metadata,
+    # An account (ledger.book.Account): key is its text ("member:12", "labour_fund:4",
+    # "issue:6:3"); balance is maintained by every transfer, in the transfer's act.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(250), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("period", sa.String(40), nullable=True),
+    sa.Column("balance", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", Moment, nullable=False),
+    sa.CheckConstraint("balance >= 0 OR kind IN ('labour_fund', 'issue')", name="not_overdrawn"),
+)
+
+transfers = sa.Table(
+    "transfers",
+    metadata,
+    # A transfer (ledger.book.Transfer), append-only: tid is its id in the ledger, reverses
+    # the tid it undoes (at most once).
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tid", sa.String(250), nullable=False, unique=True),
+    sa.Column("debit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False, index=True),
+    sa.Column("credit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("reverses", sa.String(250), nullable=True, unique=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("ref", JSON, nullable=False),
+    sa.Column("made_by", sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("made_at", Moment, nullable=False),
+    sa.Column("period_id", sa.Integer, nullable=True),
+    sa.CheckConstraint("amount > 0", name="positive"),
+)
+
+levies = sa.Table(
+    "levies",
+    metadata,
+    # The levy of an adopted plan (ledger.levy): its exact rate ("p/q") and derivation.
+    sa.Column("period_id", sa.ForeignKey("periods.id"), primary_key=True),
+    sa.Column("federation_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("rate", sa.String(100), nullable=False),
+    sa.Column("derivation", JSON, nullable=False),
+    sa.Column("computed_at", Moment, nullable=False),
 )
 
 audit_log = sa.Table(

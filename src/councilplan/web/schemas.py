@@ -96,6 +96,7 @@ class RulesIn(Strict):
     min_ballot_days: Annotated[int, Field(ge=1, le=60)] | None = None
     recall_share: ShareText | None = None
     statements_by: Literal["delegate", "ballot"] | None = None
+    hours_recorded_by: Literal["member", "delegate"] | None = None
     closes_at: When
 
 

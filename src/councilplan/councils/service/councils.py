@@ -53,7 +53,14 @@ from councilplan.councils.service.results import (
     membership_result,
 )
 
-RULE_NAMES = ("admission", "min_standing_days", "min_ballot_days", "recall_share", "statements_by")
+RULE_NAMES = (
+    "admission",
+    "min_standing_days",
+    "min_ballot_days",
+    "recall_share",
+    "statements_by",
+    "hours_recorded_by",
+)
 #: How a council states for a planning period: by its delegate's mandate or its own ballot
 #: ("delegate"), or only by its ballot ("ballot").
 STATEMENTS_BY = ("delegate", "ballot")
@@ -102,6 +109,7 @@ def create_council(
                     "min_standing_days": DEFAULT_MIN_STANDING_DAYS,
                     "min_ballot_days": DEFAULT_MIN_BALLOT_DAYS,
                     "statements_by": "delegate",
+                    "hours_recorded_by": "member",
                     "founded_by": founder_id,
                 },
             )
@@ -492,6 +500,16 @@ def checked_rules(council: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
                     "bad_statements_by",
                     f"{field}: {value!r}; a council states by 'delegate' (its delegate's "
                     "mandate or its ballot) or 'ballot' (its ballot only)",
+                    field,
+                )
+            out[name] = value
+        elif name == "hours_recorded_by":
+            if value not in ("member", "delegate") or council["kind"] != "workplace":
+                raise Invalid(
+                    "bad_hours_recorded_by",
+                    f"{field}: {value!r}; a workplace council's hours are recorded by any "
+                    "'member' with its standing or only by its 'delegate's (never one's own); "
+                    "the rule is a workplace council's",
                     field,
                 )
             out[name] = value

@@ -163,6 +163,8 @@ def propose_period(
     deciding_closes_at: datetime,
     limits: Mapping[str, Any] | None = None,
     rounds: Mapping[str, Any] | None = None,
+    public_goods: Sequence[str] = (),
+    reserve_hours: Any = "0",
     now: datetime | None = None,
 ) -> Period:
     """Propose a planning period to the federation's vote (yes/no, purpose "period", open until
@@ -170,8 +172,10 @@ def propose_period(
     and resource limits by id (``{"labour": {"general": "3.2e6"}, "resources": {...}}``; a
     labour kind's limit may be ``"offered"``: the hours the workplace councils offer);
     ``rounds`` asks for participatory rounds (``{"round_hours": 24, "max_rounds": 60,
-    "threshold": "3"}``). The stages follow one another: the ballot closes, then stating,
-    then proposing (variants and rounds), then deciding (the adoption ballot)."""
+    "threshold": "3"}``). ``public_goods``: the products free at the point of use, funded by
+    the levy, and ``reserve_hours`` the hours set aside for common reserves (docs/ledger.md).
+    The stages follow one another: the ballot closes, then stating, then proposing (variants
+    and rounds), then deciding (the adoption ballot)."""
     now = now_utc(now)
     title = text_field(title, "title", limit=300)
     starts, ends = _iso_date(starts_on, "starts_on"), _iso_date(ends_on, "ends_on")
@@ -199,6 +203,8 @@ def propose_period(
         bundle = existing_bundle(tx, bundle_digest)
         economy = _economy(tx, bundle["digest"])
         checked_limits = _checked_limits(economy, limits or {}, "limits")
+        public = _checked_public_goods(tx, bundle["digest"], public_goods)
+        reserve = _number(reserve_hours, "reserve_hours", minimum="0")
         require_ballot_time(federation, now, moments["ballot_closes_at"], "ballot_closes_at")
         period_id = tx.add_period(
             {
@@ -209,6 +215,8 @@ def propose_period(
                 "ends_on": ends.isoformat(),
                 "limits": checked_limits,
                 "rounds": rounds_settings,
+                "public_goods": public,
+                "reserve_hours": reserve,
                 "stating_closes_at": moments["stating_closes_at"],
                 "proposing_closes_at": moments["proposing_closes_at"],
                 "deciding_closes_at": moments["deciding_closes_at"],
@@ -229,6 +237,8 @@ def propose_period(
                 "ends_on": ends.isoformat(),
                 "limits": checked_limits,
                 "rounds": rounds_settings,
+                "public_goods": public,
+                "reserve_hours": reserve,
                 **{k: v for k, v in moments.items() if k != "ballot_closes_at"},
                 "by": actor_id,
             },
@@ -714,6 +724,23 @@ def _checked_limits(economy, limits: Mapping[str, Any], field: str) -> dict:
         if kept:
             out[section] = kept
     return out
+
+
+def _checked_public_goods(tx: Records, digest: str, products: Any) -> list[str]:
+    if isinstance(products, str) or not isinstance(products, Sequence):
+        raise Invalid(
+            "bad_public_goods", "public_goods: give a list of product ids", "public_goods"
+        )
+    known = _catalogue(tx, digest).products
+    for i, product in enumerate(products):
+        if product not in known:
+            field = f"public_goods[{i}]"
+            raise Invalid(
+                "unknown_product",
+                f"{field}: {product!r} is not a product of the period's economy",
+                field,
+            )
+    return sorted(set(products))
 
 
 def _rounds_settings(rounds: Mapping[str, Any] | None) -> dict | None:
@@ -1630,6 +1657,10 @@ def adopt_plan(
         },
         now,
     )
+    # The plan reaches the labour-time accounts: its levy, and what it issues to workplaces.
+    from councilplan.councils.service.ledger import issue_plan
+
+    issue_plan(tx, tx.period(period["id"]), _published(tx, variant), now)
 
 
 def council_targets(store: Store, *, period_id: int, council_id: int) -> Targets:
@@ -1669,6 +1700,11 @@ def plan_values(store: Store, *, period_id: int) -> dict:
         variant = tx.variant(period["adopted_variant_id"])
         result = _published(tx, variant)
     return {"plan_digest": variant["plan_digest"], "values": result["values"]}
+
+
+def adopted_values(tx: Records, period: Mapping[str, Any]) -> Mapping[str, float]:
+    """The labour values (product -> hours per unit) of the period's adopted plan."""
+    return _published(tx, tx.variant(period["adopted_variant_id"]))["values"]
 
 
 def variant_result(store: Store, variant_id: int) -> dict:

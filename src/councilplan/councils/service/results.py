@@ -41,6 +41,7 @@ class Council:
     min_ballot_days: int
     founded_by: int | None
     statements_by: str
+    hours_recorded_by: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class CouncilRules:
     min_ballot_days: int
     recall_share: str
     statements_by: str
+    hours_recorded_by: str
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,8 @@ class Period:
     adopted_variant_id: int | None
     plan_digest: str | None
     adopted_at: datetime | None
+    public_goods: Sequence[str] | None
+    reserve_hours: str | None
     stage: str
 
 
@@ -598,3 +602,58 @@ class Targets:
     workplace: Mapping[str, Any] | None
     consumption: Sequence[Mapping[str, Any]] | None
     norms: Sequence[Mapping[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Labour-time accounts (councils/service/ledger.py). Hours are decimal text ("6.63").
+
+
+@dataclass(frozen=True)
+class LedgerTransfer:
+    """A transfer as members read it: the accounts by their public keys (a person's as
+    ``member #n``, or ``you``)."""
+
+    id: int | None
+    tid: str
+    kind: str
+    debit: str
+    credit: str
+    amount: str
+    reverses: str | None
+    reason: str
+    ref: Mapping[str, Any]
+    made_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerAct:
+    """What one act of the ledger kept: its id and its transfers."""
+
+    act: str
+    transfers: tuple[LedgerTransfer, ...]
+
+
+@dataclass(frozen=True)
+class LedgerAccount:
+    key: str
+    kind: str
+    shown: str
+    balance: str
+    transfers: tuple[LedgerTransfer, ...]
+
+
+@dataclass(frozen=True)
+class LedgerLevy:
+    """The levy of an adopted plan: its exact rate ("p/q"), as a percentage, and the
+    derivation's numbers and lines."""
+
+    period_id: int
+    federation_id: int
+    rate: str
+    percent: str
+    public_hours: str
+    reserve_hours: str
+    total_hours: str
+    basis: str
+    lines: tuple[str, ...]
+    computed_at: datetime
