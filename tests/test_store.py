@@ -429,9 +429,7 @@ def _keys_against_content(engine, ballot_id):
         ).all()
         by_content = sorted(rows, key=lambda row: json.dumps(row.choice), reverse=True)
         for k, row in enumerate(by_content):
-            conn.execute(
-                votes.update().where(votes.c.id == row.id).values(id=f"{k:08d}-key-order")
-            )
+            conn.execute(votes.update().where(votes.c.id == row.id).values(id=f"{k:08d}-key-order"))
 
 
 def test_migration_0007_seals_closed_secret_ballots_and_goes_back(tmp_path):
