@@ -304,3 +304,30 @@ def test_fifty_clients_drawing_from_one_account_never_overdraw_it(council_store,
     assert Decimal(mine.balance) + spent == balance  # no transfer lost, none counted twice
     assert sum(_all_balances(store).values()) == 0
     assert store.verify_record().ok
+
+
+def test_a_sheet_of_hours_is_kept_whole_or_not_at_all(council_store, town):
+    store, (town, _) = council_store, town
+    bakery, a = town.councils["bakery"], town.accounts
+    rows = [
+        {"member_id": a["bea"], "hours": "8", "note": "Monday"},
+        {"member_id": a["dan"], "hours": "-3"},
+        {"member_id": a["bea"], "hours": "8", "note": "Tuesday"},
+    ]
+    refused = _refused(
+        store,
+        "negative",
+        s.record_hours_batch,
+        workplace_id=bakery,
+        entries=rows,
+        actor_id=a["cai"],
+        now=AFTER,
+    )
+    assert refused.field == "entries[1].hours" and refused.message.startswith("entries[1]")
+    assert s.my_ledger(store, account_id=a["bea"]).transfers == ()
+    rows[1]["hours"] = "3"
+    acts = s.record_hours_batch(
+        store, workplace_id=bakery, entries=rows, actor_id=a["cai"], now=AFTER
+    )
+    assert len(acts) == 3
+    assert len(s.my_ledger(store, account_id=a["bea"]).transfers) == 2

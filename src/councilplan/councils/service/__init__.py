@@ -88,6 +88,7 @@ from councilplan.councils.service.ledger import (
     ledger_account,
     my_ledger,
     record_hours,
+    record_hours_batch,
     reverse_transfer,
     workplace_draw,
 )
@@ -310,6 +311,7 @@ __all__ = [
     "propose_statement",
     "recompute_period",
     "record_hours",
+    "record_hours_batch",
     "recount",
     "register_account",
     "request_variant",

@@ -324,35 +324,88 @@ def record_hours(
     levy of the plan in force, which goes to the federation's common fund; both from the
     workplace's labour fund. Who records is the council's rule ``hours_recorded_by``; nobody
     records her own hours."""
+    (act,) = record_hours_batch(
+        store,
+        workplace_id=workplace_id,
+        entries=[{"member_id": member_id, "hours": hours, "note": note}],
+        actor_id=actor_id,
+        now=now,
+    )
+    return act
+
+
+def record_hours_batch(
+    store: Store,
+    *,
+    workplace_id: int,
+    entries: Sequence[Mapping[str, Any]],
+    actor_id: int,
+    now: datetime | None = None,
+) -> list[LedgerAct]:
+    """A week's sheet of hours (``entries``: ``member_id``, ``hours``, ``note``) recorded in
+    one transaction: all of it or, at the first entry refused (named by its row), none of it.
+    A process killed in the middle leaves every account as before."""
     now = now_utc(now)
-    note = text_field(note, "note", limit=500) if note else ""
+    if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
+        raise Invalid("no_entries", "entries: give at least one row of hours", "entries")
     with store.transaction() as tx:
         workplace = _workplace(tx, workplace_id)
-        _may_record(tx, workplace, actor_id, member_id)
-        if not tx.current_membership(workplace_id, member_id):
-            raise Refused(
-                "not_a_member",
-                f"member_id: account {member_id} is not a member of council {workplace_id} "
-                f"({workplace['name']}); hours are recorded for its members",
-                "member_id",
-            )
         period, levy = _plan_in_force(tx, workplace)
-        act = _act_id("hours")
-        try:
-            made = hours_worked(
-                Account(AccountKind.LABOUR_FUND, str(workplace_id)),
-                Account(AccountKind.MEMBER, str(member_id)),
-                Account(AccountKind.COMMON_FUND, str(period["federation_id"])),
-                hours,
-                read_rate(levy["rate"], Where("levy", id=str(period["id"]))),
-                id=act,
-                ref={"workplace": str(workplace_id), "period": str(period["id"]), "note": note},
-            )
-        except LedgerError as error:
-            raise _refusal(error, "hours") from None
-        kept = post(tx, made, made_by=actor_id, period_id=period["id"], now=now)
-        record(tx, "ledger.hours", _event(act, kept, workplace=workplace_id), now)
-        return _act(tx, act, kept)
+        rate = read_rate(levy["rate"], Where("levy", id=str(period["id"])))
+        acts = []
+        for i, entry in enumerate(entries):
+            where = f"entries[{i}]" if len(entries) > 1 else None
+            try:
+                acts.append(_hours_entry(tx, workplace, period, rate, entry, actor_id, now))
+            except Refused as refused:
+                if where is None:
+                    raise
+                raise type(refused)(
+                    refused.reason, f"{where}: {refused.message}", f"{where}.{refused.field}"
+                ) from None
+        return acts
+
+
+def _hours_entry(
+    tx: Records,
+    workplace: Mapping[str, Any],
+    period: Mapping[str, Any],
+    rate: Fraction,
+    entry: Mapping[str, Any],
+    actor_id: int,
+    now: datetime,
+) -> LedgerAct:
+    if not isinstance(entry, Mapping):
+        raise Invalid("bad_entry", "an entry is an object of member_id, hours, note", "entry")
+    member_id = entry.get("member_id")
+    note = entry.get("note") or ""
+    note = text_field(note, "note", limit=500) if note else ""
+    if not isinstance(member_id, int) or isinstance(member_id, bool):
+        raise Invalid("bad_member", f"member_id: {member_id!r} is not an account id", "member_id")
+    _may_record(tx, workplace, actor_id, member_id)
+    if not tx.current_membership(workplace["id"], member_id):
+        raise Refused(
+            "not_a_member",
+            f"member_id: account {member_id} is not a member of council {workplace['id']} "
+            f"({workplace['name']}); hours are recorded for its members",
+            "member_id",
+        )
+    act = _act_id("hours")
+    try:
+        made = hours_worked(
+            Account(AccountKind.LABOUR_FUND, str(workplace["id"])),
+            Account(AccountKind.MEMBER, str(member_id)),
+            Account(AccountKind.COMMON_FUND, str(period["federation_id"])),
+            entry.get("hours"),
+            rate,
+            id=act,
+            ref={"workplace": str(workplace["id"]), "period": str(period["id"]), "note": note},
+        )
+    except LedgerError as error:
+        raise _refusal(error, "hours") from None
+    kept = post(tx, made, made_by=actor_id, period_id=period["id"], now=now)
+    record(tx, "ledger.hours", _event(act, kept, workplace=workplace["id"]), now)
+    return _act(tx, act, kept)
 
 
 def _workplace(tx: Records, council_id: int) -> dict:
