@@ -331,3 +331,24 @@ def test_a_sheet_of_hours_is_kept_whole_or_not_at_all(council_store, town):
     )
     assert len(acts) == 3
     assert len(s.my_ledger(store, account_id=a["bea"]).transfers) == 2
+
+
+def test_a_member_who_leaves_is_anonymised_and_the_books_stay_whole(council_store, town):
+    store, (town, _) = council_store, town
+    bakery, a = town.councils["bakery"], town.accounts
+    s.record_hours(
+        store, workplace_id=bakery, member_id=a["bea"], hours="8", actor_id=a["cai"], now=AFTER
+    )
+    before = s.my_ledger(store, account_id=a["bea"])
+    _refused(store, "still_a_member", s.anonymise_account, account_id=a["bea"],
+             actor_id=a["bea"], now=AFTER)  # fmt: skip
+    s.leave_council(store, council_id=bakery, account_id=a["bea"], now=AFTER)
+    _refused(store, "not_yours", s.anonymise_account, account_id=a["bea"],
+             actor_id=a["cai"], now=AFTER)  # fmt: skip
+    gone = s.anonymise_account(store, account_id=a["bea"], actor_id=a["bea"], now=AFTER)
+    assert gone.username.startswith("former-") and gone.display_name == "Former member"
+    assert s.my_ledger(store, account_id=a["bea"]) == before
+    fund = s.ledger_account(store, key=f"labour_fund:{bakery}", viewer_id=a["cai"])
+    assert not any("bea" in str(t) for t in fund.transfers)
+    assert sum(_all_balances(store).values()) == 0
+    assert store.verify_record().ok

@@ -82,6 +82,9 @@ class FakeRecords:
         self._unique("account", name_key=fields["name_key"])
         return self._add("account", fields)
 
+    def set_account_identity(self, account_id, fields):
+        self._change("account", account_id, **fields)
+
     def set_password_hash(self, account_id, password_hash):
         self._change("account", account_id, password_hash=password_hash)
 

@@ -142,6 +142,9 @@ class SqlRecords:
     def add_account(self, fields: Mapping[str, Any]) -> int:
         return self._insert("accounts", fields)
 
+    def set_account_identity(self, account_id: int, fields: Mapping[str, Any]) -> None:
+        self._update("accounts", account_id, fields)
+
     def set_password_hash(self, account_id: int, password_hash: str) -> None:
         self._update("accounts", account_id, {"password_hash": password_hash})
 

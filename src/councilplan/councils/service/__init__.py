@@ -24,7 +24,11 @@ rounds, adoption, targets) and ``demo``; every public name is imported here, so
 
 from __future__ import annotations
 
-from councilplan.councils.service.accounts import my_account, register_account
+from councilplan.councils.service.accounts import (
+    anonymise_account,
+    my_account,
+    register_account,
+)
 from councilplan.councils.service.ballots import (
     amend_motion,
     check_choice,
@@ -184,6 +188,7 @@ from councilplan.councils.service.results import (
 )
 
 __all__ = [
+    "anonymise_account",
     "ADMISSION_RULES",
     "Amendment",
     "Application",

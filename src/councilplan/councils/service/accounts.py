@@ -4,12 +4,14 @@ off as another."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from councilplan.councils import names
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
+    Refused,
     get_account,
     now_utc,
     record,
@@ -104,3 +106,42 @@ def my_account(store: Store, account_id: int) -> MyAccount:
                 commission_seat_result(c) for c in tx.commission_seats(account_id=account_id)
             ),
         )
+
+
+def anonymise_account(
+    store: Store, *, account_id: int, actor_id: int, now: datetime | None = None
+) -> MyAccount:
+    """A member who has left every council has her personal data taken out: her username and
+    display name become a random "former-…" name, her password and login tokens are gone.
+    Her labour-time account and its transfers stay as they are (balanced and auditable: they
+    name accounts by number, not persons). Only she asks for it."""
+    now = now_utc(now)
+    with store.transaction() as tx:
+        get_account(tx, account_id)
+        if actor_id != account_id:
+            raise Refused(
+                "not_yours",
+                f"account {actor_id} may not anonymise account {account_id}; only its holder",
+                "actor_id",
+            )
+        councils = [m["council_id"] for m in tx.memberships_of(account_id)]
+        if councils:
+            raise Conflict(
+                "still_a_member",
+                f"account {account_id} still belongs to councils {councils}; leave them first",
+                "account_id",
+            )
+        name = f"former-{secrets.token_hex(6)}"
+        tx.set_account_identity(
+            account_id,
+            {
+                "username": name,
+                "name_key": names.name_key(name),
+                "display_name": "Former member",
+                "password_hash": "!",
+            },
+        )
+        for token in tx.tokens_of(account_id):
+            tx.delete_token(token["token_hash"])
+        record(tx, "account.anonymised", {"account_id": account_id}, now)
+    return my_account(store, account_id)
