@@ -427,7 +427,7 @@ statements = sa.Table(
     # delegate's mandate (delegate_id) or the council's ballot (ballot_id; status "proposed"
     # until it closes). A newer statement of the same kind supersedes it.
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("period_id", sa.ForeignKey("periods.id"), nullable=False, index=True),
+    sa.Column("period_id", sa.ForeignKey("periods.id"), nullable=False),
     sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("content", JSON, nullable=False),
@@ -437,6 +437,7 @@ statements = sa.Table(
     sa.Column("ballot_id", sa.Integer, nullable=True),
     sa.Column("stated_at", Moment, nullable=False),
     sa.Column("decided_at", Moment, nullable=True),
+    sa.Index("ix_statements_period_id_council_id", "period_id", "council_id"),
     sa.CheckConstraint("kind in ('needs', 'techniques')", name="kind"),
     sa.CheckConstraint(
         "status in ('proposed', 'in_force', 'superseded', 'refused')", name="status"

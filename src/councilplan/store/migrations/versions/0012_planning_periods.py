@@ -142,7 +142,7 @@ def upgrade() -> None:
             name="ck_statements_status",
         ),
     )
-    op.create_index("ix_statements_period_id", "statements", ["period_id"])
+    op.create_index("ix_statements_period_id_council_id", "statements", ["period_id", "council_id"])
     op.create_table(
         "variants",
         sa.Column("id", sa.Integer, nullable=False),
