@@ -3,15 +3,15 @@
 Long work shows a Rich progress display; each command ends with a one-screen summary.
 
 The commands live in one module per job: ``engine`` (generate, values, import, rounds,
-plan), ``period`` (the planning cycle and its job runner), ``serve``, ``db``, ``audit`` and
-``demo``; ``common`` holds what they share.
+plan), ``period`` (the planning cycle and its job runner), ``ledger`` (labour-time
+accounts), ``serve``, ``db``, ``audit`` and ``demo``; ``common`` holds what they share.
 """
 
 from __future__ import annotations
 
 import typer
 
-from councilplan.cli import audit, db, demo, engine, period, serve
+from councilplan.cli import audit, db, demo, engine, ledger, period, serve
 
 # rich_markup_mode=None: help texts print as written; "[labour]" in a help text is not markup.
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command()(engine.rounds)
 app.add_typer(db.db_app, name="db")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(period.period_app, name="period")
+app.add_typer(ledger.ledger_app, name="ledger")
 app.command()(serve.serve)
 app.command("plan")(engine.plan_command)
 app.command()(demo.demo)

@@ -5,8 +5,11 @@ service's acts, the ones the API and `councilplan period` call: the federation o
 period by ballot, the neighbourhoods state their needs and the workplaces their techniques,
 delegates ask for plan variants, the job runner computes them, the councils go through the
 participatory rounds, the federation adopts one variant by a Schulze ballot, and the plan is
-computed again from the record. Acts need times: the demo runs in simulated time (each act
-is given ``now=``), a period of about eighty days that ends a week before today.
+computed again from the record. Then a working week against the adopted plan: each workplace
+council records its members' hours, members draw goods (one draw undone), and the accounts,
+the funds and the levy are printed. Acts need times: the demo runs in simulated time (each act
+is given ``now=``), a period of about eighty days that ends a week before today, and the week
+after it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,17 @@ DEMO_RANKINGS = {
 LOW_CARBON_SHARE = 0.68
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+#: Accounts read as nobody in particular (no account has id 0): persons shown by number.
+NOBODY = 0
+#: What each kind of fund's balance shows, in the demo's table of funds.
+FUND_SAYS = {
+    "materials_fund": "hours for the workplace's planned inputs",
+    "means_fund": "hours for its means of production",
+    "common_fund": "the levy: for public goods and the reserves",
+    "goods": "hours drawn by members and workplaces",
+    "issue": "what the adopted plan issued",
+}
 
 
 def demo(
@@ -197,6 +212,8 @@ def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) 
         period = _adopt(town, period, at=period.proposing_closes_at + HOUR)
         if period.status == "adopted":
             _print_targets(town, period, embodied)
+            units = dict(zip(map(str, economy.product_ids), economy.product_units, strict=True))
+            _ledger_week(town, period, units, start=period.adopted_at)
         _recompute(town, period)
         seq, head = store.audit_head()
         verified = store.verify_record()  # the chain, and the tables against it
@@ -213,6 +230,8 @@ def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) 
             " and log in as ada (password: demo); ",
             (f"councilplan period status {period.id} --data-dir {data_dir}", "bold"),
             " shows the period; ",
+            (f"councilplan ledger levy {period.id} --data-dir {data_dir}", "bold"),
+            " its levy; ",
             (f"councilplan plan --from-record {period.id} --data-dir {data_dir}", "bold"),
             " re-computes its plans; ",
             (f"councilplan audit verify --data-dir {data_dir}", "bold"),
@@ -225,6 +244,7 @@ def _open_period(town: _Town, economy, t0: datetime):
     """The bakery's delegate keeps the demo bundle and proposes the period at ``t0``; every
     delegate votes yes; the ballot closes three days later and the period opens."""
     from councilplan.councils import service
+    from councilplan.councils.service.demo import DEMO_PUBLIC_GOODS, DEMO_RESERVE_HOURS
     from councilplan.economy import DEMO_BUNDLE
     from councilplan.economy.archive import pack_bundle
 
@@ -247,6 +267,8 @@ def _open_period(town: _Town, economy, t0: datetime):
         proposing_closes_at=t0 + 70 * DAY,  # room for the rounds, a round a day
         deciding_closes_at=t0 + 80 * DAY,
         rounds={"round_hours": 24, "max_rounds": 60},
+        public_goods=DEMO_PUBLIC_GOODS,
+        reserve_hours=DEMO_RESERVE_HOURS,
         now=t0,
     )
     for seat in town.delegate.values():
@@ -259,7 +281,9 @@ def _open_period(town: _Town, economy, t0: datetime):
         f"{town.names[proposer]}, the bakery's delegate, proposed period {period.id} "
         f"({period.title}) on the demo bundle (sha256 {bundle.digest[:16]}...); the "
         f"federation's {len(town.delegate)} delegates voted yes in ballot {opened.id}: "
-        f"{period.status}.",
+        f"{period.status}. Free at the point of use, paid by the levy: "
+        f"{', '.join(period.public_goods)}; {float(period.reserve_hours):,.0f} hours set "
+        "aside for common reserves.",
         highlight=False,
     )
     return period
@@ -535,5 +559,150 @@ def _print_targets(town: _Town, period, embodied: dict[str, float]) -> None:
     console.print(
         "A product's value in the plan adds to the hours it embodies what its use of the "
         "limits that bind (CO2, land, capacity) costs in hours elsewhere.",
+        highlight=False,
+    )
+
+
+def _ledger_week(town: _Town, period, units: dict[str, str], start: datetime) -> None:
+    """A working week against the adopted plan, from ``start``: each workplace council records
+    its members' hours (its delegate a sheet of the others', another member the delegate's),
+    members draw goods and one undoes a mistaken draw; then the levy, the members' accounts,
+    the funds, and that all accounts add up to zero."""
+    from rich.table import Table
+
+    from councilplan.councils import service
+    from councilplan.councils.service.demo import (
+        DEMO_DRAWS,
+        DEMO_MISTAKE,
+        DEMO_WEEK,
+        ledger_balances,
+    )
+
+    store = town.store
+    account = {name: account_id for account_id, name in town.names.items()}
+    console.print(rule("Labour-time accounts", "a working week against the adopted plan"))
+    levy = service.get_levy(store, period_id=period.id)
+    console.print(
+        f"The levy on every hour recorded: {levy.percent}.", highlight=False, soft_wrap=True
+    )
+    for line in levy.lines:
+        if line.startswith(("public goods:", "levy rate")):
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+    friday = start + 5 * DAY
+    for key, week in DEMO_WEEK.items():
+        workplace = town.councils[key]
+        recorder = town.actor(key)
+        colleague = next(account[n] for n in week if account[n] != recorder)
+        sheet = [
+            {"member_id": account[name], "hours": hours, "note": "the week's sheet"}
+            for name, hours in week.items()
+            if account[name] != recorder
+        ]
+        own = [
+            {"member_id": recorder, "hours": week[town.names[recorder]], "note": "by a co-worker"}
+        ]
+        service.record_hours_batch(
+            store, workplace_id=workplace, entries=sheet, actor_id=recorder, now=friday
+        )
+        service.record_hours_batch(
+            store, workplace_id=workplace, entries=own, actor_id=colleague, now=friday
+        )
+        total = sum(float(h) for h in week.values())
+        console.print(
+            f"{town.council_name[workplace]}: {town.names[recorder]} recorded the week's sheet "
+            f"of {len(sheet)} co-workers and {town.names[colleague]} recorded "
+            f"{town.names[recorder]}'s hours (nobody records her own): {total:,.1f} hours "
+            "worked.",
+            highlight=False,
+        )
+
+    saturday = start + 6 * DAY
+    table = Table(title="Goods drawn at the plan's labour values", title_justify="left")
+    for column in ("member", "product", "quantity", "hours"):
+        table.add_column(column, justify="right" if column in ("quantity", "hours") else "left")
+    for i, (name, product, quantity) in enumerate(DEMO_DRAWS):
+        act = service.draw_goods(
+            store,
+            member_id=account[name],
+            product=product,
+            quantity=quantity,
+            now=saturday + i * 10 * MINUTE,
+        )
+        table.add_row(name, product, f"{quantity} {units[product]}", act.transfers[0].amount)
+    name, product, drawn, meant = DEMO_MISTAKE
+    at = saturday + HOUR * 2
+    wrong = service.draw_goods(
+        store, member_id=account[name], product=product, quantity=drawn, now=at
+    )
+    service.reverse_transfer(
+        store,
+        tid=wrong.transfers[0].tid,
+        reason=f"keyed in {drawn} for {meant}",
+        actor_id=account[name],
+        now=at + 5 * MINUTE,
+    )
+    right = service.draw_goods(
+        store, member_id=account[name], product=product, quantity=meant, now=at + 6 * MINUTE
+    )
+    table.add_row(name, product, f"{meant} {units[product]}", right.transfers[0].amount)
+    console.print(table)
+    console.print(
+        f"{name} first drew {drawn} {units[product]} of {product} ({wrong.transfers[0].amount} "
+        f"h) for {meant}, and undid it: a reversal that cites the draw; nothing is deleted. "
+        f"{', '.join(period.public_goods)} are never drawn: free at the point of use.",
+        highlight=False,
+    )
+    _print_accounts(town, ledger_balances(store))
+
+
+def _print_accounts(town: _Town, balances: dict) -> None:
+    """The members' accounts as every member reads them (by number), the funds, and the sum
+    over all accounts."""
+    from rich.table import Table
+
+    from councilplan.councils import service
+    from councilplan.ledger import show
+
+    members = {k: v for k, v in balances.items() if k.startswith("member:#")}
+    console.print(
+        "Members' accounts, as every member reads them (a person by her account's number):",
+        highlight=False,
+    )
+    table = Table()
+    for column in ("account", "hours in", "hours out", "balance"):
+        table.add_column(column, justify="left" if column == "account" else "right")
+    for key, hours in members.items():
+        account = service.ledger_account(town.store, key=key, viewer_id=NOBODY, limit=500)
+        moved = {True: Decimal(0), False: Decimal(0)}
+        for t in account.transfers:
+            moved[t.credit == account.shown] += Decimal(t.amount.replace(",", ""))
+        table.add_row(key, show(moved[True]), show(moved[False]), show(hours))
+    console.print(table)
+    table = Table(title="Funds", title_justify="left")
+    for column in ("account", "hours", "what it shows"):
+        table.add_column(column, justify="right" if column == "hours" else "left")
+    for key, hours in balances.items():
+        if key in members:
+            continue
+        kind = key.split(":")[0]
+        if kind == "labour_fund":
+            fund = service.ledger_account(town.store, key=key, viewer_id=NOBODY, limit=500)
+            issued = sum(
+                Decimal(t.amount.replace(",", "")) for t in fund.transfers if t.kind == "allotment"
+            )
+            said = (
+                f"{town.council_name[int(key.split(':')[1])]}: {show(issued - hours)} h of "
+                f"the plan's {show(issued)} h paid out (credited and levied), "
+                + ("within plan" if hours >= 0 else f"{show(-hours)} h over plan")
+            )
+        else:
+            said = FUND_SAYS.get(kind, "")
+        table.add_row(key, show(hours), said)
+    console.print(table)
+    total = sum(balances.values(), Decimal(0))
+    console.print(
+        f"All {len(balances)} accounts together: {show(total)} h. Every hour in an account came "
+        "from another: the issue account is below zero by what the plan put into circulation.",
         highlight=False,
     )

@@ -234,6 +234,14 @@ def period_open(
     max_rounds: int = typer.Option(
         None, "--max-rounds", help="Hold participatory rounds, at most this many (default 60)."
     ),
+    public_goods: str = typer.Option(
+        "",
+        "--public-goods",
+        help="Products free at the point of use, paid by the levy, by id: health_care,library.",
+    ),
+    reserve_hours: str = typer.Option(
+        "0", "--reserve-hours", help="Hours set aside for common reserves (part of the levy)."
+    ),
     token: str = _token_option(),
     database_url: str = _database_url_option(),
     data_dir: Path = _data_dir_option(),
@@ -245,6 +253,7 @@ def period_open(
     from councilplan.economy.errors import EconomyError
 
     settings = read_settings(limits, "--limits") if limits is not None else None
+    public = [p.strip() for p in public_goods.split(",") if p.strip()]
     rounds = None
     if rounds_hours is not None or max_rounds is not None:
         rounds = {"round_hours": rounds_hours if rounds_hours is not None else 24}
@@ -278,6 +287,8 @@ def period_open(
                 deciding_closes_at=deciding_closes,
                 limits=settings,
                 rounds=rounds,
+                public_goods=public,
+                reserve_hours=reserve_hours,
                 now=now,
             )
     summary(
@@ -290,6 +301,8 @@ def period_open(
             ("proposing closes", when(period.proposing_closes_at)),
             ("deciding closes", when(period.deciding_closes_at)),
             ("rounds", _rounds_text(period.rounds)),
+            ("public goods", ", ".join(period.public_goods or ()) or "none"),
+            ("reserve", f"{period.reserve_hours} hours"),
         ],
     )
 

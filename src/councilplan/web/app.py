@@ -31,11 +31,12 @@ from councilplan.web.routers import (
     councils,
     delegation,
     disputes,
+    ledger,
     planning,
 )
 from councilplan.web.schemas import MAX_ID, VoteIn
 
-AREAS = (accounts, councils, ballots, delegation, budgets, disputes, planning, audit)
+AREAS = (accounts, councils, ballots, delegation, budgets, disputes, planning, ledger, audit)
 
 
 def refusal(error: Exception) -> JSONResponse | None:

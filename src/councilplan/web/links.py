@@ -101,6 +101,7 @@ def _period(pointer: str) -> dict[str, dict[str, Any]]:
         "Variants": _link(("GET", path + "/variants"), "Its variants", parameters=period),
         "Rounds": _link(("GET", path + "/rounds"), "Its rounds", parameters=period),
         "Adoption": _link(("POST", path + "/adoption"), "The adoption ballot", parameters=period),
+        "Levy": _link(("GET", path + "/levy"), "Its adopted plan's levy", parameters=period),
     }
 
 
@@ -279,6 +280,14 @@ LINKS: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {
         ),
     },
     ("POST", "/api/periods/{period_id}/adoption", "201"): _ballot("/id"),
+    ("POST", "/api/ledger/draws", "201"): {
+        "Undo": _link(
+            ("POST", "/api/transfers/{tid}/reversal"),
+            "Undo the draw (within a day), with a reason",
+            parameters={"tid": "$response.body#/transfers/0/tid"},
+        ),
+        "MyAccount": _link(("GET", "/api/ledger/me"), "My account"),
+    },
 }
 
 

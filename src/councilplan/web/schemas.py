@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt
+from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt, model_validator
 
 from councilplan.councils.service.planning import (
     MAX_ROUNDS_RANGE,
@@ -252,6 +252,13 @@ class PeriodIn(Strict):
     deciding_closes_at: When
     limits: LimitsIn | None = None
     rounds: RoundsIn | None = None
+    public_goods: Annotated[
+        list[EconomyId],
+        Field(max_length=10_000, description="products free at the point of use, paid by the levy"),
+    ] = []
+    reserve_hours: Annotated[
+        Number, Field(description="hours the federation sets aside for common reserves")
+    ] = "0"
 
 
 class NeedIn(Strict):
@@ -317,3 +324,59 @@ class RoundAnswerIn(Strict):
 class AdoptionIn(Strict):
     closes_at: When
     rule: Literal["schulze", "approval"] = "schulze"
+
+
+# -- labour-time accounts (routers/ledger.py) ---------------------------------------------------
+# Hours and quantities reach the service as sent, a JSON number or decimal text, and the ledger
+# reads them exactly (docs/ledger.md): more than four decimals of an hour, a negative amount or
+# a number out of range is refused there by name (too_precise, negative, too_large).
+
+#: The most rows one sheet of hours may have (the body limit usually binds first).
+MAX_SHEET_ROWS = 10_000
+Note = Annotated[str, Field(max_length=500), AfterValidator(_clean)]
+
+
+class HoursEntryIn(Strict):
+    member_id: Id
+    hours: Annotated[Number, Field(description="hours worked, at most 4 decimals")]
+    note: Note = ""
+
+
+class HoursIn(Strict):
+    """One entry of hours worked (``member_id``, ``hours``, ``note``), or a sheet of them
+    (``entries``), kept whole or not at all."""
+
+    member_id: Id | None = None
+    hours: Annotated[Number | None, Field(description="hours worked, at most 4 decimals")] = None
+    note: Note = ""
+    entries: (
+        Annotated[list[HoursEntryIn], Field(min_length=1, max_length=MAX_SHEET_ROWS)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def one_entry_or_a_sheet(self) -> HoursIn:
+        one = self.member_id is not None or self.hours is not None or self.note != ""
+        if self.entries is not None and one:
+            raise ValueError("give one entry (member_id, hours, note) or entries, not both")
+        if self.entries is None and (self.member_id is None or self.hours is None):
+            raise ValueError("give member_id and hours, or entries: a sheet of them")
+        return self
+
+    def rows(self) -> list[dict]:
+        """The entries as the service takes them."""
+        if self.entries is not None:
+            return [entry.model_dump() for entry in self.entries]
+        return [{"member_id": self.member_id, "hours": self.hours, "note": self.note}]
+
+
+class DrawIn(Strict):
+    product: EconomyId
+    quantity: Annotated[Number, Field(description="units of the product, as the plan's")]
+
+
+class WorkplaceDrawIn(DrawIn):
+    fund: Literal["materials", "means"] = "materials"
+
+
+class ReversalIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean)]

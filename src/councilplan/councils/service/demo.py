@@ -27,6 +27,7 @@ from councilplan.councils.service.records import (
 )
 from councilplan.councils.service.repository import Store
 from councilplan.councils.service.results import Council
+from councilplan.ledger.hours import PLACES
 
 
 def found_council_with_members(
@@ -235,6 +236,42 @@ DEMO_HOURS = {
         {"labour": "care", "hours": "215000"},
     ],
 }
+
+
+#: The demo period's public goods, free at the point of use and paid by the levy, and the
+#: hours the federation sets aside for common reserves.
+DEMO_PUBLIC_GOODS = ("health_care", "library", "transit")
+DEMO_RESERVE_HOURS = "20000"
+#: A working week in each demo workplace council: hours by member (a part-timer or two).
+DEMO_WEEK = {
+    "bakery": {"ada": "38", "bea": "40", "cai": "32.5", "dan": "40"},
+    "clinic": {"eve": "36", "fay": "40", "gus": "40", "hal": "24.5"},
+}
+#: What members draw after that week: (member, product, quantity in the product's unit, as
+#: the demo bundle counts it: bread, vegetables, fruit and meat in tonnes).
+DEMO_DRAWS = (
+    ("bea", "bread", "0.006"),
+    ("bea", "vegetables", "0.012"),
+    ("dan", "fruit", "0.01"),
+    ("eve", "clothing", "2"),
+    ("eve", "milk", "0.008"),
+    ("gus", "bicycles", "1"),
+    ("hal", "books", "3"),
+)
+#: One draw keyed in wrong, undone by the member who drew: (member, product, quantity drawn,
+#: quantity meant).
+DEMO_MISTAKE = ("dan", "meat", "0.05", "0.005")
+
+
+def ledger_balances(store: Store) -> dict[str, Decimal]:
+    """Every ledger account's balance in hours, by its public key (a person's as
+    ``member:#n``, by her ledger account's number): the demo shows that they add up to 0."""
+    balances = {}
+    with store.reading() as tx:
+        for row in tx.ledger_accounts():
+            key = f"member:#{row['id']}" if row["kind"] == "member" else row["key"]
+            balances[key] = Decimal(row["balance"]).scaleb(-PLACES)
+    return balances
 
 
 def demo_needs() -> dict[str, list[dict]]:
