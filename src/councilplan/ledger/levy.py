@@ -210,6 +210,12 @@ def _section(published: Mapping, name: str) -> Mapping:
     return section
 
 
+def _short(number: Decimal) -> str:
+    """A plan's units or labour value as a member reads it: 6 significant digits (the plan's
+    numbers carry the solver's last digits; the hours beside them are exact)."""
+    return f"{float(number):,.6g}"
+
+
 def _decimal(units: Fraction) -> Decimal:
     """A sum of decimals, as the Decimal it is exactly."""
     # The denominator of a sum of decimals divides a power of ten: scale it up to one.
@@ -250,8 +256,8 @@ def _derivation(
     noun = "met" if basis == "consumption" else "made"
     for good in goods:
         lines.append(
-            f"public goods: {good.product} {show(good.units)} units {noun} × "
-            f"{show(good.value)} h = {show(good.hours)} h"
+            f"public goods: {good.product} {_short(good.units)} units {noun} × "
+            f"{_short(good.value)} h = {show(good.hours)} h"
         )
     lines.append(f"public goods in all: {show(public)} h")
     lines.append(f"common reserves voted: {show(reserve)} h")
