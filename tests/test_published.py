@@ -345,3 +345,20 @@ def test_the_inputs_digest_follows_the_inputs_not_their_order():
         inputs_digest(limit=float("nan"))
     with pytest.raises(TypeError, match="set"):
         inputs_digest(needs={"bread"})
+
+
+def test_publish_an_economy_without_resources():
+    import numpy as np
+
+    from councilplan.economy.synthetic import generate_economy
+    from councilplan.planning import plan
+    from councilplan.planning.published import publish
+
+    economy = generate_economy(50)
+    assert economy.n_resources == 0
+    technique = str(economy.technique_ids[0])
+    published = publish(
+        plan(economy, np.ones(economy.n_products)), economy, workplaces={"1": {technique: None}}
+    )
+    assert published["resources"] == {} and published["workplaces"]["1"]["resources"] == {}
+    assert published["workplaces"]["1"]["techniques"][0]["technique"] == technique

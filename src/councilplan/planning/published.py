@@ -324,15 +324,8 @@ def _workplaces(
     run = activity[ct] * share  # units of activity of each claim
     made = run * economy.technique_output[ct]
 
-    hours = np.vstack(
-        [np.bincount(cw, weights=row[ct] * run, minlength=n_workplaces) for row in economy.labour]
-    ).reshape(economy.n_labour_kinds, n_workplaces)
-    used = np.vstack(
-        [
-            np.bincount(cw, weights=row[ct] * run, minlength=n_workplaces)
-            for row in economy.resource_use
-        ]
-    ).reshape(economy.n_resources, n_workplaces)
+    hours = _per_workplace(economy.labour, ct, cw, run, n_workplaces)
+    used = _per_workplace(economy.resource_use, ct, cw, run, n_workplaces)
     drawn = _drawn(economy, ct, cw, run, n_workplaces)
 
     hours, used = _rounded(hours), _rounded(used)
@@ -373,6 +366,15 @@ def _workplaces(
             ),
             "resources": _nonzero(resource_ids, used_by[w]),
         }
+    return out
+
+
+def _per_workplace(rows: np.ndarray, ct, cw, run, n_workplaces: int) -> np.ndarray:
+    """(kinds, workplaces): each row's coefficients times each claim's activity, summed by
+    workplace; (0, workplaces) for an economy with no such kinds (no resources)."""
+    out = np.zeros((len(rows), n_workplaces))
+    for i, row in enumerate(rows):
+        out[i] = np.bincount(cw, weights=row[ct] * run, minlength=n_workplaces)
     return out
 
 
