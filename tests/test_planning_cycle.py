@@ -5,6 +5,8 @@ adoption, targets read back, and the plan re-computed from the record, digest fo
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from councilplan.councils import service as s
@@ -75,6 +77,9 @@ def test_the_whole_cycle(council_store):
     assert seen[-1] >= 0.8
     least = variants["least-labour"]
     assert least.summary["status"] == "optimal"
+    with store.reading() as tx:  # the plan is kept as the text its digest is taken of
+        kept = tx.variant(least.id, result=True)["result"]
+    assert hashlib.sha256(kept.encode()).hexdigest() == least.plan_digest
     assert variants["low-carbon"].summary["total_labour"] > least.summary["total_labour"]
 
     t = T0 + 20 * DAY

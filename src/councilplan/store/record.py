@@ -51,8 +51,9 @@ GOVERNED: dict[str, tuple[str, ...]] = {
 
 #: Columns kept in the record as the SHA-256 of their text (bytes: of themselves; JSON: of its
 #: sorted compact text, where floats are allowed, as Python writes them): a sealed ballot box,
-#: a bundle's archive, a computed plan and the rounds' numeric state. Every other JSON column
-#: keeps numbers as text or integers (chain.canonical_json refuses floats).
+#: a bundle's archive, a computed plan (its stored text, whose SHA-256 is the plan's digest)
+#: and the rounds' numeric state. Every other JSON column keeps numbers as text or integers
+#: (chain.canonical_json refuses floats).
 DIGESTED = {
     ("ballot_boxes", "votes"),
     ("bundles", "archive"),

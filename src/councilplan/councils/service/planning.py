@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import re
 import threading
@@ -979,7 +980,7 @@ def run_next_job(
                 "inputs_digest": computed.inputs_digest,
                 "plan_digest": computed.plan_digest,
                 "summary": computed.summary,
-                "result": computed.published,
+                "result": computed.text,
             },
         )
         record(
@@ -1047,12 +1048,14 @@ def run_jobs(
 
 @dataclass(frozen=True)
 class Computed:
-    """A variant computed from the record: its inputs' digest, the published plan and its
-    digest, and the summary kept with the variant."""
+    """A variant computed from the record: its inputs' digest, the published plan, its text
+    as kept (``planning.published.canonical_bytes``: the bytes whose SHA-256 is the plan's
+    digest, and so the record's digest of the stored text too) and the summary."""
 
     inputs_digest: str
     plan_digest: str
     published: dict
+    text: str
     summary: dict
 
 
@@ -1061,7 +1064,7 @@ def compute_variant(store: Store, variant_id: int, *, progress: Progress | None 
     --from-record`` does again): the period's bundle, the statements in force, the limits with
     the variant's constraints, the work norms made final, and for "rounds" the rounds' record."""
     from councilplan.planning import plan as make_plan
-    from councilplan.planning.published import inputs_digest, plan_digest, publish
+    from councilplan.planning.published import canonical_bytes, inputs_digest, publish
 
     progress = progress or (lambda stage, done: None)
     with store.reading() as tx:
@@ -1089,7 +1092,8 @@ def compute_variant(store: Store, variant_id: int, *, progress: Progress | None 
     published["norms"] = inputs["norms"]
     if rounds_summary is not None:
         published["rounds"] = rounds_summary
-    digest = plan_digest(published)
+    data = canonical_bytes(published)  # encoded once: the digest, the stored text, the record's
+    digest = hashlib.sha256(data).hexdigest()
     summary = {
         "status": planned.status,
         "method": planned.method,
@@ -1101,7 +1105,7 @@ def compute_variant(store: Store, variant_id: int, *, progress: Progress | None 
         "norms": len(inputs["norms"]),
         "rounds": rounds_summary,
     }
-    return Computed(inputs_digest(**inputs), digest, published, summary)
+    return Computed(inputs_digest(**inputs), digest, published, data.decode(), summary)
 
 
 def period_inputs(tx: Records, period: Mapping[str, Any], variant: Mapping[str, Any]) -> dict:
@@ -1856,7 +1860,7 @@ def _published(tx: Records, variant: Mapping[str, Any]) -> dict:
     key = (variant["id"], variant["plan_digest"])
     cached = _PUBLISHED.get(key)
     if cached is None:
-        cached = tx.variant(variant["id"], result=True)["result"]
+        cached = json.loads(tx.variant(variant["id"], result=True)["result"])
         _PUBLISHED.put(key, cached)
     return cached
 

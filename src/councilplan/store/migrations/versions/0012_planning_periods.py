@@ -159,7 +159,7 @@ def upgrade() -> None:
         sa.Column("inputs_digest", sa.String(64), nullable=True),
         sa.Column("plan_digest", sa.String(64), nullable=True),
         sa.Column("summary", _json(), nullable=True),
-        sa.Column("result", _json(), nullable=True),
+        sa.Column("result", sa.Text, nullable=True),
         sa.Column("error", sa.Text, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_variants"),
         sa.ForeignKeyConstraint(
