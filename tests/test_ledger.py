@@ -476,11 +476,7 @@ def test_allotments_from_the_published_plan():
     # 3 units of flour at 0.33335 h = 1.00005 h, rounded up; water has no value in the plan.
     materials = by_id["p:bakery:materials_fund"]
     assert materials.credit == MATERIALS and materials.amount == Decimal("1.0001")
-    assert materials.ref["inputs"]["flour"] == {
-        "units": "3",
-        "value": "0.33335",
-        "hours": "1.0001",
-    }
+    assert materials.ref["inputs"] == 2  # the lines are the published plan's
     assert materials.ref["period"] == "2025" and materials.ref["workplace"] == "bakery"
     assert by_id["p:mill:means_fund"].amount == Decimal("250.5")
     assert by_id["p:mill:means_fund"].credit == Account(AccountKind.MEANS_FUND, "mill")

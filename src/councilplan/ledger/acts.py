@@ -11,7 +11,7 @@ by line, so a fund is never below the plan's exact figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, Context, Decimal, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 from typing import Any
 
@@ -20,8 +20,10 @@ from councilplan.ledger.book import Account, AccountKind, Transfer, TransferKind
 from councilplan.ledger.errors import LedgerError, Reason
 from councilplan.ledger.hours import (
     EXACT,
+    MAX_DIGITS,
+    MAX_QUANTITY,
+    MIN_QUANTITY,
     QUANTUM,
-    ZERO,
     Rounding,
     read_hours,
     read_quantity,
@@ -211,20 +213,8 @@ def allotments(
                 )
             )
 
-        lines: dict[str, dict[str, str]] = {}
-        materials_hours = ZERO
-        for product, planned in (workplace.get("inputs") or {}).items():
-            where = Where("plan workplaces", id=str(key), field=f"inputs.{product}")
-            units = read_quantity(planned, where, what="planned input", allow_zero=True)
-            value = read_quantity(
-                values.get(product, 0),
-                Where("plan values", id=str(product)),
-                what="labour value",
-                allow_zero=True,
-            )
-            line = to_quantum(Fraction(units) * Fraction(value), Rounding.UP)
-            materials_hours = EXACT.add(materials_hours, line)
-            lines[str(product)] = {"units": str(units), "value": str(value), "hours": str(line)}
+        inputs = workplace.get("inputs") or {}
+        materials_hours = _input_hours(key, inputs, values)
         if materials_hours > 0:
             out.append(
                 Transfer(
@@ -237,7 +227,7 @@ def allotments(
                         **common,
                         "workplace": key,
                         "fund": AccountKind.MATERIALS_FUND.value,
-                        "inputs": lines,
+                        "inputs": len(inputs),
                     },
                 )
             )
@@ -256,6 +246,51 @@ def allotments(
                     )
                 )
     return tuple(out)
+
+
+#: Exact products of two decimals of up to 28 digits each, rounded up to the quantum.
+_PRODUCTS = Context(prec=60, traps=[InvalidOperation, Overflow, Inexact])
+
+
+def _input_hours(workplace: str, inputs: Mapping, values: Mapping) -> Decimal:
+    """The hours of a workplace's planned inputs at the plan's labour values: each line's
+    units times value, exactly, rounded up to the quantum, summed. The plan's numbers are
+    JSON floats read by their shortest text, as :func:`read_quantity` reads them; in C
+    decimal arithmetic (a workplace of a national plan has hundreds of thousands of lines),
+    with :func:`read_quantity` naming any line that is not a number >= 0."""
+    total = Decimal(0)
+    for product, planned in inputs.items():
+        value = values.get(product, 0)
+        try:
+            units = _plain_number(planned)
+            per_unit = _plain_number(value)
+            line = _PRODUCTS.multiply(units, per_unit).quantize(QUANTUM, rounding=ROUND_CEILING)
+        except (TypeError, ValueError, ArithmeticError):
+            where = Where("plan workplaces", id=str(workplace), field=f"inputs.{product}")
+            read_quantity(planned, where, what="planned input", allow_zero=True)
+            read_quantity(
+                value, Where("plan values", id=str(product)), what="labour value", allow_zero=True
+            )
+            raise  # pragma: no cover - read_quantity names whatever the fast path refused
+        total = EXACT.add(total, line)
+    return total
+
+
+def _plain_number(value: object) -> Decimal:
+    """A JSON number (or its text) as the exact Decimal of its shortest text, >= 0 and
+    finite; anything else raises ValueError (the caller names it)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if (
+        not number.is_finite()
+        or number < 0
+        or number > MAX_QUANTITY
+        or 0 < number < MIN_QUANTITY
+        or len(number.as_tuple().digits) > MAX_DIGITS
+    ):
+        raise ValueError(value)
+    return number
 
 
 def reversal(
