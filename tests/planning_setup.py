@@ -35,8 +35,15 @@ class Town:
     bundle: str
 
 
-def demo_town(store) -> Town:
-    made = s.create_demo_town(store, hash_password=lambda p: "h:" + p, now=T0 - 2 * DAY)
+def _quick_hash(password: str) -> str:
+    return "h:" + password
+
+
+def demo_town(store, *, t0: datetime = T0, hash_password=_quick_hash) -> Town:
+    """The demo town made before ``t0`` (its acts until ``t0`` - 2 days), its delegates to the
+    federation, and the demo bundle kept at ``t0`` - 1 day. ``hash_password=None``: argon2,
+    so that members log in (the API's and the CLI's tests)."""
+    made = s.create_demo_town(store, hash_password=hash_password, now=t0 - 2 * DAY)
     federation = made["councils"]["federation"]
     delegate = {
         key: s.delegates(store, federation_id=federation, council_id=council)[0].account_id
@@ -48,7 +55,7 @@ def demo_town(store) -> Town:
         actor_id=delegate["bakery"],
         name="demo town",
         archive=pack_bundle(DEMO_BUNDLE),
-        now=T0 - DAY,
+        now=t0 - DAY,
     )
     return Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
 

@@ -17,11 +17,8 @@ from fastapi.testclient import TestClient
 
 import test_api_planning
 from councilplan.councils import service as s
-from councilplan.economy import DEMO_BUNDLE
-from councilplan.economy.archive import pack_bundle
 from councilplan.ledger import QUANTUM
-from councilplan.web import auth
-from planning_setup import DAY, PUBLIC_GOODS, T0, Town, adopted_plan
+from planning_setup import DAY, PUBLIC_GOODS, T0, adopted_plan, demo_town
 from test_api_planning import Clock, log_in, ok, open_period, refusal
 from test_api_planning import Town as PlanningTown
 
@@ -49,21 +46,7 @@ class Adopted:
     def __init__(self, client: TestClient, clock: Clock):
         self.client = client
         self.store = store = client.app.state.store
-        made = s.create_demo_town(store, hash_password=auth.hash_password, now=T0 - 2 * DAY)
-        federation = made["councils"]["federation"]
-        delegate = {
-            key: s.delegates(store, federation_id=federation, council_id=council)[0].account_id
-            for key, council in made["councils"].items()
-            if key != "federation"
-        }
-        bundle = s.add_bundle(
-            store,
-            actor_id=delegate["bakery"],
-            name="demo town",
-            archive=pack_bundle(DEMO_BUNDLE),
-            now=T0 - DAY,
-        )
-        self.town = Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
+        self.town = demo_town(store, hash_password=None)
         self.period = adopted_plan(store, self.town)
         assert self.period.status == "adopted"
         self.accounts = self.town.accounts

@@ -19,9 +19,8 @@ from typer.testing import CliRunner
 from councilplan.cli import app
 from councilplan.councils import service as s
 from councilplan.economy import DEMO_BUNDLE
-from councilplan.economy.archive import pack_bundle
 from councilplan.store import default_url, open_store
-from planning_setup import PUBLIC_GOODS, Town, state_everything
+from planning_setup import PUBLIC_GOODS, Town, demo_town, state_everything
 
 runner = CliRunner(env={"COUNCILPLAN_DATABASE_URL": None, "COUNCILPLAN_TOKEN": None})
 DAY = timedelta(days=1)
@@ -49,27 +48,14 @@ def build_world(data_dir: Path) -> World:
     t0 = now - 40 * DAY
     store = open_store(default_url(data_dir))
     try:
-        made = s.create_demo_town(store, now=t0 - 2 * DAY)  # argon2: tokens by password
-        federation = made["councils"]["federation"]
-        delegate = {
-            key: s.delegates(store, federation_id=federation, council_id=council)[0].account_id
-            for key, council in made["councils"].items()
-            if key != "federation"
-        }
-        bundle = s.add_bundle(
-            store,
-            actor_id=delegate["bakery"],
-            name="demo town",
-            archive=pack_bundle(DEMO_BUNDLE),
-            now=t0 - DAY,
-        )
-        town = Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
+        town = demo_town(store, t0=t0, hash_password=None)  # argon2: tokens by password
+        federation, delegate, bundle = town.federation, town.delegate, town.bundle
         period = s.propose_period(
             store,
             federation_id=federation,
             actor_id=delegate["bakery"],
             title="The town's plan",
-            bundle_digest=bundle.digest,
+            bundle_digest=bundle,
             starts_on="2027-01-01",
             ends_on="2027-12-31",
             ballot_closes_at=t0 + 3 * DAY,

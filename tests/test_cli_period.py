@@ -20,9 +20,8 @@ from typer.testing import CliRunner
 from councilplan.cli import app
 from councilplan.councils import service as s
 from councilplan.economy import DEMO_BUNDLE
-from councilplan.economy.archive import pack_bundle
 from councilplan.store import default_url, open_store
-from planning_setup import Town, state_everything
+from planning_setup import Town, demo_town, state_everything
 
 runner = CliRunner(env={"COUNCILPLAN_DATABASE_URL": None, "COUNCILPLAN_TOKEN": None})
 DAY = timedelta(days=1)
@@ -80,21 +79,8 @@ def build_world(data_dir: Path, *, variants_in_proposing: tuple[str, ...] = ()) 
     now = datetime.now(UTC).replace(microsecond=0)
     store = open_store(default_url(data_dir))
     try:
-        made = s.create_demo_town(store, now=now - 24 * DAY)  # argon2: tokens by password
-        federation = made["councils"]["federation"]
-        delegate = {
-            key: s.delegates(store, federation_id=federation, council_id=council)[0].account_id
-            for key, council in made["councils"].items()
-            if key != "federation"
-        }
-        bundle = s.add_bundle(
-            store,
-            actor_id=delegate["bakery"],
-            name="demo town",
-            archive=pack_bundle(DEMO_BUNDLE),
-            now=now - 23 * DAY,
-        )
-        town = Town(made["accounts"], made["councils"], delegate, federation, bundle.digest)
+        town = demo_town(store, t0=now - 22 * DAY, hash_password=None)  # argon2: by password
+        delegate = town.delegate
         deciding = _propose(store, town, now - 22 * DAY, now - 2 * DAY)
         asked = now - 11.5 * DAY
         for name, constraints in (
@@ -120,8 +106,8 @@ def build_world(data_dir: Path, *, variants_in_proposing: tuple[str, ...] = ()) 
                 name=name,
                 now=now - 1 * DAY + timedelta(hours=1),
             )
-        names = {account: name for name, account in made["accounts"].items()}
-        plain = next(a for a in made["accounts"].values() if a not in delegate.values())
+        names = {account: name for name, account in town.accounts.items()}
+        plain = next(a for a in town.accounts.values() if a not in town.delegate.values())
         _, delegate_token = login(store, names[delegate["bakery"]], "demo", kind="bearer")
         _, member_token = login(store, names[plain], "demo", kind="bearer")
     finally:
