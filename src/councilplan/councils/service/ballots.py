@@ -310,6 +310,40 @@ def insert_ballot(
     return ballot_result(tx.ballot(ballot_id))
 
 
+def yes_no_ballot(
+    tx: Records,
+    *,
+    council: Mapping[str, Any],
+    purpose: str,
+    title: str,
+    subject: Mapping[str, Any],
+    opened_by: int | None,
+    closes_at: datetime,
+    now: datetime,
+    secret: bool = False,
+) -> Ballot:
+    """A yes/no question of ``council`` (admission, affiliation, rules, recall, a planning
+    period, a statement), open for votes from ``now`` to ``closes_at``, carried by a majority
+    of the votes cast, with no quorum."""
+    return insert_ballot(
+        tx,
+        council=council,
+        purpose=purpose,
+        title=title,
+        subject=subject,
+        rule="yes_no",
+        options=counting.YES_NO_CHOICES,
+        seats=1,
+        quorum=Fraction(0),
+        majority=Fraction(1, 2),
+        secret=secret,
+        opened_by=opened_by,
+        opens_at=now,
+        closes_at=closes_at,
+        now=now,
+    )
+
+
 def get_ballot(store: Store, ballot_id: int) -> Ballot:
     with store.transaction() as tx:
         return ballot_result(existing(tx.ballot, ballot_id, "ballot", "ballot_id"))

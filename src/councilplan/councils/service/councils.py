@@ -13,9 +13,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from councilplan.councils import counting
 from councilplan.councils.service.accounts import checked_name
-from councilplan.councils.service.ballots import insert_ballot
+from councilplan.councils.service.ballots import yes_no_ballot
 from councilplan.councils.service.mandates import end_mandate, end_seats
 from councilplan.councils.service.records import (
     ADMISSION_RULES,
@@ -308,22 +307,16 @@ def open_admission(
         names = ", ".join(str(i) for i in ids[:20]) + (
             f" and {len(ids) - 20} more" * (len(ids) > 20)
         )
-        ballot = insert_ballot(
+        ballot = yes_no_ballot(
             tx,
             council=council,
             purpose="affiliation" if federation else "admission",
             title=f"Admit application(s) {names}",
             subject={"application_ids": ids},
-            rule="yes_no",
-            options=counting.YES_NO_CHOICES,
-            seats=1,
-            quorum=Fraction(0),
-            majority=Fraction(1, 2),
-            secret=not council["weighted_votes"],
             opened_by=opened_by,
-            opens_at=now,
             closes_at=closes_at,
             now=now,
+            secret=not council["weighted_votes"],
         )
         for application_id in ids:
             tx.put_application_to_ballot(application_id, ballot.id)
@@ -543,20 +536,13 @@ def open_rules_ballot(
         require_standing(tx, council, opened_by, "open a rules ballot")
         changes = checked_rules(council, rules)
         text = ", ".join(f"{k}={v}" for k, v in changes.items())
-        return insert_ballot(
+        return yes_no_ballot(
             tx,
             council=council,
             purpose="rules",
             title=f"Change the council's rules: {text}",
             subject={"rules": changes},
-            rule="yes_no",
-            options=counting.YES_NO_CHOICES,
-            seats=1,
-            quorum=Fraction(0),
-            majority=Fraction(1, 2),
-            secret=False,
             opened_by=opened_by,
-            opens_at=now,
             closes_at=closes_at,
             now=now,
         )

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from councilplan.councils import counting, rules
-from councilplan.councils.service.ballots import insert_ballot, require_ballot_time
+from councilplan.councils import rules
+from councilplan.councils.service.ballots import insert_ballot, require_ballot_time, yes_no_ballot
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
@@ -290,22 +290,16 @@ def _support(
     )
     if support >= needed:
         delegate = tx.delegate(recall["delegate_id"])
-        ballot = insert_ballot(
+        ballot = yes_no_ballot(
             tx,
             council=council,
             purpose="recall",
             title=f"Recall delegate {delegate['id']} (account {delegate['account_id']})",
             subject={"recall_id": recall_id, "delegate_id": delegate["id"]},
-            rule="yes_no",
-            options=counting.YES_NO_CHOICES,
-            seats=1,
-            quorum=Fraction(0),
-            majority=Fraction(1, 2),
-            secret=True,
             opened_by=None,
-            opens_at=now,
             closes_at=now + timedelta(days=ballot_days),
             now=now,
+            secret=True,
         )
         tx.set_recall_status(recall_id, "balloting", ballot_id=ballot.id)
     return recall_progress(tx.recall(recall_id), support, needed)

@@ -32,7 +32,7 @@ from typing import Any
 
 from councilplan.audit.chain import canonical_json, utc_timestamp
 from councilplan.councils import counting
-from councilplan.councils.service.ballots import insert_ballot, require_ballot_time
+from councilplan.councils.service.ballots import insert_ballot, require_ballot_time, yes_no_ballot
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
@@ -245,20 +245,13 @@ def propose_period(
             },
             now,
         )
-        ballot = insert_ballot(
+        ballot = yes_no_ballot(
             tx,
             council=federation,
             purpose="period",
             title=f"Open the planning period: {title}",
             subject={"period_id": period_id},
-            rule="yes_no",
-            options=counting.YES_NO_CHOICES,
-            seats=1,
-            quorum=Fraction(0),
-            majority=Fraction(1, 2),
-            secret=False,
             opened_by=actor_id,
-            opens_at=now,
             closes_at=moments["ballot_closes_at"],
             now=now,
         )
@@ -425,20 +418,13 @@ def propose_statement(
             }
         )
         record(tx, "period.statement_proposed", _statement_event(tx, statement_id), now)
-        ballot = insert_ballot(
+        ballot = yes_no_ballot(
             tx,
             council=council,
             purpose="statement",
             title=f"State our {kind} for planning period {period_id}",
             subject={"period_id": period_id, "statement_id": statement_id},
-            rule="yes_no",
-            options=counting.YES_NO_CHOICES,
-            seats=1,
-            quorum=Fraction(0),
-            majority=Fraction(1, 2),
-            secret=False,
             opened_by=actor_id,
-            opens_at=now,
             closes_at=closes_at,
             now=now,
         )
