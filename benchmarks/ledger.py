@@ -387,20 +387,23 @@ def worker(url: str, job: dict, kind: str, mode: str, clients: list[int], start,
 
 
 class _Started:
-    """The start of a run in threads: notes PostgreSQL's CPU when the clients are let go."""
+    """The start of a run in threads: notes the CPU used so far when the clients are let go."""
 
     def wait(self) -> None:
-        self.postgres_cpu = postgres_cpu()
+        self.cpu = cpu_now()
 
 
-def postgres_cpu() -> float:
+def cpu_now() -> dict:
     """CPU seconds used so far by every ``postgres`` process, ended backends included (the
-    postmaster is credited with its children's CPU when they end)."""
-    total = 0.0
+    postmaster is credited with its children's CPU when they end), and by the whole machine,
+    with the moment (monotonic)."""
+    postgres = 0.0
     for p in psutil.process_iter(["name", "cpu_times"]):
         if p.info["name"] == "postgres" and (t := p.info["cpu_times"]) is not None:
-            total += t.user + t.system + t.children_user + t.children_system
-    return total
+            postgres += t.user + t.system + t.children_user + t.children_system
+    total = psutil.cpu_times()
+    busy = total.user + total.system + total.nice + total.irq + total.softirq
+    return {"postgres": postgres, "busy": busy, "at": time.monotonic()}
 
 
 def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, processes: int):
@@ -409,7 +412,7 @@ def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, pr
     if processes == 0:
         started = _Started()
         outs = [run_clients(store, job, kind, mode, list(range(clients)), started)]
-        pg = started.postgres_cpu
+        before, after = started.cpu, cpu_now()
     else:
         ctx = mp.get_context("spawn")
         start, results = ctx.Barrier(processes + 1), ctx.Queue()
@@ -421,14 +424,16 @@ def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, pr
         for proc in procs:
             proc.start()
         start.wait()
-        pg = postgres_cpu()
+        before = cpu_now()
         outs = [results.get(timeout=job["duration"] + 600) for _ in procs]
+        after = cpu_now()
         for proc in procs:
             proc.join(timeout=60)
         errors = [o["error"] for o in outs if "error" in o]
         if errors:
             raise SystemExit(f"a worker process failed: {errors[0]}")
-    pg = postgres_cpu() - pg
+    pg, python = after["postgres"] - before["postgres"], sum(o["cpu"] for o in outs)
+    others = after["busy"] - before["busy"] - pg - python
     lat = sorted(x for o in outs for x in o["lat"])
     seconds = max(o["window"][1] for o in outs) - min(o["window"][0] for o in outs)
     acts = len(lat)
@@ -445,8 +450,9 @@ def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, pr
         "p50_ms": 1000 * quantile(lat, 0.5),
         "p99_ms": 1000 * quantile(lat, 0.99),
         **{f"{p}_ms": 1000 * mean[p] for p in PARTS},
-        "python_ms": 1000 * sum(o["cpu"] for o in outs) / max(1, acts),
+        "python_ms": 1000 * python / max(1, acts),
         "postgres_ms": 1000 * pg / max(1, acts),
+        "others_cores": others / (after["at"] - before["at"]),
         "failed": [f for o in outs for f in o["failed"]],
     }
 
@@ -824,12 +830,13 @@ def print_tables(
         "ms; lock wait, held, chain: means. lock wait: post's locking SELECTs; held: first lock "
         "granted to COMMIT returned (every act holds the federation's common fund or goods "
         "account that long, so at most 1000/held acts/s pass); chain: waiting for the audit "
-        "chainer after COMMIT. CPU per act: this process and its workers (Python), every "
-        "postgres process. goal: transfers/s.",
+        "chainer after COMMIT. CPU per act (ms): this process and its workers (Python), every "
+        "postgres process (other sessions' too). others: cores the rest of the machine used "
+        "meanwhile (another job running: the run is disturbed). goal: transfers/s.",
     )
     for col in (
         "act", "clients in", "n", "acts", "acts/s", "transfers/s", "p50", "p99", "lock wait",
-        "held", "1000/held", "chain", "CPU Python / PG", "failed", "goal",
+        "held", "1000/held", "chain", "CPU Python / PG", "others", "failed", "goal",
     ):  # fmt: skip
         writes.add_column(col, justify="left" if col in ("act", "clients in") else "right")
     for r in runs:
@@ -848,6 +855,7 @@ def print_tables(
             f"{1000 / r['held_ms']:,.0f}" if r["held_ms"] > 0 else "",
             f"{r['chain_ms']:.2f}",
             f"{r['python_ms']:.1f} / {r['postgres_ms']:.1f}",
+            f"{r['others_cores']:.2f}",
             str(len(r["failed"])),
             f">= {GOALS['transfers_per_s']:,}/s" if r["clients"] >= 50 else "",
         )
