@@ -207,44 +207,22 @@ def propose_period(
         public = _checked_public_goods(tx, bundle["digest"], public_goods)
         reserve = _number(reserve_hours, "reserve_hours", minimum="0")
         require_ballot_time(federation, now, moments["ballot_closes_at"], "ballot_closes_at")
+        terms = {
+            "federation_id": federation_id,
+            "title": title,
+            "bundle_digest": bundle["digest"],
+            "starts_on": starts.isoformat(),
+            "ends_on": ends.isoformat(),
+            "limits": checked_limits,
+            "rounds": rounds_settings,
+            "public_goods": public,
+            "reserve_hours": reserve,
+            **{k: v for k, v in moments.items() if k != "ballot_closes_at"},
+        }
         period_id = tx.add_period(
-            {
-                "federation_id": federation_id,
-                "title": title,
-                "bundle_digest": bundle["digest"],
-                "starts_on": starts.isoformat(),
-                "ends_on": ends.isoformat(),
-                "limits": checked_limits,
-                "rounds": rounds_settings,
-                "public_goods": public,
-                "reserve_hours": reserve,
-                "stating_closes_at": moments["stating_closes_at"],
-                "proposing_closes_at": moments["proposing_closes_at"],
-                "deciding_closes_at": moments["deciding_closes_at"],
-                "status": "proposed",
-                "proposed_by": actor_id,
-                "proposed_at": now,
-            }
+            {**terms, "status": "proposed", "proposed_by": actor_id, "proposed_at": now}
         )
-        record(
-            tx,
-            "period.proposed",
-            {
-                "period_id": period_id,
-                "federation_id": federation_id,
-                "title": title,
-                "bundle_digest": bundle["digest"],
-                "starts_on": starts.isoformat(),
-                "ends_on": ends.isoformat(),
-                "limits": checked_limits,
-                "rounds": rounds_settings,
-                "public_goods": public,
-                "reserve_hours": reserve,
-                **{k: v for k, v in moments.items() if k != "ballot_closes_at"},
-                "by": actor_id,
-            },
-            now,
-        )
+        record(tx, "period.proposed", {"period_id": period_id, **terms, "by": actor_id}, now)
         ballot = yes_no_ballot(
             tx,
             council=federation,
