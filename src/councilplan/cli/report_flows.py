@@ -25,6 +25,11 @@ from councilplan.cli.common import (
     summary,
 )
 
+#: The columns of regions.csv after the region (and its group).
+REGION_COLUMNS = [
+    "skill", "labour_account", "performed", "footprint", "exports", "imports",
+    "net_received", "exchange_ratio", "value_adjusted_ratio", "note", "unit",
+]  # fmt: skip
 #: Hours a year per inhabitant in the illustrative labour account of pymrio's test system.
 TEST_HOURS_PER_PERSON = 1000.0
 
@@ -104,7 +109,7 @@ def flows(
                 _write_tables(stage, grouped, "group_", None, None)
             _chart(stage / "net_flows", grouped or result, title=_title(mrio, grouped))
     shown = grouped or result
-    performed, footprint = result.performed(), result.footprint()
+    performed = result.performed()
     conservation = float(
         max(abs(performed - result.labour.sum(axis=0)).max(), 0.0)
         / max(result.labour.sum(), 1e-300)
@@ -130,7 +135,6 @@ def flows(
     summary("Labour flows between regions", rows)
     for note in notes:
         summary("Note", [("", note)])
-    del footprint
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -258,8 +262,7 @@ def _write_tables(folder: Path, result, prefix: str, mapping, rest) -> None:
     header = ["region" if not prefix else "group"]
     if mapping:
         header.append("group")
-    header += ["skill", "labour_account", "performed", "footprint", "exports", "imports",
-               "net_received", "exchange_ratio", "value_adjusted_ratio", "note", "unit"]  # fmt: skip
+    header += REGION_COLUMNS
     with open(folder / f"{prefix}regions.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -292,6 +295,10 @@ def _chart(stem: Path, result, *, title: str) -> None:
 
     names = list(result.regions)
     skills = list(result.skill_levels)
+    net = result.net()
+    limit = float(np.abs(net).max()) or 1.0
+    factor, prefix = _scale(limit)
+    unit = f"{prefix}{result.unit}"
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     bars, matrix = fig.subplots(1, 2, width_ratios=[1.1, 1])
     positions = np.arange(len(names))
@@ -299,27 +306,28 @@ def _chart(stem: Path, result, *, title: str) -> None:
     width = 0.8 / len(series)
     colours = ["#9ecae1", "#4292c6", "#08519c"]
     for i, (skill, values) in enumerate(series):
-        bars.bar(positions + (i - (len(series) - 1) / 2) * width, values, width,
+        bars.bar(positions + (i - (len(series) - 1) / 2) * width, values / factor, width,
                  label=f"{skill}-skilled" if skill else "all labour",
                  color=colours[i % 3] if skill else "#4292c6")  # fmt: skip
     bars.axhline(0, color="black", linewidth=0.8)
-    bars.set_xticks(positions, names, rotation=30 if len(names) > 6 else 0, ha="right")
-    bars.set_ylabel(f"net embodied labour received ({result.unit})")
+    rotation = 30 if len(names) > 6 else 0
+    bars.set_xticks(positions, names, rotation=rotation, ha="right" if rotation else "center")
+    bars.set_ylabel(f"net embodied labour received ({unit})")
     bars.set_title("Net labour received (imports - exports)")
     bars.legend(frameon=False)
-    net = result.net()
-    limit = float(np.abs(net).max()) or 1.0
-    image = matrix.imshow(net, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    matrix.set_xticks(positions, names, rotation=30 if len(names) > 6 else 0, ha="right")
+    image = matrix.imshow(net / factor, cmap="RdBu_r", vmin=-limit / factor, vmax=limit / factor)
+    matrix.set_xticks(positions, names, rotation=rotation, ha="right" if rotation else "center")
     matrix.set_yticks(positions, names)
-    matrix.set_xlabel("to (final demand of)")
-    matrix.set_ylabel("from (labour performed in)")
-    matrix.set_title("Net transfer: row's labour to column, less the reverse")
+    matrix.set_xlabel("to: final demand of")
+    matrix.set_ylabel("from: labour performed in")
+    matrix.set_title("Net transfer, row to column")
     if len(names) <= 12:
         for r in range(len(names)):
             for s in range(len(names)):
-                matrix.text(s, r, _number(net[r, s]), ha="center", va="center", fontsize=8)
-    fig.colorbar(image, ax=matrix, label=result.unit)
+                dark = abs(net[r, s]) > 0.6 * limit
+                matrix.text(s, r, f"{net[r, s] / factor:.3g}", ha="center", va="center",
+                            fontsize=8, color="white" if dark else "black")  # fmt: skip
+    fig.colorbar(image, ax=matrix, label=unit)
     fig.suptitle(title)
     fig.savefig(stem.with_suffix(".png"), dpi=150)
     fig.savefig(stem.with_suffix(".svg"))
@@ -328,6 +336,14 @@ def _chart(stem: Path, result, *, title: str) -> None:
 def _title(mrio: str, grouped) -> str:
     what = "region groups" if grouped is not None else "regions"
     return f"Embodied labour between {what} ({'pymrio test system' if mrio == 'test' else mrio})"
+
+
+def _scale(size: float) -> tuple[float, str]:
+    """A factor and its word for an axis whose largest number is ``size``."""
+    for limit, word in ((1e12, "trillion "), (1e9, "billion "), (1e6, "million ")):
+        if size >= limit:
+            return limit, word
+    return 1.0, ""
 
 
 def _number(value: float) -> str:
