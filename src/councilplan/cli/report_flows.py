@@ -143,8 +143,11 @@ def flows(
 def _load(mrio: str):
     import zipfile
 
-    import pymrio
-
+    try:
+        import pymrio
+    except ImportError:
+        fail("report flows reads systems with pymrio, which is not installed: "
+             "pip install 'councilplan[pymrio]'")  # fmt: skip
     if mrio == "test":
         return pymrio.load_test()
     path = Path(mrio)
@@ -247,7 +250,7 @@ def _write_tables(folder: Path, result, prefix: str, mapping, rest) -> None:
             e = result.flows(skill)
             for r, source in enumerate(result.regions):
                 for s, sink in enumerate(result.regions):
-                    writer.writerow([name.get(skill, skill), source, sink, repr(e[r, s]),
+                    writer.writerow([name.get(skill, skill), source, sink, _cell(e[r, s]),
                                      result.unit])  # fmt: skip
     with open(folder / f"{prefix}net.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -257,7 +260,7 @@ def _write_tables(folder: Path, result, prefix: str, mapping, rest) -> None:
             for r, source in enumerate(result.regions):
                 for s, sink in enumerate(result.regions):
                     if net[r, s] > 0:
-                        writer.writerow([name.get(skill, skill), source, sink, repr(net[r, s]),
+                        writer.writerow([name.get(skill, skill), source, sink, _cell(net[r, s]),
                                          result.unit])  # fmt: skip
     header = ["region" if not prefix else "group"]
     if mapping:
@@ -277,14 +280,19 @@ def _write_tables(folder: Path, result, prefix: str, mapping, rest) -> None:
                 row = [region]
                 if mapping:
                     row.append(mapping.get(region, rest or ""))
-                row += [name.get(skill, skill), repr(account[i])]
-                row += [repr(c[i]) for c in columns]
-                row.append("" if why[i] else repr(ratio[i]))
+                row += [name.get(skill, skill), _cell(account[i])]
+                row += [_cell(c[i]) for c in columns]
+                row.append("" if why[i] else _cell(ratio[i]))
                 ok = adjusted is not None and math.isfinite(adjusted[i]) and adjusted[i] > 0
-                row.append(repr(adjusted[i]) if ok else "")
+                row.append(_cell(adjusted[i]) if ok else "")
                 note = why[i] or ("" if ok or adjusted is None else "no trade in value added")
                 row += [note, result.unit]
                 writer.writerow(row)
+
+
+def _cell(value) -> str:
+    """A number for a CSV cell: shortest exact decimal of a float."""
+    return repr(float(value))
 
 
 def _chart(stem: Path, result, *, title: str) -> None:

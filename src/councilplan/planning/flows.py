@@ -112,6 +112,12 @@ class LabourFlows:
         """(R,) hours embodied in each region's final demand, wherever performed."""
         return self.flows(skill).sum(axis=0)
 
+    def unattributed(self, skill: str | None = None) -> np.ndarray:
+        """(R,) hours the account records that no final demand embodies: labour of sectors
+        with no output, or a gross output x that does not match (I - A)^-1 Y 1."""
+        chosen = [k for k, lv in enumerate(self.skills) if skill is None or lv == skill]
+        return self.labour[chosen].sum(axis=0) - self.performed(skill)
+
     def net(self, skill: str | None = None) -> np.ndarray:
         """(R, R) net transfer E - E^T: hours r gives s less hours s gives r (antisymmetric;
         positive where labour flows from r to s on balance)."""
