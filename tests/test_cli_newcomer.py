@@ -371,19 +371,19 @@ def test_generate_into_a_zip_puts_the_needs_beside_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eco-needs", "eco.zip"]
 
 
-# -- 7. GET / leads to the API's docs ---------------------------------------------------------
+# -- 7. GET / is the sign-in page; the API's docs are at /docs --------------------------------
 
 
-def test_the_root_redirects_to_the_api_docs(council_store):
+def test_the_root_is_the_sign_in_page_and_the_docs_are_linked(council_store):
     from fastapi.testclient import TestClient
 
     from councilplan.web.app import create_app
 
     with TestClient(create_app(council_store, close_every_s=None)) as client:
         r = client.get("/", follow_redirects=False)
-        assert r.status_code in (302, 307), r.text
-        assert r.headers["location"] == "/docs"
-        assert client.get("/").status_code == 200
+        assert r.status_code == 200, r.text
+        assert 'action="/signin"' in r.text and 'href="/docs"' in r.text
+        assert client.get("/docs").status_code == 200
         assert "/" not in client.get("/openapi.json").json()["paths"]
 
 

@@ -17,11 +17,11 @@ import os
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from councilplan.councils import counting
 from councilplan.councils import service as svc
-from councilplan.web import guards
+from councilplan.web import guards, pages
 from councilplan.web.fastpath import FastVotes
 from councilplan.web.routers import (
     accounts,
@@ -91,16 +91,12 @@ def create_app(
         )
     guards.install(app, max_body_bytes=max_body_bytes)  # outermost; before the routes
 
-    @app.get("/", include_in_schema=False)
-    def root(request: Request) -> RedirectResponse:
-        """The server's address leads to its interactive API docs."""
-        return RedirectResponse(request.scope.get("root_path", "") + app.docs_url)
-
     # The areas' routes join the app's own list, not through include_router, which in recent
     # FastAPI (0.165) nests each router as one entry: app.routes then lists every endpoint (the
     # tests walk it) and a request is matched as before, without a hop through a sub-router.
     for area in AREAS:
         app.router.routes.extend(area.router.routes)
+    pages.install(app)  # the HTML pages: "/" is the sign-in page (web/pages, docs/web.md)
     return app
 
 
