@@ -90,9 +90,26 @@ def plain(column: sa.Column, value: Any) -> Any:
     return value
 
 
+#: Tables whose private columns the record keeps only as one digest, salted with the row's own
+#: ``salt`` column, which stays in the table and never goes on record: a member's declared
+#: groups (docs/equality.md). Whoever reads the log cannot learn or guess them (the salt is 128
+#: random bits); whoever verifies with the database checks the row against the digest.
+SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "declared_groups": ("salt", ("gender", "group_text", "group_key")),
+}
+
+
 def plain_row(table: str, row: Mapping[str, Any]) -> dict:
     t = metadata.tables[table]
-    return {c: plain(t.c[c], v) for c, v in row.items()}
+    out = {c: plain(t.c[c], v) for c, v in row.items()}
+    sealed = SEALED.get(table)
+    if sealed is not None and sealed[0] not in out and any(c in out for c in sealed[1]):
+        raise ValueError(f"{table}: its private columns are written only with a new salt")
+    if sealed is not None and sealed[0] in out:
+        salt, private = out.pop(sealed[0]), [out.pop(c, None) for c in sealed[1]]
+        digest = hashlib.sha256(f"{salt}\n".encode() + canonical_json(private)).hexdigest()
+        out["sealed"] = {"sha256": digest}
+    return out
 
 
 def full_row(table: str, values: Mapping[str, Any], key: Any = None) -> dict:

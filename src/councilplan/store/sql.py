@@ -39,6 +39,7 @@ from councilplan.store.record import (
     check_state,
     with_commitment,
 )
+from councilplan.store.sections import SectionRecords
 from councilplan.store.tables import audit_head, audit_log, metadata, votes
 
 
@@ -75,7 +76,7 @@ class RecordedEvent:
         raise AttributeError(name)
 
 
-class SqlRecords:
+class SqlRecords(SectionRecords):
     """The :class:`Records` interface over one connection inside one transaction. Every write to
     a governed table is collected (:class:`~councilplan.store.record.Changes`) and goes on
     record with the act's events; each database chains them its own way."""

@@ -76,6 +76,9 @@ councils = sa.Table(
     # (any member with its standing, never for her own hours) or "delegate" (only its
     # current delegates, never for their own hours).
     sa.Column("hours_recorded_by", sa.String(10), nullable=False, server_default="member"),
+    # Days within which the council's vote on a motion its section tabled must be over; a
+    # council that lets them pass is shown in breach on the record (docs/equality.md).
+    sa.Column("section_motion_days", sa.Integer, nullable=False, server_default="14"),
     sa.CheckConstraint("kind in ('workplace', 'consumer', 'federation')", name="kind"),
     sa.CheckConstraint(
         "admission = 'decision' OR (admission = 'invitation' AND kind <> 'federation') "
@@ -563,6 +566,134 @@ levies = sa.Table(
     sa.Column("rate", sa.String(100), nullable=False),
     sa.Column("derivation", JSON, nullable=False),
     sa.Column("computed_at", Moment, nullable=False),
+)
+
+# --- sections and declared groups (issue 17; docs/equality.md) ---------------------------------
+
+sections = sa.Table(
+    "sections",
+    metadata,
+    # Members of a council who share a situation (women workers, night shift, apprentices):
+    # they join by their own act, elect their own delegate to the council's meetings, table
+    # motions the council must put to a vote in time; only their own vote dissolves them.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("founded_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("founded_at", Moment, nullable=False),
+    sa.Column("dissolved_at", Moment, nullable=True),
+    sa.Column("dissolution_ballot_id", sa.Integer, nullable=True),
+    sa.Index(
+        "uq_sections_council_name",
+        "council_id",
+        "name",
+        unique=True,
+        sqlite_where=sa.text("dissolved_at IS NULL"),
+        postgresql_where=sa.text("dissolved_at IS NULL"),
+    ),
+)
+
+section_members = sa.Table(
+    "section_members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("section_id", sa.ForeignKey("sections.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("joined_at", Moment, nullable=False),
+    sa.Column("left_at", Moment, nullable=True),
+    sa.Index(
+        "uq_section_members_current",
+        "section_id",
+        "account_id",
+        unique=True,
+        sqlite_where=sa.text("left_at IS NULL"),
+        postgresql_where=sa.text("left_at IS NULL"),
+    ),
+)
+
+section_ballots = sa.Table(
+    "section_ballots",
+    metadata,
+    # A section's own vote: electing its delegate ("election", options: candidates' account
+    # ids as text, majority with run-off) or dissolving itself ("dissolution", yes/no). The
+    # electorate (account ids) is fixed at opening: the section's members then.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("section_id", sa.ForeignKey("sections.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("rule", sa.String(20), nullable=False),
+    sa.Column("options", JSON, nullable=False),
+    sa.Column("electorate", JSON, nullable=False),
+    sa.Column("opened_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("opened_at", Moment, nullable=False),
+    sa.Column("closes_at", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("tally", JSON, nullable=True),
+    sa.Column("closed_at", Moment, nullable=True),
+    sa.CheckConstraint("purpose in ('election', 'dissolution')", name="purpose"),
+    sa.CheckConstraint("status in ('open', 'closed')", name="status"),
+)
+
+section_votes = sa.Table(
+    "section_votes",
+    metadata,
+    # One vote per member per section ballot (the key), open to the section's members.
+    sa.Column("ballot_id", sa.ForeignKey("section_ballots.id"), primary_key=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("choice", JSON, nullable=False),
+    sa.Column("cast_at", Moment, nullable=False),
+)
+
+section_delegates = sa.Table(
+    "section_delegates",
+    metadata,
+    # The section's delegate to its council's meetings, from its election until replaced by
+    # the next one, or until she leaves the section.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("section_id", sa.ForeignKey("sections.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("ballot_id", sa.ForeignKey("section_ballots.id"), nullable=False),
+    sa.Column("elected_at", Moment, nullable=False),
+    sa.Column("ended_at", Moment, nullable=True),
+    sa.Column("end_reason", sa.String(20), nullable=True),
+)
+
+section_motions = sa.Table(
+    "section_motions",
+    metadata,
+    # A motion a section tabled in its council (the motion itself is a row of motions), the
+    # deadline by which the council's vote on it must be over (the council's rule
+    # section_motion_days), and what became of it: status waiting -> decided (by ballot_id,
+    # outcome carried / not_carried / void), and breached_at when the deadline passed first.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("section_id", sa.ForeignKey("sections.id"), nullable=False, index=True),
+    sa.Column("council_id", sa.ForeignKey("councils.id"), nullable=False),
+    sa.Column("motion_id", sa.ForeignKey("motions.id"), nullable=False, unique=True),
+    sa.Column("tabled_by", sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("tabled_at", Moment, nullable=False),
+    sa.Column("deadline", Moment, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("ballot_id", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String(20), nullable=True),
+    sa.Column("decided_at", Moment, nullable=True),
+    sa.Column("breached_at", Moment, nullable=True),
+    sa.CheckConstraint("status in ('waiting', 'decided')", name="status"),
+)
+
+declared_groups = sa.Table(
+    "declared_groups",
+    metadata,
+    # What a member chose to declare of herself, never required: gender and a self-described
+    # group (as written, and folded to group_key for counting). Seen by her and by the
+    # equality reports' suppressed aggregates only; the record keeps the row as a digest salted
+    # with salt, which stays here (store/record.py SEALED), so the log does not show it.
+    sa.Column("account_id", sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("gender", sa.String(100), nullable=True),
+    sa.Column("group_text", sa.String(200), nullable=True),
+    sa.Column("group_key", sa.String(200), nullable=True),
+    sa.Column("salt", sa.String(32), nullable=False),
+    sa.Column("declared_at", Moment, nullable=False),
 )
 
 audit_log = sa.Table(

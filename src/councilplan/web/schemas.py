@@ -97,6 +97,7 @@ class RulesIn(Strict):
     recall_share: ShareText | None = None
     statements_by: Literal["delegate", "ballot"] | None = None
     hours_recorded_by: Literal["member", "delegate"] | None = None
+    section_motion_days: Annotated[int, Field(ge=1, le=90)] | None = None
     closes_at: When
 
 

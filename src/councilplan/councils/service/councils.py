@@ -23,8 +23,10 @@ from councilplan.councils.service.records import (
     DEFAULT_MIN_BALLOT_DAYS,
     DEFAULT_MIN_STANDING_DAYS,
     DEFAULT_RECALL_SHARE,
+    DEFAULT_SECTION_MOTION_DAYS,
     MIN_BALLOT_DAYS_RANGE,
     MIN_STANDING_DAYS_RANGE,
+    SECTION_MOTION_DAYS_RANGE,
     Conflict,
     Invalid,
     Refused,
@@ -38,6 +40,7 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
+from councilplan.councils.service.sections import end_section_memberships
 from councilplan.councils.service.results import (
     Application,
     Ballot,
@@ -59,6 +62,7 @@ RULE_NAMES = (
     "recall_share",
     "statements_by",
     "hours_recorded_by",
+    "section_motion_days",
 )
 #: How a council states for a planning period: by its delegate's mandate or its own ballot
 #: ("delegate"), or only by its ballot ("ballot").
@@ -109,6 +113,7 @@ def create_council(
                     "min_ballot_days": DEFAULT_MIN_BALLOT_DAYS,
                     "statements_by": "delegate",
                     "hours_recorded_by": "member",
+                    "section_motion_days": DEFAULT_SECTION_MOTION_DAYS,
                     "founded_by": founder_id,
                 },
             )
@@ -431,6 +436,7 @@ def leave_council(
             why="left the council",
             now=now,
         )
+        end_section_memberships(tx, council_id, account_id, now)
         record(
             tx,
             "member.left",
@@ -507,9 +513,10 @@ def checked_rules(council: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
                 )
             out[name] = value
         else:
-            low, high = (
-                MIN_STANDING_DAYS_RANGE if name == "min_standing_days" else (MIN_BALLOT_DAYS_RANGE)
-            )
+            low, high = {
+                "min_standing_days": MIN_STANDING_DAYS_RANGE,
+                "section_motion_days": SECTION_MOTION_DAYS_RANGE,
+            }.get(name, MIN_BALLOT_DAYS_RANGE)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise Invalid(
                     "bad_days", f"{field}: {value!r} must be whole days from {low} to {high}", field

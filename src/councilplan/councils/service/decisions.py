@@ -42,6 +42,7 @@ from councilplan.councils.service.planning import adopt_plan, adopt_statement, o
 from councilplan.councils.service.records import Conflict, existing, now_utc, record
 from councilplan.councils.service.repository import Records, Store
 from councilplan.councils.service.results import Ballot, Recount, VoteReceipt, ballot_result
+from councilplan.councils.service.sections import settle_section_motion
 
 # ---------------------------------------------------------------------------------------------
 # Casting a vote.
@@ -386,4 +387,6 @@ DECIDES: dict[str, Decision] = {
     "period": open_period,
     "statement": adopt_statement,
     "adoption": adopt_plan,
+    # A motion's ballot decides nothing by itself; a section's motion records its outcome.
+    "motion": settle_section_motion,
 }

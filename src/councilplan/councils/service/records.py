@@ -32,6 +32,9 @@ MIN_STANDING_DAYS_RANGE = (0, 365)
 #: Days a ballot stays open for votes at least.
 DEFAULT_MIN_BALLOT_DAYS = 3
 MIN_BALLOT_DAYS_RANGE = (1, 60)
+#: Days within which a council's vote on a motion one of its sections tabled must be over.
+DEFAULT_SECTION_MOTION_DAYS = 14
+SECTION_MOTION_DAYS_RANGE = (1, 90)
 
 
 # ---------------------------------------------------------------------------------------------

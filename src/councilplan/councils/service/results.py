@@ -42,6 +42,7 @@ class Council:
     founded_by: int | None
     statements_by: str
     hours_recorded_by: str
+    section_motion_days: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class CouncilRules:
     recall_share: str
     statements_by: str
     hours_recorded_by: str
+    section_motion_days: int
 
 
 @dataclass(frozen=True)
