@@ -36,11 +36,11 @@ Measured, through the real acts (``record_hours``: 2 transfers each; ``draw_good
   their workplace's founder; draws by them); "hot": every client on one member.
 
 Every recording of hours locks the federation's common fund (its levy goes there) and the
-workplace's labour fund, and every draw the federation's goods account, before the member's
-account (``post`` locks in key order: ``common_fund:`` and ``goods:`` sort first). So "spread"
-is hot too, on those accounts. Each act is timed in parts by wrappers around three store calls
-(timestamps only): ``lock wait``, the locking SELECTs of ``post``; ``held``, from the first lock
-granted to COMMIT done, the time every other act waits on the federation's account; ``chain``,
+workplace's labour fund, and every draw the federation's goods account, after the member's
+account (``post`` locks a federation's accounts last). So "spread" is hot too, on those
+accounts. Each act is timed in parts by wrappers around three store calls (timestamps only):
+``lock wait``, the locking SELECTs of ``post``; ``held``, from the federation account's lock
+granted to COMMIT done, the time every other act waits on that account; ``chain``,
 waiting for the audit chainer after COMMIT. At most 1000 / held acts/s go through one account.
 
 The floor, without the service: PostgreSQL's own ``UPDATE`` of one row and ``COMMIT`` in a loop,
@@ -84,6 +84,7 @@ from rich.table import Table
 
 import councilplan
 from councilplan.councils import service as s
+from councilplan.councils.service.ledger import FEDERATION_KINDS
 from councilplan.store import open_store
 from councilplan.store.postgres import PgRecords
 
@@ -256,12 +257,15 @@ def settle(url: str) -> None:
 
 _act = threading.local()
 PARTS = ("lock_wait", "held", "chain")
+#: The federation's accounts' keys: every act locks one of them, the last (``_lock_order``).
+FEDERATION_PREFIXES = tuple(f"{kind.value}:" for kind in FEDERATION_KINDS)
 
 
 def install_timers(store) -> None:
     """Wrap the locking reads of ``post``, an act's COMMIT and its wait for the audit chainer,
-    so that an act timed by :func:`timed` notes when its first lock was granted, how long its
-    locking SELECTs took, when its COMMIT returned and how long it waited to be chained."""
+    so that an act timed by :func:`timed` notes when its federation account's lock was granted,
+    how long its locking SELECTs took, when its COMMIT returned and how long it waited to be
+    chained."""
     if not getattr(PgRecords, "_bench_timed", False):
         ledger_account, commit_pg = PgRecords.ledger_account, PgRecords.commit_pg
 
@@ -273,7 +277,8 @@ def install_timers(store) -> None:
             row = ledger_account(self, key, lock=lock)
             done = time.perf_counter()
             parts["lock_wait"] += done - t
-            parts.setdefault("locked_at", done)
+            if key.startswith(FEDERATION_PREFIXES):
+                parts.setdefault("locked_at", done)
             return row
 
         def timed_commit(self):

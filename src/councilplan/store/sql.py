@@ -640,12 +640,18 @@ class SqlRecords(SectionRecords):
     def transfers_of(
         self, ledger_account_id: int, *, limit: int, before: int | None = None
     ) -> list[dict]:
+        # Each side's newest by its own index (debit_id, id) or (credit_id, id), then merged:
+        # a quiet account's latest transfer is found at once, however old (an OR over both
+        # sides walked the primary key back to it). No transfer has the same account on both.
         t = self._table("transfers")
-        mine = sa.or_(t.c.debit_id == ledger_account_id, t.c.credit_id == ledger_account_id)
-        query = sa.select(t).where(mine)
-        if before is not None:
-            query = query.where(t.c.id < before)
-        query = query.order_by(t.c.id.desc()).limit(limit)
+        sides = []
+        for side in (t.c.debit_id, t.c.credit_id):
+            query = sa.select(t).where(side == ledger_account_id)
+            if before is not None:
+                query = query.where(t.c.id < before)
+            sides.append(query.order_by(t.c.id.desc()).limit(limit).subquery().select())
+        both = sa.union_all(*sides).subquery()
+        query = sa.select(both).order_by(both.c.id.desc()).limit(limit)
         return [_aware(r) for r in self._execute(query).mappings()]
 
     def levy(self, period_id: int) -> dict | None:

@@ -544,8 +544,8 @@ transfers = sa.Table(
     # the tid it undoes (at most once).
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tid", sa.String(250), nullable=False, unique=True),
-    sa.Column("debit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False, index=True),
-    sa.Column("credit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False, index=True),
+    sa.Column("debit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False),
+    sa.Column("credit_id", sa.ForeignKey("ledger_accounts.id"), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("reverses", sa.String(250), nullable=True, unique=True),
@@ -555,6 +555,12 @@ transfers = sa.Table(
     sa.Column("made_at", Moment, nullable=False),
     sa.Column("period_id", sa.Integer, nullable=True),
     sa.CheckConstraint("amount > 0", name="positive"),
+    sa.CheckConstraint("debit_id <> credit_id", name="two_accounts"),
+    # An account's transfers newest first, each side on its own index (SqlRecords.transfers_of
+    # reads the two sides' newest and merges them: an OR over both would walk the primary key
+    # back to an account's latest transfer, however old).
+    sa.Index("ix_transfers_debit_id_id", "debit_id", "id"),
+    sa.Index("ix_transfers_credit_id_id", "credit_id", "id"),
 )
 
 levies = sa.Table(

@@ -4,7 +4,7 @@ and workplaces at the plan's labour values, reversals, and reading balances and 
 
 The transfers are made and checked by ``councilplan.ledger`` (plain logic); this module
 decides who may act, keeps each account's balance in the same transaction as its transfers
-(row locks, in key order, so concurrent acts never overdraw an account nor lose a
+(row locks, in one order, so concurrent acts never overdraw an account nor lose a
 transfer) and puts every act on the record. Amounts are kept as whole units of the
 ledger's quantum (0.0001 h) and shown as decimal text.
 """
@@ -93,11 +93,12 @@ def post(
     period_id: int | None,
     now: datetime,
 ) -> list[dict]:
-    """Keep ``transfers`` (checked by ``ledger``) and the balances they change, all or none.
-    Accounts are opened on first use and locked in key order; an account that may not go
+    """Keep ``transfers`` (checked by ``ledger``) and the balances they change, all or none; the
+    kept rows, each with its accounts' public keys (``debit``, ``credit``). Accounts are opened
+    on first use and locked in :func:`_lock_order`; an account that may not go
     below zero refuses the batch (``overdrawn``, naming it), and a transfer is reversed at
     most once."""
-    touched = sorted({t.debit for t in transfers} | {t.credit for t in transfers}, key=str)
+    touched = sorted({t.debit for t in transfers} | {t.credit for t in transfers}, key=_lock_order)
     rows = {account: _account_row(tx, account, now, lock="update") for account in touched}
     balances = {account: rows[account]["balance"] for account in touched}
     reversed_here: set[str] = set()
@@ -124,6 +125,7 @@ def post(
     for account in touched:
         if balances[account] != rows[account]["balance"]:
             tx.set_ledger_balance(rows[account]["id"], balances[account])
+    shown = {rows[a]["id"]: _public_key(rows[a]) for a in touched}
     kept = []
     for t in transfers:
         fields = {
@@ -140,8 +142,22 @@ def post(
             "period_id": period_id,
         }
         tx.add_transfer(fields)
-        kept.append(fields)
+        kept.append(
+            {**fields, "debit": shown[fields["debit_id"]], "credit": shown[fields["credit_id"]]}
+        )
     return kept
+
+
+#: A federation's accounts, which every act of its members touches (the levy goes to its common
+#: fund, draws to its goods): locked after the member's and workplace's, so that each is held
+#: for the least time, from the last lock to COMMIT.
+FEDERATION_KINDS = frozenset({AccountKind.COMMON_FUND, AccountKind.GOODS, AccountKind.ISSUE})
+
+
+def _lock_order(account: Account) -> tuple[bool, str]:
+    """The one order every act locks accounts in (so no two acts wait on each other): a
+    federation's accounts last, each group by key."""
+    return account.kind in FEDERATION_KINDS, str(account)
 
 
 def _account_row(tx: Records, account: Account, now: datetime, *, lock: str | None) -> dict:
@@ -405,7 +421,7 @@ def _hours_entry(
         raise _refusal(error, "hours") from None
     kept = post(tx, made, made_by=actor_id, period_id=period["id"], now=now)
     record(tx, "ledger.hours", _event(act, kept, workplace=workplace["id"]), now)
-    return _act(tx, act, kept)
+    return _act(act, kept)
 
 
 def _workplace(tx: Records, council_id: int) -> dict:
@@ -483,7 +499,7 @@ def draw_goods(
             raise _refusal(error) from None
         kept = post(tx, [made], made_by=member_id, period_id=period["id"], now=now)
         record(tx, "ledger.draw", _event(act, kept), now)
-        return _act(tx, act, kept)
+        return _act(act, kept)
 
 
 def workplace_draw(
@@ -522,7 +538,7 @@ def workplace_draw(
             raise _refusal(error) from None
         kept = post(tx, [made], made_by=actor_id, period_id=period["id"], now=now)
         record(tx, "ledger.supply", _event(act, kept, workplace=workplace_id), now)
-        return _act(tx, act, kept)
+        return _act(act, kept)
 
 
 def _member_plan(tx: Records, councils: Sequence[int]) -> dict:
@@ -659,7 +675,7 @@ def _reverse(
     record(
         tx, "ledger.reversal", {**_event(undo, kept), "reverses": [p["tid"] for p in parts]}, now
     )
-    return _act(tx, undo, kept)
+    return _act(undo, kept)
 
 
 def apply_hours_decision(
@@ -718,7 +734,7 @@ def apply_hours_decision(
             raise _refusal(error, "dispute_id") from None
         kept = post(tx, made, made_by=actor_id, period_id=row["period_id"], now=now)
         record(tx, "ledger.hours", {**_event(act, kept, workplace=workplace["id"]), **cites}, now)
-        return LedgerAct(act, undone.transfers + _act(tx, act, kept).transfers)
+        return LedgerAct(act, undone.transfers + _act(act, kept).transfers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -825,7 +841,7 @@ def _event(act: str, kept: Sequence[Mapping[str, Any]], **extra: Any) -> dict:
     }
 
 
-def _act(tx: Records, act: str, kept: Sequence[Mapping[str, Any]]) -> LedgerAct:
+def _act(act: str, kept: Sequence[Mapping[str, Any]]) -> LedgerAct:
     return LedgerAct(
         act,
         tuple(
@@ -833,8 +849,8 @@ def _act(tx: Records, act: str, kept: Sequence[Mapping[str, Any]]) -> LedgerAct:
                 id=None,
                 tid=f["tid"],
                 kind=f["kind"],
-                debit=_public_key(tx.ledger_account_by_id(f["debit_id"])),
-                credit=_public_key(tx.ledger_account_by_id(f["credit_id"])),
+                debit=f["debit"],
+                credit=f["credit"],
                 amount=show(_hours(f["amount"])),
                 reverses=f["reverses"],
                 reason=f["reason"],

@@ -95,9 +95,10 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["made_by"], ["accounts.id"], name="fk_transfers_made_by_accounts"),
         sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
+        sa.CheckConstraint("debit_id <> credit_id", name="ck_transfers_two_accounts"),
     )
-    op.create_index("ix_transfers_debit_id", "transfers", ["debit_id"])
-    op.create_index("ix_transfers_credit_id", "transfers", ["credit_id"])
+    op.create_index("ix_transfers_debit_id_id", "transfers", ["debit_id", "id"])
+    op.create_index("ix_transfers_credit_id_id", "transfers", ["credit_id", "id"])
     op.create_table(
         "levies",
         sa.Column("period_id", sa.Integer, nullable=False),
