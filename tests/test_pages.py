@@ -1,0 +1,144 @@
+"""The pages without a browser: CSRF on every form, cookie flags, the content security policy,
+refusals shown as pages, and the Spanish and Russian catalogues complete (the end-to-end tests
+in tests/e2e drive the same pages in Chromium)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+from planning_setup import demo_town
+
+from councilplan.web.app import create_app
+from councilplan.web.pages import base
+
+LOCALE = Path(base.LOCALES)
+
+
+@pytest.fixture
+def client(council_store):
+    town = demo_town(council_store, hash_password=None)
+    with TestClient(create_app(council_store, close_every_s=None)) as c:
+        c.town = town
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, username="ada", password="demo"):
+    page = client.get("/")
+    r = client.post(
+        "/signin",
+        data={"csrf": csrf_of(page.text), "username": username, "password": password},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return r
+
+
+def test_signing_in_sets_a_httponly_lax_session_cookie_and_shows_my_councils(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'action="/signin"' in page.text
+    double_submit = page.headers["set-cookie"].lower()
+    assert "councilplan_csrf=" in double_submit and "samesite=strict" in double_submit
+    assert "httponly" in double_submit
+    r = sign_in(client)
+    cookie = [h for h in r.headers.get_list("set-cookie") if "councilplan_session=" in h][0]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    home = client.get("/")
+    assert "My councils" in home.text and "Riverside neighbourhood" in home.text
+    assert "script-src 'self'" in home.headers["content-security-policy"]
+    assert home.headers["x-frame-options"] == "DENY"
+
+
+def test_a_form_without_its_token_is_refused_and_nothing_is_done(client):
+    sign_in(client)
+    hood = client.town.councils["neighbourhood"]
+    before = client.get(f"/councils/{hood}").text.count("/ballots/")
+    r = client.post(f"/councils/{hood}/motions", data={"title": "Sneaky", "text": "x"})
+    assert r.status_code == 403 and "security token" in r.text
+    r = client.post(
+        f"/councils/{hood}/motions", data={"title": "Sneaky", "text": "x", "csrf": "0" * 64}
+    )
+    assert r.status_code == 403
+    assert client.get(f"/councils/{hood}").text.count("/ballots/") == before
+    # With the session's token the same form is acted on.
+    token = csrf_of(client.get(f"/councils/{hood}").text)
+    r = client.post(
+        f"/councils/{hood}/motions",
+        data={"title": "Open the pool on Sundays", "text": "From May.", "csrf": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "said=motion_tabled" in r.headers["location"]
+
+
+def test_a_cross_origin_post_with_the_session_cookie_is_refused(client):
+    sign_in(client)
+    hood = client.town.councils["neighbourhood"]
+    token = csrf_of(client.get(f"/councils/{hood}").text)
+    r = client.post(
+        f"/councils/{hood}/motions",
+        data={"title": "Sneaky", "text": "x", "csrf": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert r.status_code == 403 and r.json()["detail"]["reason"] == "cross_origin"
+
+
+def test_pages_for_members_send_the_signed_out_to_sign_in(client):
+    r = client.get("/account", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/?next=/account"
+
+
+def test_a_wrong_password_is_said_on_the_page(client):
+    page = client.get("/")
+    r = client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "username": "ada", "password": "nope"}
+    )
+    assert r.status_code == 401 and "username or password is wrong" in r.text
+
+
+def test_a_refusal_is_a_page_naming_what_was_wrong(client):
+    sign_in(client, "ivy")
+    r = client.get("/ballots/999999")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "999999" in r.text
+
+
+def test_sign_out_everywhere_ends_every_session(client):
+    sign_in(client)
+    other = TestClient(client.app)
+    sign_in(other)
+    token = csrf_of(client.get("/profile").text)
+    r = client.post("/signout/everywhere", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert other.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_the_language_and_time_zone_are_the_members_choice(client):
+    sign_in(client)
+    token = csrf_of(client.get("/profile").text)
+    client.post("/profile/settings", data={"csrf": token, "lang": "ru", "tz": "Asia/Tokyo"})
+    home = client.get("/")
+    assert '<html lang="ru">' in home.text and "Мои советы" in home.text
+    assert "Asia/Tokyo" in home.text
+
+
+@pytest.mark.parametrize("lang", ["es", "ru"])
+def test_the_catalogues_translate_every_message_and_ship_compiled(lang):
+    template = read_po((LOCALE / "messages.pot").open("rb"))
+    po = read_po((LOCALE / lang / "LC_MESSAGES" / "messages.po").open("rb"))
+    mo = read_mo((LOCALE / lang / "LC_MESSAGES" / "messages.mo").open("rb"))
+    wanted = {m.id for m in template if m.id}
+    assert wanted <= {m.id for m in po if m.id and m.string}, wanted - {m.id for m in po}
+    for message in po:
+        if message.id:
+            assert mo[message.id].string == message.string, message.id
+            assert sorted(re.findall(r"%\(\w+\)s", message.string)) == sorted(
+                re.findall(r"%\(\w+\)s", message.id)
+            ), message.id
