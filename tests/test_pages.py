@@ -11,10 +11,10 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
-from planning_setup import demo_town
 
 from councilplan.web.app import create_app
 from councilplan.web.pages import base
+from planning_setup import demo_town
 
 LOCALE = Path(base.LOCALES)
 
