@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from councilplan.audit.equality import ACTIVITIES, HIDDEN, EqualityReport, Inequality, Table
 
@@ -49,7 +50,9 @@ def participation_chart(table: Table, fmt: str = "svg") -> bytes:
                 ax.text(x, 0.04, "suppressed", rotation=90, ha="center", va="bottom", fontsize=7)
                 continue
             share = float(cell.value) / float(members)
-            ax.bar(x, share, width, color=f"C{j}", label=LABELS[activity] if i == 0 else None)
+            ax.bar(x, share, width, color=f"C{j}")
+            if share == 0:  # a published zero: none of the category did it
+                ax.text(x, 0.01, "0", ha="center", va="bottom", fontsize=7, color=f"C{j}")
     ax.set_xticks(range(len(rows)), [f"{r.category}\n({r.cells['members'].value})" for r in rows])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of the category's members")
@@ -58,7 +61,9 @@ def participation_chart(table: Table, fmt: str = "svg") -> bytes:
         title += f"\n{table.hidden_categories} small categories hidden"
     ax.set_title(title, fontsize=10)
     if rows:
-        ax.legend(fontsize=8, loc="upper right")
+        handles = [Patch(color=f"C{j}", label=LABELS[a]) for j, a in enumerate(ACTIVITIES)]
+        handles.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="suppressed"))
+        ax.legend(handles=handles, fontsize=8, loc="upper right")
     else:
         ax.text(
             0.5, 0.5, "every category is under the threshold", ha="center", transform=ax.transAxes

@@ -25,6 +25,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from councilplan.cli import report_equality
 from councilplan.cli.common import console, fail, reason, rule
 
 #: How each council's delegate ranks the variants in the adoption ballot, as its mandate
@@ -208,6 +209,7 @@ def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) 
         )
         period = _open_period(town, economy, t0)
         _state(town, period, at=t0 + 4 * DAY)
+        report_equality.demo_sections(store, made, at=t0 + 4 * DAY + HOUR)
         _variants_and_rounds(town, period, economy, at=period.stating_closes_at + HOUR)
         period = _adopt(town, period, at=period.proposing_closes_at + HOUR)
         if period.status == "adopted":
@@ -215,6 +217,7 @@ def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) 
             units = dict(zip(map(str, economy.product_ids), economy.product_units, strict=True))
             _ledger_week(town, period, units, start=period.adopted_at)
         _recompute(town, period)
+        report_equality.demo_equality(store, period.id, data_dir)
         seq, head = store.audit_head()
         verified = store.verify_record()  # the chain, and the tables against it
     finally:

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from councilplan.councils import counting
 from councilplan.councils import service as svc
+from councilplan.councils.service import sections as section_acts
 from councilplan.web import guards, pages
 from councilplan.web.fastpath import FastVotes
 from councilplan.web.routers import (
@@ -33,10 +34,24 @@ from councilplan.web.routers import (
     disputes,
     ledger,
     planning,
+    reports,
+    sections,
 )
 from councilplan.web.schemas import MAX_ID, VoteIn
 
-AREAS = (accounts, councils, ballots, delegation, budgets, disputes, planning, ledger, audit)
+AREAS = (
+    accounts,
+    councils,
+    ballots,
+    delegation,
+    budgets,
+    disputes,
+    planning,
+    ledger,
+    sections,
+    reports,
+    audit,
+)
 
 
 def refusal(error: Exception) -> JSONResponse | None:
@@ -122,6 +137,8 @@ def _lifespan(store: svc.Store, close_every_s: float | None):
                     with contextlib.suppress(Exception):  # retried next round
                         await asyncio.to_thread(svc.close_due_ballots, store)
                         await asyncio.to_thread(svc.apply_dispute_deadlines, store)
+                        await asyncio.to_thread(section_acts.close_due_section_ballots, store)
+                        await asyncio.to_thread(section_acts.check_section_deadlines, store)
 
             task = asyncio.create_task(closer())
         # PostgreSQL's async pool for the vote endpoint (SQLite: nothing to open).

@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from councilplan.councils import counting
-from councilplan.councils.service.ballots import check_choice
+from councilplan.councils.service.ballots import check_choice, open_ballot
 from councilplan.councils.service.records import (
     Conflict,
     Invalid,
@@ -946,3 +946,147 @@ __all__ = [
     "settle_section_motion",
     "table_section_motion",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo town's sections and declared groups (councils.service.demo's people and councils).
+
+#: What the demo town's members chose to declare (gender, group); absent: declared nothing.
+#: "Night Shift" and "night  shift" count with "night shift": the key is normalised.
+DEMO_GROUPS: dict[str, tuple[str | None, str | None]] = {
+    "ada": ("woman", None),
+    "bea": ("woman", "night shift"),
+    "cai": ("man", None),
+    "dan": ("man", "apprentices"),
+    "eve": ("Woman", "night shift"),
+    "fay": ("woman", "Night Shift"),
+    "gus": ("man", "night shift"),
+    "hal": ("non-binary", None),
+    "ivy": ("woman", "parents"),
+    "jo": (None, "parents"),
+    "kim": ("man", None),
+    "lee": ("woman", "parents"),
+    "mo": ("man", None),
+    "pat": ("woman", None),
+    "quinn": (None, "night  shift"),
+    "rae": ("woman", "parents"),
+}
+
+#: The demo's sections: (council key, name, purpose, members (the first founds it), motion
+#: title and text, and whether the council votes on it in time).
+DEMO_SECTIONS = (
+    (
+        "clinic",
+        "Night shift",
+        "Those of us who work nights at the clinic",
+        ("eve", "fay", "gus"),
+        "A night bus at every change of shift",
+        "The federation runs a bus between the neighbourhoods and the clinic at 22:00 and 6:00.",
+        True,
+    ),
+    (
+        "neighbourhood",
+        "Parents",
+        "Members with children at home",
+        ("ivy", "jo", "lee"),
+        "Childcare during council meetings",
+        "Every meeting of the council has childcare beside it, so parents can come.",
+        False,
+    ),
+)
+
+
+def demo_sections(
+    store: Store, *, accounts: Mapping[str, int], councils: Mapping[str, int], at: datetime
+) -> list[SectionMotion]:
+    """Declare the demo members' groups, found the demo's sections at ``at``, elect each
+    one's delegate (its founder's ballot, ``min_ballot_days`` later), table each one's motion,
+    and, where the council will vote in time, open its ballot and vote. Returns the motions."""
+    for name, (gender, group) in DEMO_GROUPS.items():
+        declare_groups(store, account_id=accounts[name], gender=gender, group=group, now=at)
+    motions = []
+    for key, name, purpose, members, title, text, in_time in DEMO_SECTIONS:
+        council = _council(store, councils[key])
+        section = create_section(
+            store,
+            council_id=council["id"],
+            founder_id=accounts[members[0]],
+            name=name,
+            purpose=purpose,
+            now=at,
+        )
+        for member in members[1:]:
+            join_section(store, section_id=section.id, account_id=accounts[member], now=at)
+        delegate = accounts[members[1]]
+        days = timedelta(days=council["min_ballot_days"])
+        ballot = open_section_ballot(
+            store,
+            section_id=section.id,
+            opened_by=accounts[members[0]],
+            purpose="election",
+            candidates=[delegate],
+            closes_at=at + days,
+            now=at,
+        )
+        for member in members:
+            cast_section_vote(
+                store,
+                ballot_id=ballot.id,
+                voter_id=accounts[member],
+                choice=[str(delegate)],
+                now=at,
+            )
+        close_section_ballot(store, ballot_id=ballot.id, now=at + days)
+        tabled = at + days + timedelta(minutes=1)
+        motion = table_section_motion(
+            store, section_id=section.id, delegate_id=delegate, title=title, text=text, now=tabled
+        )
+        motions.append(motion)
+        if in_time:
+            opener = next(
+                a
+                for a in (m["account_id"] for m in _current_members(store, council["id"]))
+                if a not in {accounts[m] for m in members}
+            )
+            opened = tabled + timedelta(minutes=1)
+            vote = open_ballot(
+                store,
+                council_id=council["id"],
+                opened_by=opener,
+                title=title,
+                rule="yes_no",
+                motion_id=motion.motion_id,
+                secret=True,
+                closes_at=opened + days,
+                now=opened,
+            )
+            for member in _current_members(store, council["id"]):
+                choice = "no" if member["account_id"] == opener else "yes"
+                _vote(store, vote.id, member["account_id"], choice, opened)
+    return motions
+
+
+def _council(store: Store, council_id: int) -> dict:
+    with store.transaction() as tx:
+        return existing(tx.council, council_id, "council", "council_id")
+
+
+def _current_members(store: Store, council_id: int) -> list[dict]:
+    with store.transaction() as tx:
+        return tx.memberships(council_id)
+
+
+def _vote(store: Store, ballot_id: int, voter_id: int, choice: str, now: datetime) -> None:
+    from councilplan.councils.service.decisions import cast_vote  # decisions imports this module
+
+    cast_vote(store, ballot_id=ballot_id, voter_id=voter_id, choice=choice, now=now)
+
+
+def demo_sections_settle(store: Store, *, at: datetime) -> list[int]:
+    """Later, at ``at``: the due ballots close (the council's vote on a section's motion among
+    them) and the deadlines are checked; returns the motions found in breach."""
+    from councilplan.councils.service.decisions import close_due_ballots
+
+    close_due_ballots(store, now=at)
+    close_due_section_ballots(store, now=at)
+    return check_section_deadlines(store, now=at)
