@@ -15,25 +15,34 @@ region's exports and imports, and the unequal-exchange ratio: hours of other reg
 labour received per hour of its own given. Regions can be grouped (e.g. North and South);
 flows within a group then cancel out of its exports and imports.
 
-The Leontief system is solved once per consuming region (R right-hand sides, not an n x n
-inverse): LU for small and sparse systems, BiCGSTAB beyond, by the solver that labour
-values use. See docs/flows.md for the method, its sources and the check against pymrio.
+The Leontief system is solved for R right-hand sides, one per consuming region, never for
+an n x n inverse: LU (dense LAPACK, since MRIO matrices fill in under sparse LU) for small
+systems or on request, BiCGSTAB (the solver labour values use) beyond. See docs/flows.md
+for the method, its sources and the check against pymrio.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from councilplan.economy.errors import EconomyError
 from councilplan.errors import Where
 from councilplan.planning.values import LeontiefSystem
 
+#: Systems up to this many sectors are solved by LU with method "auto"; beyond, BiCGSTAB.
+DIRECT_LIMIT = 500
+#: LU up to this many sectors factors a dense matrix (LAPACK; 3.2 GB at the limit), beyond
+#: it a sparse one (SuperLU).
+DENSE_LIMIT = 20_000
 #: Skill levels in the order they are reported.
 SKILLS = ("low", "medium", "high")
 #: The skill level named in a labour row's label: EXIOBASE's "Employment hours: Low-skilled
@@ -345,22 +354,44 @@ def _leontief_solve(
     """X = (I - A)^-1 Y for the columns of Y: (X, largest relative residual, method)."""
     if method not in ("auto", "direct", "bicgstab"):
         raise FlowsError(f"unknown method {method!r}; use auto, direct or bicgstab", Where())
-    # LeontiefSystem solves (I - M)^T v = l; with M = A^T that is (I - A) v = l. A in CSR
-    # read as CSC is A^T: no copy.
-    system = LeontiefSystem(sp.csc_array((a.data, a.indices, a.indptr), shape=a.shape), method)
-    x = np.zeros_like(y)
-    worst = 0.0
-    if system.method == "direct":
-        x = np.asarray(system.solve_values(y)[0]).reshape(y.shape)
-        active = np.flatnonzero(np.linalg.norm(y, axis=0) > 0)
-        if active.size:
-            r = x[:, active] - a @ x[:, active] - y[:, active]
-            worst = float(np.max(np.linalg.norm(r, axis=0) / np.linalg.norm(y[:, active], axis=0)))
+    n = a.shape[0]
+    if method == "direct" or (method == "auto" and n <= DIRECT_LIMIT):
+        method = "direct"
+        if n <= DENSE_LIMIT:
+            # MRIO matrices fill in under sparse LU (imports link every region to many
+            # others): dense LAPACK LU is far faster up to here (measured, docs/flows.md).
+            matrix = np.eye(n) - a.toarray()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+                try:
+                    factors = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
+                except scipy.linalg.LinAlgWarning as singular:
+                    raise FlowsError(
+                        f"I - A is singular: {singular}", Where("A", field="A")
+                    ) from None
+            del matrix
+            x = scipy.linalg.lu_solve(factors, y, check_finite=False)
+        else:
+            eye = sp.identity(n, format="csc", dtype=np.float64)
+            x = spla.splu(sp.csc_array(eye - a), permc_spec="COLAMD").solve(y)
+        x = np.asarray(x).reshape(y.shape)
     else:
+        # LeontiefSystem solves (I - M)^T v = l; with M = A^T that is (I - A) v = l. A in
+        # CSR read as CSC is A^T: no copy.
+        system = LeontiefSystem(
+            sp.csc_array((a.data, a.indices, a.indptr), shape=a.shape), "bicgstab"
+        )
+        x = np.zeros_like(y)
         for s in range(y.shape[1]):
-            x[:, s], residual, _ = system.solve_values(y[:, s], tol=tol)
-            worst = max(worst, residual)
-    return x, worst, system.method
+            if np.any(y[:, s]):
+                x[:, s] = system.solve_values(y[:, s], tol=tol)[0]
+        method = system.method
+    worst = 0.0
+    active = np.flatnonzero(np.linalg.norm(y, axis=0) > 0)
+    if active.size:
+        r = x[:, active] - a @ x[:, active] - y[:, active]
+        worst = float(np.max(np.linalg.norm(r, axis=0) / np.linalg.norm(y[:, active], axis=0)))
+    return x, worst, method
 
 
 # --- pymrio systems ------------------------------------------------------------------------
