@@ -160,7 +160,8 @@ class Page:
             number = float(value)
         except (TypeError, ValueError):
             return str(value)
-        return format_decimal(round(number, places), locale=self.lang)
+        pattern = "#,##0." + "#" * places if places else "#,##0"
+        return format_decimal(round(number, places), format=pattern, locale=self.lang)
 
     def number(self, value: Any) -> str:
         return self.hours(value, 4)

@@ -78,6 +78,7 @@ def period_page(p: Page, period_id: int, status: int = 200, error: str | None = 
         my=my,
         statements=statements,
         means=means,
+        shortfalls={c.id: any(means[v.id][c.id]["short"] for v in done) for c in my},
         federation=councils.get(q.federation_id),
         error=error,
         said=p.request.query_params.get("said"),
@@ -91,7 +92,9 @@ def _what_it_means(result: dict, council: svc.Council) -> dict:
     if council.kind == "workplace":
         work = result.get("workplaces", {}).get(key)
         return {"kind": "workplace", "work": work}
-    rows = result.get("consumption", {}).get(key) or []
+    if key not in (result.get("consumption") or {}):
+        return {"kind": "consumer", "rows": None, "short": []}  # not broken down by council
+    rows = result["consumption"][key] or []
     short = [r for r in rows if float(r["met"]) + 1e-9 < float(r["need"])]
     return {"kind": "consumer", "rows": rows, "short": short}
 
