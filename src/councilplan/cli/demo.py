@@ -230,7 +230,8 @@ def _demo_period(url: str, data_dir: Path, economy, embodied: dict[str, float]) 
         Text.assemble(
             "Next: ",
             (f"councilplan serve --data-dir {data_dir}", "bold"),
-            " and log in as ada (password: demo); ",
+            " and sign in at http://127.0.0.1:8000/ as any demo member, e.g. ada or ivy "
+            "(password: demo); ",
             (f"councilplan period status {period.id} --data-dir {data_dir}", "bold"),
             " shows the period; ",
             (f"councilplan ledger levy {period.id} --data-dir {data_dir}", "bold"),
