@@ -171,8 +171,14 @@ def test_the_demo_writes_its_database_and_nothing_else(tmp_path):
     mine.write_text("mine")
     result = invoke("demo", "--data-dir", tmp_path)
     assert result.exit_code == 0, result.output
-    # Its plans are in the database, as the API and `period status` show them.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["councilplan.sqlite", "notes.txt"]
+    # Its plans are in the database, as the API and `period status` show them; its equality
+    # report's tables and charts in equality/.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "councilplan.sqlite",
+        "equality",
+        "notes.txt",
+    ]
+    assert (tmp_path / "equality" / "lorenz.png").read_bytes().startswith(b"\x89PNG")
     assert mine.read_text() == "mine"
 
 
