@@ -142,3 +142,23 @@ def test_the_catalogues_translate_every_message_and_ship_compiled(lang):
             assert sorted(re.findall(r"%\(\w+\)s", message.string)) == sorted(
                 re.findall(r"%\(\w+\)s", message.id)
             ), message.id
+            if lang == "ru" and message.id != "The API":  # not left in English or Spanish
+                assert re.search("[а-яА-ЯёЁ]", message.string), (message.id, message.string)
+
+
+def test_the_plan_shows_the_variants_and_draws_its_charts_as_svg(council_store):
+    from planning_setup import adopted_plan
+
+    town = demo_town(council_store, hash_password=None)
+    period = adopted_plan(council_store, town)
+    with TestClient(create_app(council_store, close_every_s=None)) as client:
+        sign_in(client, "ivy")
+        page = client.get(f"/plan/{period.id}")
+        assert page.status_code == 200
+        assert "least-labour" in page.text and "low-carbon" in page.text
+        assert "What it means for Riverside neighbourhood" in page.text
+        chart = client.get(f"/plan/{period.id}/charts/labour.svg")
+        assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+        assert chart.text.lstrip().startswith("<?xml") and "<svg" in chart.text
+        assert chart.headers["content-security-policy"].startswith("default-src 'none'")
+        assert client.get(f"/plan/{period.id}/charts/nothing.svg").status_code == 404
