@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from councilplan.cli import audit, db, demo, engine, ledger, period, report, serve
+from councilplan.cli import audit, db, demo, engine, ledger, period, report, sections, serve
 
 # rich_markup_mode=None: help texts print as written; "[labour]" in a help text is not markup.
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(audit.audit_app, name="audit")
 app.add_typer(period.period_app, name="period")
 app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(report.report_app, name="report")
+app.add_typer(sections.sections_app, name="sections")
 app.command()(serve.serve)
 app.command("plan")(engine.plan_command)
 app.command()(demo.demo)

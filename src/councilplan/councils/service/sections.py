@@ -844,6 +844,13 @@ def section_motions(
         return [_motion(tx, r) for r in rows]
 
 
+def section_motions_breached(store: Store) -> list[SectionMotion]:
+    """Every section motion whose council has been found in breach of its deadline."""
+    with store.transaction() as tx:
+        rows = [r for r in tx.section_motions() if r["breached_at"] is not None]
+        return [_motion(tx, r) for r in rows]
+
+
 # ---------------------------------------------------------------------------------------------
 # Declared groups.
 
@@ -943,6 +950,7 @@ __all__ = [
     "section_ballot_votes",
     "section_members",
     "section_motions",
+    "section_motions_breached",
     "settle_section_motion",
     "table_section_motion",
 ]
