@@ -299,3 +299,38 @@ def test_report_flows_refuses_unusable_input(tmp_path):
     assert no_labour.exit_code == 2
     assert "no labour account" in no_labour.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_region_that_exports_no_labour_has_no_ratio():
+    # Two regions, one sector each; region b's sector employs nobody.
+    a = np.array([[0.1, 0.2], [0.3, 0.1]])
+    y = np.array([[5.0, 1.0], [0.0, 4.0]])
+    flows = labour_flows(a, y, np.array([[10.0, 0.0]]), sector_region=["a", "b"],
+                         demand_region=["a", "b"], kinds=["hours"])  # fmt: skip
+    assert flows.exports()[1] == 0 and flows.imports()[1] > 0
+    assert flows.ratio_reason() == [None, "exports no embodied labour"]
+    assert flows.exchange_ratio()[0] == 0.0  # a imports nothing: its hour commands none
+
+
+def test_report_flows_reads_a_saved_system_with_groups_and_skills(tmp_path):
+    saved = tmp_path / "saved"
+    _with_labour(pymrio.load_test()).save_all(saved)
+    groups = tmp_path / "groups.csv"
+    groups.write_text("region,group\nreg1,North\nreg3,North\nreg4,North\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", "flows", str(saved), "--groups", str(groups),
+                                 "--rest", "South", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out / "group_regions.csv", newline="") as f:
+        rows = [row for row in csv.DictReader(f)]
+    assert {row["skill"] for row in rows} == {"all", "low", "medium", "high"}
+    assert all(row["unit"] == "M.hr" for row in rows)
+    by = {(row["group"], row["skill"]): float(row["net_received"]) for row in rows}
+    parts = sum(by[("North", s)] for s in ("low", "medium", "high"))
+    assert parts == pytest.approx(by[("North", "all")], rel=1e-9)
+    with open(out / "regions.csv", newline="") as f:
+        regions = {
+            row["region"]: row["group"] for row in csv.DictReader(f) if row["skill"] == "all"
+        }
+    assert regions == {"reg1": "North", "reg2": "South", "reg3": "North", "reg4": "North",
+                       "reg5": "South", "reg6": "South"}  # fmt: skip

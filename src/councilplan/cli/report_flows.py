@@ -30,6 +30,8 @@ REGION_COLUMNS = [
     "skill", "labour_account", "performed", "footprint", "exports", "imports",
     "net_received", "exchange_ratio", "value_adjusted_ratio", "note", "unit",
 ]  # fmt: skip
+#: Regions (or groups) shown in the summary; all are in the tables.
+SUMMARY_REGIONS = 12
 #: Hours a year per inhabitant in the illustrative labour account of pymrio's test system.
 TEST_HOURS_PER_PERSON = 1000.0
 
@@ -122,8 +124,9 @@ def flows(
         ("solve", f"{result.method}, residual {result.residual:.1e}, {result.seconds:.2f} s"),
         ("read", f"{read_seconds:.2f} s"),
     ]
-    for i, name in enumerate(shown.regions):
-        ratio = shown.exchange_ratio()[i]
+    ratios = shown.exchange_ratio()
+    for i, name in enumerate(shown.regions[:SUMMARY_REGIONS]):
+        ratio = ratios[i]
         rows.append(
             (
                 name,
@@ -131,6 +134,8 @@ def flows(
                 + (f"1 h commands {ratio:.2f} h" if math.isfinite(ratio) else "no exports"),
             )
         )
+    if len(shown.regions) > SUMMARY_REGIONS:
+        rows.append(("...", f"{len(shown.regions) - SUMMARY_REGIONS} more in regions.csv"))
     rows.append(("written", f"{out}: CSV tables, net_flows.png, net_flows.svg"))
     summary("Labour flows between regions", rows)
     for note in notes:

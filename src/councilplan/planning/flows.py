@@ -40,6 +40,9 @@ from councilplan.planning.values import LeontiefSystem
 
 #: Systems up to this many sectors are solved by LU with method "auto"; beyond, BiCGSTAB.
 DIRECT_LIMIT = 500
+#: "auto" also takes LU (up to DENSE_LIMIT) when n^3 < this x right-hand sides x non-zeros of A:
+#: dense MRIO matrices, where a dense factorisation beats 49 Krylov solves (docs/flows.md).
+AUTO_DIRECT_RATIO = 2000
 #: LU up to this many sectors factors a dense matrix (LAPACK; 3.2 GB at the limit), beyond
 #: it a sparse one (SuperLU).
 DENSE_LIMIT = 20_000
@@ -355,8 +358,13 @@ def _leontief_solve(
     if method not in ("auto", "direct", "bicgstab"):
         raise FlowsError(f"unknown method {method!r}; use auto, direct or bicgstab", Where())
     n = a.shape[0]
-    if method == "direct" or (method == "auto" and n <= DIRECT_LIMIT):
-        method = "direct"
+    if method == "auto":
+        # LU costs ~n^3, the Krylov solves ~(right-hand sides x non-zeros): measured on 2 cores
+        # at 9,800 sectors, 2.2e-11 s per n^3 against 4.5e-8 s per column per non-zero.
+        columns = int(np.count_nonzero(np.linalg.norm(y, axis=0)))
+        cheaper = n**3 < AUTO_DIRECT_RATIO * columns * a.nnz
+        method = "direct" if n <= DIRECT_LIMIT or (n <= DENSE_LIMIT and cheaper) else "bicgstab"
+    if method == "direct":
         if n <= DENSE_LIMIT:
             # MRIO matrices fill in under sparse LU (imports link every region to many
             # others): dense LAPACK LU is far faster up to here (measured, docs/flows.md).
