@@ -46,6 +46,7 @@ def account(p: Page = Depends(member)) -> Response:
         other=other,
         levy=_levy(p, mine.councils),
         workplaces=workplaces,
+        councils=councils,
     )
 
 
