@@ -6,7 +6,7 @@ motions. As JSON, each table as CSV, and charts as SVG. Exactly one scope per re
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -71,14 +71,13 @@ def equality_chart(
     federation_id: ScopeId = None,
     period_id: ScopeId = None,
     k: K = equality.DEFAULT_K,
-    fmt: Literal["svg"] = "svg",
 ) -> Response:
     """A chart as SVG: participation rates by category (``participation_gender``...) or the
     Lorenz curves of hours and draws (``lorenz``)."""
     report = _report(store, council_id, federation_id, period_id, k)
     if chart == "lorenz":
-        body = equality_charts.lorenz_chart(report.inequality, fmt)
+        body = equality_charts.lorenz_chart(report.inequality, "svg")
     else:
         (table,) = [t for t in report.participation if chart.endswith(t.dimension)]
-        body = equality_charts.participation_chart(table, fmt)
+        body = equality_charts.participation_chart(table, "svg")
     return Response(body, media_type="image/svg+xml")
