@@ -162,3 +162,19 @@ def test_the_plan_shows_the_variants_and_draws_its_charts_as_svg(council_store):
         assert chart.text.lstrip().startswith("<?xml") and "<svg" in chart.text
         assert chart.headers["content-security-policy"].startswith("default-src 'none'")
         assert client.get(f"/plan/{period.id}/charts/nothing.svg").status_code == 404
+
+
+def test_signing_up_opens_an_account_and_signs_her_in(client):
+    page = client.get("/signup")
+    fields = {"csrf": csrf_of(page.text), "username": "zoe", "display_name": "Zoe"}
+    weak = client.post("/signup", data={**fields, "password": "zoe", "password_again": "zoe"})
+    assert weak.status_code == 422 and 'role="alert"' in weak.text
+    strong = "tram lines bloom in winter"
+    r = client.post(
+        "/signup",
+        data={**fields, "password": strong, "password_again": strong},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/?said=welcome"
+    home = client.get(r.headers["location"])
+    assert "Hello, Zoe." in home.text and "Your account is open" in home.text

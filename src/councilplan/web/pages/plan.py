@@ -137,7 +137,7 @@ def chart(period_id: Id, name: str, p: Page = Depends(member), council: int = 0)
         raise svc.NotFound("no_such_chart", f"there is no chart {name!r}", "name")
     results = tuple((v, svc.get_variant(p.store, v).name) for v in variants)
     data = {v: svc.variant_result(p.store, v) for v in variants}
-    svg = _chart(name, results, council, _Frozen(data))
+    svg = _chart(name, results, council, _Frozen(data), p.lang)
     return Response(
         svg,
         media_type="image/svg+xml",
@@ -159,8 +159,10 @@ class _Frozen:
 
 
 @lru_cache(maxsize=64)
-def _chart(name: str, variants: tuple, council: int, frozen: _Frozen) -> bytes:
+def _chart(name: str, variants: tuple, council: int, frozen: _Frozen, lang: str) -> bytes:
     import matplotlib
+
+    _ = base.translations(lang).gettext
 
     matplotlib.use("svg")
     import matplotlib.pyplot as plt
@@ -176,8 +178,8 @@ def _chart(name: str, variants: tuple, council: int, frozen: _Frozen) -> bytes:
                 values = [data[v]["labour"].get(kind, 0) / 1000 for v, _ in variants]
                 ax.bar([x + i * width for x in range(len(variants))], values, width, label=kind)
             ax.set_xticks([x + width * (len(kinds) - 1) / 2 for x in range(len(variants))], names)
-            ax.set_ylabel("thousand hours")
-            ax.set_title("Labour by kind")
+            ax.set_ylabel(_("thousand hours"))
+            ax.set_title(_("Labour by kind"))
             ax.legend()
         elif name == "output":
             first = data[variants[0][0]] if variants else {"output": {}, "values": {}}
@@ -190,8 +192,8 @@ def _chart(name: str, variants: tuple, council: int, frozen: _Frozen) -> bytes:
                 ax.barh([y + i * width for y in range(len(top))], vals, width, label=label)
             ax.set_yticks([y + width * (len(variants) - 1) / 2 for y in range(len(top))], top)
             ax.invert_yaxis()
-            ax.set_xlabel("thousand hours embodied")
-            ax.set_title("Output by product (the ten largest)")
+            ax.set_xlabel(_("thousand hours embodied"))
+            ax.set_title(_("Output by product (the ten largest)"))
             ax.legend()
         else:
             key = str(council)
@@ -216,9 +218,9 @@ def _chart(name: str, variants: tuple, council: int, frozen: _Frozen) -> bytes:
                 rotation=60,
                 ha="right",
             )
-            ax.set_ylabel("% of the need met")
+            ax.set_ylabel(_("per cent of the need met"))
             ax.set_ylim(0, 110)
-            ax.set_title("Needs met")
+            ax.set_title(_("Needs met"))
             ax.legend()
         fig.tight_layout()
         buffer = io.StringIO()
