@@ -27,7 +27,10 @@ latest transfer is about the oldest. Then VACUUM ANALYZE and CHECKPOINT, so that
 and the checkpointer, busy after a million rows, do not run during the timed runs.
 
 Measured, through the real acts (``record_hours``: 2 transfers each; ``draw_goods``: 1),
-``--duration`` seconds each, a closed loop (each client acts again as soon as its act returns):
+``--duration`` seconds each, a closed loop (each client acts again as soon as its act returns),
+as the service runs them on PostgreSQL (the "one step": ``councilplan_ledger_post``, the acts
+of a process's threads batched by its ``LedgerPoster``) and, for comparison, by the general path
+alone (``ledger.ONE_STEP`` off; spread only):
 
 * 1 client alone, for the unloaded latency;
 * ``--clients`` clients in threads of this process, and the same in ``--processes`` worker
@@ -37,11 +40,13 @@ Measured, through the real acts (``record_hours``: 2 transfers each; ``draw_good
 
 Every recording of hours locks the federation's common fund (its levy goes there) and the
 workplace's labour fund, and every draw the federation's goods account, after the member's
-account (``post`` locks a federation's accounts last). So "spread" is hot too, on those
-accounts. Each act is timed in parts by wrappers around three store calls (timestamps only):
-``lock wait``, the locking SELECTs of ``post``; ``held``, from the federation account's lock
-granted to COMMIT done, the time every other act waits on that account; ``chain``,
-waiting for the audit chainer after COMMIT. At most 1000 / held acts/s go through one account.
+account (a federation's accounts are locked last). So "spread" is hot too, on those accounts:
+a one-step batch holds them once for all its acts (``a batch``: acts a batch, counted by a
+wrapper around ``LedgerPoster._posted``). A general-path act is timed in parts by wrappers
+around three store calls (timestamps only): ``lock wait``, the locking SELECTs of ``post``;
+``held``, from the federation account's lock granted to COMMIT done, the time every other act
+waits on that account; ``chain``, waiting for the audit chainer after COMMIT. At most
+1000 / held general-path acts/s go through one account.
 
 The floor, without the service: PostgreSQL's own ``UPDATE`` of one row and ``COMMIT`` in a loop,
 by 1 client, by ``--clients`` on one row, and by ``--clients`` on a row each.
@@ -51,9 +56,9 @@ Reading, with the history (and the runs' acts) on record, ``--reads`` times each
 for a fund; the bare balance row (``ledger_account`` of the store, by key); and the baseline,
 ``SUM`` over the account's transfers, credits less debits. For an active member, the quiet
 member, a workplace's labour fund and the federation's common fund, with the plan PostgreSQL
-chose for the latest-transfer query. Then that query alone, as migrated and with two indexes
-added in the benchmark's schema (``(debit_id, id)``, ``(credit_id, id)``), to show what they
-would change.
+chose for the latest-transfer query. Then that query alone, as the store asks it (each side's
+newest on its index ``(debit_id, id)`` or ``(credit_id, id)``, merged) and as one ``OR`` over
+both sides, which walks the primary key back to a quiet account's latest transfer.
 """
 
 from __future__ import annotations
@@ -84,9 +89,10 @@ from rich.table import Table
 
 import councilplan
 from councilplan.councils import service as s
+from councilplan.councils.service import ledger as ledger_service
 from councilplan.councils.service.ledger import FEDERATION_KINDS
 from councilplan.store import open_store
-from councilplan.store.postgres import PgRecords
+from councilplan.store.postgres import LedgerPoster, PgRecords
 
 # The demo town and its adopted plan: the tests' set-up, one copy of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -257,6 +263,8 @@ def settle(url: str) -> None:
 
 _act = threading.local()
 PARTS = ("lock_wait", "held", "chain")
+#: Batches the process's LedgerPoster posted, and the acts in them (the one-step path).
+BATCHES = {"batches": 0, "acts": 0}
 #: The federation's accounts' keys: every act locks one of them, the last (``_lock_order``).
 FEDERATION_PREFIXES = tuple(f"{kind.value}:" for kind in FEDERATION_KINDS)
 
@@ -291,6 +299,16 @@ def install_timers(store) -> None:
         PgRecords.ledger_account = timed_ledger_account
         PgRecords.commit_pg = timed_commit
         PgRecords._bench_timed = True
+    if not getattr(LedgerPoster, "_bench_counted", False):
+        posted = LedgerPoster._posted
+
+        def counted(self, raw, batch):
+            BATCHES["batches"] += 1
+            BATCHES["acts"] += len(batch)
+            return posted(self, raw, batch)
+
+        LedgerPoster._posted = counted
+        LedgerPoster._bench_counted = True
     chained = store._chainer.chained
 
     def timed_chained(event_ids, timeout=60):
@@ -347,6 +365,7 @@ def run_clients(store, job: dict, kind: str, mode: str, clients: list[int], star
     back to back for ``job["duration"]`` seconds. Returns the latencies and parts (s), the
     transfers made, failures, the monotonic window, and this process's CPU seconds in it."""
     out = {"lat": [], **{p: [] for p in PARTS}, "transfers": 0, "failed": []}
+    ledger_service.ONE_STEP = job["one_step"]
     ready, go = threading.Barrier(len(clients) + 1), threading.Event()
     lock = threading.Lock()
     window = {"end": 0.0}
@@ -384,10 +403,13 @@ def run_clients(store, job: dict, kind: str, mode: str, clients: list[int], star
     ready.wait()
     start.wait()
     window["start"], cpu = time.monotonic(), time.process_time()
+    batches = dict(BATCHES)
     go.set()
     for t in threads:
         t.join()
     out["cpu"] = time.process_time() - cpu
+    out["batches"] = {k: BATCHES[k] - batches[k] for k in BATCHES}
+    ledger_service.ONE_STEP = True
     out["window"] = (window["start"], window["end"])
     return out
 
@@ -426,9 +448,13 @@ def cpu_now() -> dict:
     return {"postgres": postgres, "busy": busy, "at": time.monotonic()}
 
 
-def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, processes: int):
+def write_run(
+    store, url: str, job: dict, kind: str, mode: str, clients: int, processes: int, one_step: bool
+):
     """One run of ``clients`` clients, in this process's threads (``processes`` 0) or spread
-    over ``processes`` worker processes; a summary for the table."""
+    over ``processes`` worker processes, by the service's one step or its general path only; a
+    summary for the table."""
+    job = {**job, "one_step": one_step}
     if processes == 0:
         started = _Started()
         outs = [run_clients(store, job, kind, mode, list(range(clients)), started)]
@@ -458,9 +484,12 @@ def write_run(store, url: str, job: dict, kind: str, mode: str, clients: int, pr
     seconds = max(o["window"][1] for o in outs) - min(o["window"][0] for o in outs)
     acts = len(lat)
     mean = {p: sum(x for o in outs for x in o[p]) / max(1, acts) for p in PARTS}
+    batches = sum(o["batches"]["batches"] for o in outs)
     return {
         "kind": kind,
         "mode": mode,
+        "one_step": one_step,
+        "per_batch": sum(o["batches"]["acts"] for o in outs) / batches if batches else None,
         "clients": clients,
         "processes": processes,
         "acts": acts,
@@ -609,7 +638,7 @@ def read_balances(store, accounts: list[tuple[str, str, Callable[[], object]]], 
                 "service": time_reads(service_read, times, 20),
                 "bare": time_reads(bare, times, 20),
                 "resum": time_reads(resum, times, 20),
-                "scan": scan_of(store, ledger_id),
+                "scan": scan_of(store, ledger_id, LATEST_BY_SIDE),
             }
         )
     return rows
@@ -624,10 +653,10 @@ LATEST_BY_SIDE = (
 )
 
 
-def latest_with_indexes(store, accounts: list[tuple[str, str]], times: int) -> list[dict]:
-    """The latest-transfer query alone, for each (label, key): as the store asks it with the
-    tables as migrated; then, with indexes on (debit_id, id) and (credit_id, id) added in this
-    benchmark's schema (not in councilplan's), the same query and :data:`LATEST_BY_SIDE`."""
+def latest_alone(store, accounts: list[tuple[str, str]], times: int) -> list[dict]:
+    """The latest-transfer query alone, for each (label, key): one OR over both sides
+    (:data:`LATEST`) and by side (:data:`LATEST_BY_SIDE`, as the store asks it), on the
+    indexes (debit_id, id) and (credit_id, id)."""
 
     def timer(sql: str, ledger_id: int) -> Callable[[], object]:
         def read():
@@ -640,16 +669,15 @@ def latest_with_indexes(store, accounts: list[tuple[str, str]], times: int) -> l
     with store.reading() as tx:
         for label, key in accounts:
             ids.append((label, tx.ledger_account(key)["id"]))
-    rows = [{"label": label, "now": time_reads(timer(LATEST, i), times, 20)} for label, i in ids]
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql("CREATE INDEX bench_debit_id_id ON transfers (debit_id, id)")
-        conn.exec_driver_sql("CREATE INDEX bench_credit_id_id ON transfers (credit_id, id)")
-        conn.exec_driver_sql("ANALYZE transfers")
-    for row, (_, i) in zip(rows, ids, strict=True):
-        row["indexed"] = time_reads(timer(LATEST, i), times, 20)
-        row["by_side"] = time_reads(timer(LATEST_BY_SIDE, i), times, 20)
-        row["scans"] = scan_of(store, i, LATEST), scan_of(store, i, LATEST_BY_SIDE)
-    return rows
+    return [
+        {
+            "label": label,
+            "or": time_reads(timer(LATEST, i), times, 20),
+            "by_side": time_reads(timer(LATEST_BY_SIDE, i), times, 20),
+            "scans": (scan_of(store, i, LATEST), scan_of(store, i, LATEST_BY_SIDE)),
+        }
+        for label, i in ids
+    ]
 
 
 def consistency(store) -> dict:
@@ -782,19 +810,23 @@ def main() -> None:
 
         install_timers(store)
         runs = []
-        plan = [("hours", "spread", 1, 0)]
+        plan = []
         for kind in ("hours", "draws"):
-            if kind == "draws":
-                plan.append(("draws", "spread", 1, 0))
+            plan.append((kind, "spread", 1, 0, True))
             for processes in (0, args.processes):
                 for mode in ("spread", "hot"):
-                    plan.append((kind, mode, args.clients, processes))
-        for kind, mode, clients, processes in plan:
+                    plan.append((kind, mode, args.clients, processes, True))
+            # The general path alone, for what the one step buys.
+            plan.append((kind, "spread", 1, 0, False))
+            for processes in (0, args.processes):
+                plan.append((kind, "spread", args.clients, processes, False))
+        for kind, mode, clients, processes, one_step in plan:
             if processes:
                 store.engine.dispose()  # the workers need the connections
             where = f"{processes} processes" if processes else "threads"
-            print(f"run: {kind}, {mode}, {clients} clients in {where} ...", flush=True)
-            runs.append(write_run(store, url, job, kind, mode, clients, processes))
+            path = "one step" if one_step else "general path"
+            print(f"run: {kind}, {path}, {mode}, {clients} clients in {where} ...", flush=True)
+            runs.append(write_run(store, url, job, kind, mode, clients, processes, one_step))
 
         print("floor: one row updated and committed ...", flush=True)
         floor = commit_floor(url, args.clients, min(args.duration, 5))
@@ -821,7 +853,7 @@ def main() -> None:
             ],
             args.reads,
         )  # fmt: skip
-        indexed = latest_with_indexes(store, [(r["label"], r["key"]) for r in reads], args.reads)
+        indexed = latest_alone(store, [(r["label"], r["key"]) for r in reads], args.reads)
         checked = consistency(store)
         verified = None
         if args.verify:
@@ -847,23 +879,29 @@ def print_tables(
         f"{checked['transfers']:,} transfers on record at the end",
         caption_justify="left",
         caption="hours: record_hours, 2 transfers an act (hours, levy); draws: draw_goods, 1. "
+        "path: one step (the service on PostgreSQL: one call of councilplan_ledger_post for a "
+        "batch of the process's acts) or the general path alone (ledger.ONE_STEP off). "
         f"spread: each client its own {args.members} members; hot: all on one member. Times in "
-        "ms; lock wait, held, chain: means. lock wait: post's locking SELECTs; held: first lock "
-        "granted to COMMIT returned (every act holds the federation's common fund or goods "
-        "account that long, so at most 1000/held acts/s pass); chain: waiting for the audit "
-        "chainer after COMMIT. CPU per act (ms): this process and its workers (Python), every "
+        "ms. a batch: acts a batch, mean (one step). General path, means: lock wait: post's "
+        "locking SELECTs; held: the federation account's lock granted to COMMIT returned "
+        "(every act holds the federation's common fund or goods account that long, so at most "
+        "1000/held acts/s pass); chain: waiting for the audit chainer after COMMIT. CPU per act "
+        "(ms): this process and its workers (Python), every "
         "postgres process (other sessions' too). others: cores the rest of the machine used "
         "meanwhile (another job running: the run is disturbed). goal: transfers/s.",
     )
     for col in (
-        "act", "clients in", "n", "acts", "acts/s", "transfers/s", "p50", "p99", "lock wait",
-        "held", "1000/held", "chain", "CPU Python / PG", "others", "failed", "goal",
+        "act", "path", "clients in", "n", "acts", "acts/s", "transfers/s", "p50", "p99",
+        "a batch", "lock wait", "held", "1000/held", "chain", "CPU Python / PG", "others",
+        "failed", "goal",
     ):  # fmt: skip
-        writes.add_column(col, justify="left" if col in ("act", "clients in") else "right")
+        writes.add_column(col, justify="left" if col in ("act", "path", "clients in") else "right")
     for r in runs:
         where = f"{r['processes']} processes" if r["processes"] else "threads"
+        general = not r["one_step"]
         writes.add_row(
             r["kind"],
+            "one step" if r["one_step"] else "general",
             f"{r['mode']}, {where}",
             str(r["clients"]),
             f"{r['acts']:,}",
@@ -871,10 +909,11 @@ def print_tables(
             f"{r['transfers_per_s']:,.0f}",
             f"{r['p50_ms']:.1f}",
             f"{r['p99_ms']:,.1f}",
-            f"{r['lock_wait_ms']:,.1f}",
-            f"{r['held_ms']:.2f}",
-            f"{1000 / r['held_ms']:,.0f}" if r["held_ms"] > 0 else "",
-            f"{r['chain_ms']:.2f}",
+            f"{r['per_batch']:.1f}" if r["per_batch"] is not None else "",
+            f"{r['lock_wait_ms']:,.1f}" if general else "",
+            f"{r['held_ms']:.2f}" if general else "",
+            f"{1000 / r['held_ms']:,.0f}" if general and r["held_ms"] > 0 else "",
+            f"{r['chain_ms']:.2f}" if general else "",
             f"{r['python_ms']:.1f} / {r['postgres_ms']:.1f}",
             f"{r['others_cores']:.2f}",
             str(len(r["failed"])),
@@ -883,7 +922,8 @@ def print_tables(
     console.print(writes)
     for r in runs:
         for failure in sorted(set(r["failed"]))[:3]:
-            console.print(f"  {r['kind']} {r['mode']}: {failure}", markup=False)
+            path = "one step" if r["one_step"] else "general"
+            console.print(f"  {r['kind']} {path} {r['mode']}: {failure}", markup=False)
     console.print(
         "PostgreSQL alone, UPDATE of one row and COMMIT, autocommit, no service: "
         + "; ".join(f"{f['label']}: {f['per_s']:,.0f} commits/s" for f in floor)
@@ -896,7 +936,7 @@ def print_tables(
         caption="service: my_ledger(limit=1) for a member, ledger_account(limit=1) for a fund "
         "(balance and latest transfer); balance row: the maintained balance, by key; re-sum: "
         "SUM over the account's transfers (the baseline). scan: PostgreSQL's plan for the "
-        "latest transfer (WHERE debit_id = x OR credit_id = x ORDER BY id DESC LIMIT 1).",
+        "latest transfer, as the store asks it (each side's newest, merged).",
     )
     for col in ("account", "its transfers", "service", "balance row", "re-sum", "goal", "scan"):
         table.add_column(col, justify="left" if col in ("account", "scan") else "right")
@@ -917,19 +957,20 @@ def print_tables(
         )
     console.print(table)
     table = Table(
-        title="The latest transfer alone (SQL, p50 / p99 ms): as migrated, and with indexes on "
-        "(debit_id, id) and (credit_id, id) added in the benchmark's schema",
+        title="The latest transfer alone (SQL, p50 / p99 ms), on the indexes (debit_id, id) "
+        "and (credit_id, id)",
         caption_justify="left",
-        caption="OR: WHERE debit_id = x OR credit_id = x ORDER BY id DESC LIMIT 1 (the store's "
-        "query); by side: the newest of each side's newest, UNION ALL of two LIMIT 1 scans.",
+        caption="OR: WHERE debit_id = x OR credit_id = x ORDER BY id DESC LIMIT 1, one scan for "
+        "both sides; by side (the store's query): the newest of each side's newest, UNION ALL "
+        "of two LIMIT 1 scans.",
     )
-    for col in ("account", "OR, as migrated", "OR, indexed", "by side, indexed"):
+    for col in ("account", "OR", "by side"):
         table.add_column(col, justify="left" if col == "account" else "right")
     for r in indexed:
-        table.add_row(r["label"], ms(r["now"]), ms(r["indexed"]), ms(r["by_side"]))
+        table.add_row(r["label"], ms(r["or"]), ms(r["by_side"]))
     console.print(table)
     for r in indexed:
-        console.print(f"  {r['label']}, indexed: OR: {r['scans'][0]}; by side: {r['scans'][1]}")
+        console.print(f"  {r['label']}: OR: {r['scans'][0]}; by side: {r['scans'][1]}")
     copied = history["copied"]
     console.print(
         f"set-up through the acts: {setup_s:.0f} s (demo town, plan of period {period.id} "

@@ -30,11 +30,16 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from councilplan.audit.chain import canonical_json, entry_hash_canonical
+from councilplan.audit.chain import (
+    canonical_json,
+    entry_hash_canonical,
+    event_payload,
+    utc_timestamp,
+)
 from councilplan.audit.record import event_mac, mac_matches
 from councilplan.councils.service import Duplicate, GuardRefused, QuickVote
 from councilplan.store.record import State, with_commitment
-from councilplan.store.sql import SqlRecords, SqlStore
+from councilplan.store.sql import RecordedEvent, SqlRecords, SqlStore
 from councilplan.store.tables import metadata
 
 
@@ -142,6 +147,7 @@ _CAST_VOTES = (
     "CROSS JOIN LATERAL councilplan_cast_vote((v.vote->>0)::integer, (v.vote->>1)::integer, "
     "v.vote->2, (v.vote->>3)::timestamptz, v.vote->>4) AS r ORDER BY v.i"
 )
+_LEDGER_POST = "SELECT * FROM councilplan_ledger_post_many(%s)"
 # The advisory lock on a ballot's votes: councilplan_cast_vote takes it in share mode, whatever
 # changes the ballot in exclusive mode. 1129335874 is "CPLB", councilplan's key space.
 _BALLOT_VOTES_LOCK = "SELECT pg_advisory_xact_lock(1129335874, %s)"
@@ -306,6 +312,116 @@ class Chainer:
                 found = dict.fromkeys(batch, error)
             for event_id, future in batch.items():
                 _resolve(future, found.get(event_id) or _lost(event_id))
+
+
+class LedgerPoster:
+    """Posts the one-step ledger acts of this process's threads in batches (group commit): the
+    acts that arrive while a batch is in the database go together in the next, in one
+    transaction that posts them all (one statement, ``councilplan_ledger_post_many``), signs
+    their events (with the changes the database reports) and chains every staged event, theirs
+    included, before it commits. Every act holds a federation's account (its common fund, its
+    goods) from its lock to COMMIT; a batch takes that lock once for all of its acts.
+
+    An act alone never waits for others: its batch goes at once. Accounts are locked by each
+    act in one order (the service's ``_lock_order``) and the chain's head last, so batches and
+    single acts wait for each other without deadlock. Should a batch fail (it then wrote
+    nothing), each of its acts is tried alone, so that an error belongs to the act that caused
+    it.
+    """
+
+    def __init__(self, engine: Engine, key: bytes, *, most: int = 200):
+        self.engine = engine
+        self.key = key
+        self.most = most
+        self._wake = threading.Condition()
+        self._queue: list[tuple[dict, Any, Future]] = []
+        self._thread: threading.Thread | None = None
+
+    def post(self, act: Mapping[str, Any], event: Any, timeout: float = 60) -> tuple:
+        """``(outcome, {account key: id})`` once ``act`` (check, accounts, transfers, now,
+        kind) is posted and its event, ``event(ids)``, chained and committed; or the outcome
+        that kept it from being posted, having written nothing."""
+        future: Future = Future()
+        with self._wake:
+            self._queue.append((act, event, future))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="councilplan-ledger-poster", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        return future.result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._queue:
+                    self._thread = None
+                    return
+                batch, self._queue = self._queue[: self.most], self._queue[self.most :]
+            self._post(batch)
+
+    def _post(self, batch: list[tuple[dict, Any, Future]]) -> None:
+        try:
+            with self.engine.connect() as connection:
+                raw = connection.connection.dbapi_connection
+                try:
+                    results = self._posted(raw, batch)
+                except BaseException:
+                    raw.rollback()
+                    raise
+        except psycopg.Error as error:
+            if len(batch) == 1:
+                _resolve(batch[0][2], _translated(error, "transfers", "", None))
+            else:
+                for item in batch:
+                    self._post([item])
+            return
+        except Exception as error:  # noqa: BLE001 - handed to every waiting act
+            for *_, future in batch:
+                _resolve(future, error)
+            return
+        for (*_, future), result in zip(batch, results, strict=True):
+            _resolve(future, result)
+
+    def _posted(self, raw: Any, batch: list[tuple[dict, Any, Future]]) -> list[tuple]:
+        acts = [
+            {**act, "now": act["now"].isoformat(), "now_text": utc_timestamp(act["now"])}
+            for act, _, _ in batch
+        ]
+        rows = raw.execute(_LEDGER_POST, (Jsonb(acts),)).fetchall()
+        events, results = [], []
+        for (act, event, _), (outcome, changes, ids) in zip(batch, rows, strict=True):
+            results.append((outcome, ids or {}))
+            if outcome == "posted":
+                kind = act["kind"]
+                recorded = RecordedEvent(
+                    kind,
+                    event_payload(kind, event(ids)),
+                    utc_timestamp(act["now"]),
+                    State(changes),
+                )
+                recorded.seal(self.key)
+                events.append(recorded)
+        if events:
+            with raw.pipeline():
+                raw.cursor().executemany(
+                    _STAGE,
+                    [
+                        (e.kind, e.body.decode(), e.recorded_at, e.state.text(), e.mac)
+                        for e in events
+                    ],
+                )
+                head = raw.execute(_HEAD)  # after the accounts: see above
+                staged = raw.execute(_STAGED)
+            seq, hash_ = head.fetchone()
+            rows = _chain_rows(seq, hash_, staged.fetchall(), {}, self.key)
+            with raw.pipeline():  # rows holds this batch's events at least: they are signed
+                raw.cursor().executemany(_CHAIN, rows)
+                raw.execute(_MOVE_HEAD, (rows[-1][0], rows[-1][5], rows[-1][4]))
+                raw.execute(_UNSTAGE, [[r[6] for r in rows]])
+        raw.commit()
+        return results
 
 
 class LoopVoter:
@@ -531,6 +647,7 @@ class PostgresStore(SqlStore):
     def __init__(self, engine: Engine, *, schema: str | None = None, key: bytes | None = None):
         super().__init__(engine, schema=schema, key=key)
         self._chainer = Chainer(engine, self.key)
+        self._ledger_poster = LedgerPoster(engine, self.key) if self.key is not None else None
         self._async_pool: AsyncConnectionPool | None = None
         self._loop_voter: LoopVoter | None = None  # with the pool
 
@@ -618,6 +735,12 @@ class PostgresStore(SqlStore):
         commit and its chaining, say). Returns how many it chained."""
         with self.engine.begin() as connection:
             return len(seal_pg(connection.connection.dbapi_connection, self.key))
+
+    def post_ledger_act(self, act: Mapping[str, Any], event: Any) -> tuple | None:
+        """See :meth:`Store.post_ledger_act`: posted by this process's :class:`LedgerPoster`."""
+        if self._ledger_poster is None:
+            return None
+        return self._ledger_poster.post(act, event)
 
     def dispose(self) -> None:
         self._chainer.close()

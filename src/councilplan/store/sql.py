@@ -887,6 +887,10 @@ class SqlStore:
     async def token_async(self, token_hash: str) -> dict | None:
         raise RuntimeError(f"{type(self).__name__} does not answer on an event loop")
 
+    def post_ledger_act(self, act: Mapping[str, Any], event: Any) -> None:
+        """No one-step ledger act here: the service takes its general path."""
+        return None
+
     async def quick_vote_async(
         self, *, ballot_id: int, voter_id: int, choice: Any, now: datetime, recorded_at: str
     ) -> QuickVote | None:

@@ -12,6 +12,7 @@ ledger's quantum (0.0001 h) and shown as decimal text.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -340,6 +341,10 @@ def record_hours(
     levy of the plan in force, which goes to the federation's common fund; both from the
     workplace's labour fund. Who records is the council's rule ``hours_recorded_by``; nobody
     records her own hours."""
+    now = now_utc(now)
+    quick = _one_step_hours(store, workplace_id, member_id, hours, actor_id, note, now)
+    if quick is not None:
+        return quick
     (act,) = record_hours_batch(
         store,
         workplace_id=workplace_id,
@@ -368,6 +373,7 @@ def record_hours_batch(
         workplace = _workplace(tx, workplace_id)
         period, levy = _plan_in_force(tx, workplace)
         rate = read_rate(levy["rate"], Where("levy", id=str(period["id"])))
+        _remember(store, ("hours", workplace_id), (period["id"], period["federation_id"], rate))
         acts = []
         for i, entry in enumerate(entries):
             where = f"entries[{i}]" if len(entries) > 1 else None
@@ -473,6 +479,9 @@ def draw_goods(
     the federation's goods account. She cannot overdraw; public goods are free at the point
     of use and are not drawn."""
     now = now_utc(now)
+    quick = _one_step_draw(store, member_id, product, quantity, now)
+    if quick is not None:
+        return quick
     with store.transaction() as tx:
         existing(tx.account, member_id, "account", "member_id")
         memberships = tx.memberships_of(member_id)
@@ -485,6 +494,7 @@ def draw_goods(
         period = _member_plan(tx, [m["council_id"] for m in memberships])
         act = _act_id("draw")
         value = _value(tx, period, product)
+        _remember(store, ("draw", member_id), _draw_facts(tx, period))
         try:
             made = draw_transfer(
                 Account(AccountKind.MEMBER, str(member_id)),
@@ -582,6 +592,194 @@ def _value(tx: Records, period: Mapping[str, Any], product: Any) -> str:
             "product",
         )
     return repr(float(values[product]))
+
+
+def _draw_facts(tx: Records, period: Mapping[str, Any]) -> tuple:
+    from councilplan.councils.service.planning import adopted_values
+
+    goods = frozenset(period["public_goods"] or ())
+    values = adopted_values(tx, period)
+    return period["id"], period["federation_id"], period["adopted_variant_id"], goods, values
+
+
+# ---------------------------------------------------------------------------------------------
+# One step: a recording of hours or a draw in one database call, where the store has one.
+#
+# The general path above reads what it needs statement by statement (about twenty round trips
+# an act) in a transaction of its own. Where the store can post an act in one step
+# (``Store.post_ledger_act``: PostgreSQL's ``councilplan_ledger_post``, concurrent acts of the
+# process batched in one transaction), an act whose plan in force was met before in this
+# process (kept in :data:`_FACTS`: the period and its levy rate, or its labour values) is
+# computed here from that and posted in one call, which checks the act's rules in the database
+# against what it was computed from. Anything that call does not post (a refusal, a plan
+# adopted since, an overdraft) writes nothing, and the general path runs, naming the refusal or
+# acting on what is now in force. tests/test_ledger_function.py holds the two paths to the
+# same results, refusals and record.
+
+#: Whether acts try the one step first (tests set it False to compare with the general path).
+ONE_STEP = True
+#: Acts' facts kept per store, the most recently used first out.
+FACTS_KEPT = 100_000
+_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _remember(store: Store, key: tuple, facts: tuple) -> None:
+    from councilplan.councils.service.planning import _Cache
+
+    try:
+        cache = _FACTS.get(store)
+        if cache is None:
+            cache = _FACTS.setdefault(store, _Cache(FACTS_KEPT))
+    except TypeError:  # a store that cannot be weakly referred to keeps nothing
+        return
+    cache.put(key, facts)
+
+
+def _recall(store: Store, key: tuple) -> tuple | None:
+    if not ONE_STEP:
+        return None
+    try:
+        cache = _FACTS.get(store)
+    except TypeError:
+        return None
+    return cache.get(key) if cache is not None else None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_step_hours(
+    store: Store,
+    workplace_id: Any,
+    member_id: Any,
+    hours: Any,
+    actor_id: Any,
+    note: Any,
+    now: datetime,
+) -> LedgerAct | None:
+    if not (_is_id(workplace_id) and _is_id(member_id) and _is_id(actor_id)):
+        return None
+    known = _recall(store, ("hours", workplace_id))
+    if known is None or (note and not isinstance(note, str)):
+        return None
+    period_id, federation_id, rate = known
+    act = _act_id("hours")
+    try:
+        note = text_field(note, "note", limit=500) if note else ""
+        made = hours_worked(
+            Account(AccountKind.LABOUR_FUND, str(workplace_id)),
+            Account(AccountKind.MEMBER, str(member_id)),
+            Account(AccountKind.COMMON_FUND, str(federation_id)),
+            hours,
+            rate,
+            id=act,
+            ref={"workplace": str(workplace_id), "period": str(period_id), "note": note},
+        )
+    except (Refused, LedgerError):
+        return None  # the general path names it
+    check = {
+        "act": "hours",
+        "workplace": workplace_id,
+        "member": member_id,
+        "actor": actor_id,
+        "period": period_id,
+        "rate": f"{rate.numerator}/{rate.denominator}",
+    }
+    return _one_step(
+        store, act, check, made, actor_id, period_id, now, "ledger.hours", workplace_id
+    )
+
+
+def _one_step_draw(
+    store: Store, member_id: Any, product: Any, quantity: Any, now: datetime
+) -> LedgerAct | None:
+    known = _recall(store, ("draw", member_id)) if _is_id(member_id) else None
+    if known is None:
+        return None
+    period_id, federation_id, variant_id, public_goods, values = known
+    if not isinstance(product, str) or product in public_goods or product not in values:
+        return None
+    value = repr(float(values[product]))
+    act = _act_id("draw")
+    try:
+        made = draw_transfer(
+            Account(AccountKind.MEMBER, str(member_id)),
+            Account(AccountKind.GOODS, str(federation_id)),
+            product,
+            quantity,
+            value,
+            id=act,
+            ref={"period": str(period_id), "value": value},
+        )
+    except LedgerError:
+        return None
+    check = {"act": "draw", "member": member_id, "period": period_id, "variant": variant_id}
+    return _one_step(store, act, check, (made,), member_id, period_id, now, "ledger.draw", None)
+
+
+def _one_step(
+    store: Store,
+    act: str,
+    check: Mapping[str, Any],
+    made: Sequence[Transfer],
+    made_by: int,
+    period_id: int,
+    now: datetime,
+    kind: str,
+    workplace: int | None,
+) -> LedgerAct | None:
+    accounts = sorted({t.debit for t in made} | {t.credit for t in made}, key=_lock_order)
+    opened = [
+        {"key": str(a), "kind": a.kind.value, "owner": a.owner, "period": a.period}
+        for a in accounts
+    ]
+    moved = [
+        {
+            "tid": t.id,
+            "debit": str(t.debit),
+            "credit": str(t.credit),
+            "amount": _units(t.amount),
+            "kind": t.kind.value,
+            "reason": t.reason,
+            "ref": dict(t.ref),
+            "made_by": made_by,
+        }
+        for t in made
+    ]
+    members = {str(a) for a in accounts if a.kind is AccountKind.MEMBER}
+
+    def shown(key: str, ids: Mapping[str, int]) -> str:  # as _public_key shows a row
+        return f"member:#{ids[key]}" if key in members else key
+
+    def kept(ids: Mapping[str, int]) -> list[dict]:
+        return [
+            {
+                "tid": m["tid"],
+                "debit_id": ids[m["debit"]],
+                "credit_id": ids[m["credit"]],
+                "amount": m["amount"],
+                "kind": m["kind"],
+                "reverses": None,
+                "reason": m["reason"],
+                "ref": m["ref"],
+                "made_by": made_by,
+                "made_at": now,
+                "period_id": period_id,
+                "debit": shown(m["debit"], ids),
+                "credit": shown(m["credit"], ids),
+            }
+            for m in moved
+        ]
+
+    extra = {"workplace": workplace} if workplace is not None else {}
+    posted = store.post_ledger_act(
+        {"check": check, "accounts": opened, "transfers": moved, "now": now, "kind": kind},
+        lambda ids: _event(act, kept(ids), **extra),
+    )
+    if posted is None or posted[0] != "posted":
+        return None
+    return _act(act, kept(posted[1]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Lists come in the order things were made (by id) unless said otherwise. ``lock``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -325,6 +325,18 @@ class Store(Protocol):
 
     async def token_async(self, token_hash: str) -> Row | None:
         """:meth:`Records.token` awaited on the event loop (only while :attr:`is_async`)."""
+
+    def post_ledger_act(
+        self, act: Mapping[str, Any], event: Callable[[dict[str, int]], Mapping[str, Any]]
+    ) -> tuple[str, dict[str, int]] | None:
+        """One recording of hours or one draw in one step, where the store has one (PostgreSQL:
+        ``councilplan_ledger_post``, acts of concurrent callers batched in one transaction).
+        ``act``: ``check`` (what the caller computed the transfers from, checked against the
+        act's rules there), ``accounts`` (opened on first use and locked in the order given),
+        ``transfers``, ``now`` and ``kind`` (of its audit event, whose payload is
+        ``event({account key: id})``). ``("posted", ids)`` once posted, chained and committed;
+        any other outcome (``refused``, ``stale``, ``overdrawn``) has written nothing, and the
+        caller takes its general path. None: the store has no such step."""
 
     async def quick_vote_async(
         self, *, ballot_id: int, voter_id: int, choice: Any, now: datetime, recorded_at: str

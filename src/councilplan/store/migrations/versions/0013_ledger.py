@@ -4,6 +4,8 @@ workplace councils' rule ``hours_recorded_by``.
 
 Guards, both databases: a transfer is never changed or removed (a mistake is undone by a
 reversing transfer); an account that may not go below zero does not (a check constraint).
+PostgreSQL also gets ``councilplan_ledger_post(_many)``: recordings of hours and draws, one
+call for a batch of them.
 
 Revision ID: 0013
 Revises: 0012
@@ -37,6 +39,191 @@ BEGIN
 END $$;
 CREATE TRIGGER transfers_append_only BEFORE UPDATE OR DELETE ON transfers
     FOR EACH ROW EXECUTE FUNCTION councilplan_transfers_append_only();
+"""
+
+# One recording of hours or one draw in one call (PostgreSQL): the act's rules checked against
+# what the caller computed its transfers from, then its accounts opened, locked, moved and its
+# transfers kept, as ``councils.service.ledger.post`` does (docs/ledger.md). It answers
+# ``posted`` with the changes it made, as the record keeps them (store/record.py), and the ids
+# of the act's accounts; anything else (``refused``, ``stale``, ``overdrawn``) is rolled back
+# (``councilplan_ledger_post_many``) and the caller takes the general path, which names the
+# refusal or acts on what is now in force. tests/test_ledger_function.py compares the two.
+PG_POST = """
+CREATE FUNCTION councilplan_ledger_post(
+    p_check jsonb, p_accounts jsonb, p_transfers jsonb, p_now timestamptz, p_now_text text
+) RETURNS TABLE (outcome text, changes jsonb, ids jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c councils%ROWTYPE;
+    v_act text := p_check ->> 'act';
+    v_member integer := (p_check ->> 'member')::integer;
+    v_actor integer := (p_check ->> 'actor')::integer;
+    v_period integer := (p_check ->> 'period')::integer;
+    found_period integer;
+    found_rate text;
+    found_variant integer;
+    a jsonb;
+    t jsonb;
+    v_id integer;
+    v_balance bigint;
+    new_id integer;
+    tr_id integer;
+    amount bigint;
+    kinds jsonb := '{}';
+    bal jsonb := '{}';
+    before jsonb := '{}';
+    ch jsonb := '[]';
+BEGIN
+    changes := NULL; ids := NULL;
+    IF v_act = 'hours' THEN
+        -- record_hours: a workplace council; never one's own hours; the recorder in standing
+        -- (a current member; a current delegate where the rule hours_recorded_by says so);
+        -- the worker a current member; the plan in force and its levy those the caller used.
+        SELECT * INTO c FROM councils WHERE id = (p_check ->> 'workplace')::integer;
+        IF NOT FOUND OR c.kind <> 'workplace' OR v_actor = v_member
+            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.council_id = c.id
+                           AND m.account_id = v_actor AND m.left_at IS NULL)
+            OR (c.hours_recorded_by = 'delegate' AND NOT EXISTS (
+                SELECT 1 FROM delegates d WHERE d.council_id = c.id
+                    AND d.account_id = v_actor AND d.ended_at IS NULL))
+            OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.council_id = c.id
+                           AND m.account_id = v_member AND m.left_at IS NULL) THEN
+            outcome := 'refused'; RETURN NEXT; RETURN;
+        END IF;
+        SELECT p.id, l.rate INTO found_period, found_rate
+            FROM periods p LEFT JOIN levies l ON l.period_id = p.id
+            WHERE p.status = 'adopted' AND (p.federation_id = c.id OR EXISTS (
+                SELECT 1 FROM federation_members f WHERE f.federation_id = p.federation_id
+                    AND f.council_id = c.id AND f.left_at IS NULL))
+            ORDER BY p.adopted_at DESC, p.id LIMIT 1;
+        IF found_period IS DISTINCT FROM v_period
+                OR found_rate IS DISTINCT FROM p_check ->> 'rate' THEN
+            outcome := 'stale'; RETURN NEXT; RETURN;
+        END IF;
+    ELSIF v_act = 'draw' THEN
+        -- draw_goods: an account that belongs to a council; the plan in force for her (the
+        -- latest adopted, with its levy, of a federation one of her councils belongs to) and
+        -- its adopted variant those whose labour values the caller used.
+        SELECT q.id, q.adopted_variant_id INTO found_period, found_variant FROM (
+            SELECT DISTINCT ON (m.id) m.id AS membership, p.id, p.adopted_at,
+                   p.adopted_variant_id, l.period_id AS levied
+            FROM memberships m
+            JOIN periods p ON p.status = 'adopted' AND (p.federation_id = m.council_id
+                OR EXISTS (SELECT 1 FROM federation_members f
+                           WHERE f.federation_id = p.federation_id
+                               AND f.council_id = m.council_id AND f.left_at IS NULL))
+            LEFT JOIN levies l ON l.period_id = p.id
+            WHERE m.account_id = v_member AND m.left_at IS NULL
+            ORDER BY m.id, p.adopted_at DESC, p.id
+        ) q WHERE q.levied IS NOT NULL ORDER BY q.adopted_at DESC, q.membership LIMIT 1;
+        IF NOT FOUND THEN
+            outcome := 'refused'; RETURN NEXT; RETURN;
+        END IF;
+        IF found_period IS DISTINCT FROM v_period
+                OR found_variant IS DISTINCT FROM (p_check ->> 'variant')::integer THEN
+            outcome := 'stale'; RETURN NEXT; RETURN;
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'councilplan_ledger_post: no act %', v_act;
+    END IF;
+
+    -- The accounts, in the caller's order (councils.service.ledger._lock_order), opened on
+    -- first use and locked.
+    FOR a IN SELECT value FROM jsonb_array_elements(p_accounts) LOOP
+        SELECT id, balance INTO v_id, v_balance FROM ledger_accounts
+            WHERE key = a ->> 'key' FOR UPDATE;
+        IF NOT FOUND THEN
+            new_id := NULL;
+            INSERT INTO ledger_accounts (key, kind, owner, period, balance, opened_at)
+                VALUES (a ->> 'key', a ->> 'kind', a ->> 'owner', a ->> 'period', 0, p_now)
+                ON CONFLICT (key) DO NOTHING RETURNING id INTO new_id;
+            IF new_id IS NOT NULL THEN  -- else another act opened it first: theirs on record
+                ch := ch || jsonb_build_array(jsonb_build_array('insert', 'ledger_accounts',
+                    jsonb_build_object('id', new_id, 'key', a -> 'key', 'kind', a -> 'kind',
+                        'owner', a -> 'owner', 'period', a -> 'period', 'balance', 0,
+                        'opened_at', p_now_text)));
+            END IF;
+            SELECT id, balance INTO v_id, v_balance FROM ledger_accounts
+                WHERE key = a ->> 'key' FOR UPDATE;
+        END IF;
+        ids := coalesce(ids, '{}') || jsonb_build_object(a ->> 'key', v_id);
+        bal := bal || jsonb_build_object(a ->> 'key', v_balance);
+        kinds := kinds || jsonb_build_object(a ->> 'key', a -> 'kind');
+    END LOOP;
+    before := bal;
+
+    -- The balances moved; an account that may not go below zero refuses the act.
+    FOR t IN SELECT value FROM jsonb_array_elements(p_transfers) LOOP
+        amount := (t ->> 'amount')::bigint;
+        bal := bal || jsonb_build_object(
+            t ->> 'debit', (bal ->> (t ->> 'debit'))::bigint - amount);
+        bal := bal || jsonb_build_object(
+            t ->> 'credit', (bal ->> (t ->> 'credit'))::bigint + amount);
+        IF (bal ->> (t ->> 'debit'))::bigint < 0
+                AND kinds ->> (t ->> 'debit') NOT IN ('labour_fund', 'issue') THEN
+            outcome := 'overdrawn'; ids := NULL; RETURN NEXT; RETURN;
+        END IF;
+    END LOOP;
+    FOR a IN SELECT value FROM jsonb_array_elements(p_accounts) LOOP
+        IF bal -> (a ->> 'key') <> before -> (a ->> 'key') THEN
+            UPDATE ledger_accounts SET balance = (bal ->> (a ->> 'key'))::bigint
+                WHERE id = (ids ->> (a ->> 'key'))::integer;
+            ch := ch || jsonb_build_array(jsonb_build_array('update', 'ledger_accounts',
+                (ids -> (a ->> 'key')), jsonb_build_object('balance', bal -> (a ->> 'key'))));
+        END IF;
+    END LOOP;
+
+    -- The transfers kept, as the record keeps a row (every column).
+    FOR t IN SELECT value FROM jsonb_array_elements(p_transfers) LOOP
+        INSERT INTO transfers (tid, debit_id, credit_id, amount, kind, reverses, reason, ref,
+                               made_by, made_at, period_id)
+            VALUES (t ->> 'tid', (ids ->> (t ->> 'debit'))::integer,
+                    (ids ->> (t ->> 'credit'))::integer, (t ->> 'amount')::bigint,
+                    t ->> 'kind', NULL, t ->> 'reason', t -> 'ref',
+                    (t ->> 'made_by')::integer, p_now, v_period)
+            RETURNING id INTO tr_id;
+        ch := ch || jsonb_build_array(jsonb_build_array('insert', 'transfers', jsonb_build_object(
+            'id', tr_id, 'tid', t -> 'tid', 'debit_id', ids -> (t ->> 'debit'),
+            'credit_id', ids -> (t ->> 'credit'), 'amount', t -> 'amount', 'kind', t -> 'kind',
+            'reverses', NULL, 'reason', t -> 'reason', 'ref', t -> 'ref',
+            'made_by', t -> 'made_by', 'made_at', p_now_text, 'period_id', v_period)));
+    END LOOP;
+    outcome := 'posted';
+    changes := ch;
+    RETURN NEXT;
+END $$;
+
+-- Several acts in one statement (a batch of store.postgres.LedgerPoster), each in order and
+-- each in a subtransaction of its own: an act not posted leaves nothing behind (an account
+-- it opened, the locks it took), and the rest are posted. All the batch's accounts are locked
+-- first, in the one order every act locks in (the service's _lock_order: a federation's
+-- accounts last, each group by key as Python orders text, which is collation "C"), so that
+-- batches and single acts never wait on each other in a circle.
+CREATE FUNCTION councilplan_ledger_post_many(p_acts jsonb)
+RETURNS TABLE (outcome text, changes jsonb, ids jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    a jsonb;
+    r record;
+BEGIN
+    PERFORM 1 FROM ledger_accounts WHERE key IN (
+        SELECT jsonb_array_elements(b -> 'accounts') ->> 'key'
+        FROM jsonb_array_elements(p_acts) AS b)
+    ORDER BY kind IN ('common_fund', 'goods', 'issue'), key COLLATE "C" FOR UPDATE;
+    FOR a IN SELECT value FROM jsonb_array_elements(p_acts) LOOP
+        BEGIN
+            SELECT * INTO r FROM councilplan_ledger_post(a -> 'check', a -> 'accounts',
+                a -> 'transfers', (a ->> 'now')::timestamptz, a ->> 'now_text');
+            IF r.outcome <> 'posted' THEN
+                RAISE EXCEPTION USING ERRCODE = 'CPL01', MESSAGE = r.outcome;
+            END IF;
+            outcome := r.outcome; changes := r.changes; ids := r.ids;
+        EXCEPTION WHEN SQLSTATE 'CPL01' THEN
+            outcome := SQLERRM; changes := NULL; ids := NULL;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
 """
 
 SQLITE_GUARDS = tuple(
@@ -114,6 +301,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_GUARD)
+        op.execute(PG_POST)
     else:
         for statement in SQLITE_GUARDS:
             op.execute(statement)
@@ -123,6 +311,11 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS transfers_append_only ON transfers")
         op.execute("DROP FUNCTION IF EXISTS councilplan_transfers_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS councilplan_ledger_post_many(jsonb)")
+        op.execute(
+            "DROP FUNCTION IF EXISTS "
+            "councilplan_ledger_post(jsonb, jsonb, jsonb, timestamptz, text)"
+        )
     for table in ("levies", "transfers", "ledger_accounts"):
         op.drop_table(table)
     # In place (SQLite 3.35 and later), as 0012 drops its column.
