@@ -120,10 +120,10 @@ class Member:
     def sign_in(self, username: str, password: str = "demo") -> None:
         page = self.page
         page.goto(self.base + "/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(password)
+        page.locator("#username").fill(username)  # by id: the labels are in her language
+        page.locator("#password").fill(password)
         with page.expect_navigation():
-            page.get_by_role("button", name="Sign in").click()
+            page.locator('form[action="/signin"] button[type=submit]').click()
         assert page.locator('form[action="/signout"]').count() == 1, f"{username} not signed in"
 
     def go(self, path: str):

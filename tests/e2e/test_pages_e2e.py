@@ -262,6 +262,8 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, shots, 
         "plan": ("ivy", f"/plan/{period}"),
         "record": ("ada", "/record"),
         "profile": ("ada", "/profile"),
+        "error-404": ("ada", "/ballots/999999"),
+        "signed-out-everywhere": (None, "/?said=signed_out_everywhere"),
         "home-es": ("ada", "/", "es"),
         "plan-ru": ("kim", f"/plan/{period}", "ru"),
     }
@@ -276,7 +278,12 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, shots, 
                     [{"name": "councilplan_lang", "value": lang[0], "url": server}]
                 )
         m = members[key]
-        page = m.go(path)
+        if name.startswith("error"):
+            page = m.page
+            assert page.goto(server + path).status == 404
+            m.errors.clear()  # the 404's load, logged by the browser
+        else:
+            page = m.go(path)
         results = axe.run(page)
         for v in results.response["violations"]:
             if v["impact"] in ("serious", "critical"):
