@@ -178,3 +178,38 @@ def test_signing_up_opens_an_account_and_signs_her_in(client):
     assert r.status_code == 303 and r.headers["location"] == "/?said=welcome"
     home = client.get(r.headers["location"])
     assert "Hello, Zoe." in home.text and "Your account is open" in home.text
+
+
+def test_a_decision_made_final_too_early_is_refused_on_the_dispute_page(tmp_path):
+    from councilplan.councils import service as svc
+    from councilplan.store import open_store
+    from e2e.world import build
+
+    world = build(tmp_path)
+    store = open_store(world.url)
+    a = world.accounts
+    try:
+        case = svc.file_dispute(
+            store,
+            commission_id=world.commission,
+            filer_id=a["bea"],
+            subject="recorded_hours",
+            target=world.bea_hours_tid,
+            current_hours="40",
+            claimed_hours="41",
+            worker_id=a["bea"],
+        ).dispute_id
+        svc.hear_dispute(store, dispute_id=case, actor_id=a["cai"], present=[a["cai"], a["eve"]])
+        for seat in ("cai", "eve"):
+            svc.decide_dispute(store, dispute_id=case, actor_id=a[seat], hours="41", vote="yes")
+        with TestClient(create_app(store, close_every_s=None)) as client:
+            sign_in(client, "cai")
+            page = client.get(f"/disputes/{case}")
+            assert "Make it final" in page.text
+            r = client.post(f"/disputes/{case}/final", data={"csrf": csrf_of(page.text)})
+            assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
+            assert svc.get_dispute(store, dispute_id=case, viewer_id=a["cai"]).state == "decided"
+            r = client.post(f"/disputes/{case}/apply", data={"csrf": csrf_of(page.text)})
+            assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
+    finally:
+        store.dispose()

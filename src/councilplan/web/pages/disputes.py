@@ -128,6 +128,27 @@ def decide(dispute_id: Id, fields: Form, p: Page = Depends(member)) -> Response:
     return go(p, f"/disputes/{dispute_id}", "dispute_voted")
 
 
+@router.post("/disputes/{dispute_id}/final")
+def make_final(dispute_id: Id, fields: Form, p: Page = Depends(member)) -> Response:
+    """A commissioner makes a decision final once its appeal window has passed."""
+    try:
+        svc.finalise_dispute(p.store, dispute_id=dispute_id, actor_id=p.account_id)
+    except base.REFUSALS as error:
+        return dispute_page(p, dispute_id, base.status_of(error), base.refusal_text(p, error))
+    return go(p, f"/disputes/{dispute_id}", "dispute_final")
+
+
+@router.post("/disputes/{dispute_id}/apply")
+def apply_hours(dispute_id: Id, fields: Form, p: Page = Depends(member)) -> Response:
+    """A final decision on recorded hours is carried into the accounts (a reversal and the
+    hours as decided, less the levy)."""
+    try:
+        svc.apply_hours_decision(p.store, dispute_id=dispute_id, actor_id=p.account_id)
+    except base.REFUSALS as error:
+        return dispute_page(p, dispute_id, base.status_of(error), base.refusal_text(p, error))
+    return go(p, f"/disputes/{dispute_id}", "hours_applied")
+
+
 @router.post("/disputes/{dispute_id}/appeal")
 def appeal(dispute_id: Id, fields: Form, p: Page = Depends(member)) -> Response:
     try:
