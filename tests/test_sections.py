@@ -369,3 +369,52 @@ def test_section_motion_days_is_the_councils_rule(works):
                 now=T0,
             )
     assert s.council_rules(store, council.id).section_motion_days == 14
+
+
+def test_a_vote_over_by_the_deadline_is_no_breach_even_if_counted_late(works):
+    store, council, people = works
+    section = _section_with_delegate(store, council, people)
+    motion = _motion(store, council, people, section)
+    at = motion.deadline - 2 * DAY
+    s.open_ballot(
+        store,
+        council_id=council.id,
+        opened_by=people["dot"],
+        title="Kindergarten",
+        rule="yes_no",
+        motion_id=motion.motion_id,
+        closes_at=motion.deadline,
+        now=at,
+    )
+    # Nobody has closed it yet when the deadlines are checked: its vote was over in time.
+    assert sec.check_section_deadlines(store, now=motion.deadline + DAY) == []
+    s.close_due_ballots(store, now=motion.deadline + 2 * DAY)
+    (shown,) = sec.section_motions(store, section_id=section.id)
+    assert shown.status == "decided" and shown.in_time is True and shown.breached_at is None
+    assert shown.outcome == "not_carried"  # no votes: no majority
+
+
+def test_a_member_who_left_votes_no_more(works):
+    store, council, people = works
+    section = _section_with_delegate(store, council, people)
+    ballot = sec.open_section_ballot(
+        store,
+        section_id=section.id,
+        opened_by=people["bea"],
+        purpose="dissolution",
+        closes_at=T0 + DAY,
+        now=T0,
+    )
+    sec.leave_section(store, section_id=section.id, account_id=people["cat"], now=T0)
+    _refused(
+        store,
+        "not_in_electorate",
+        sec.cast_section_vote,
+        ballot_id=ballot.id,
+        voter_id=people["cat"],
+        choice="yes",
+        now=T0,
+    )
+    # Her ballot paper cannot be filled in by anyone else either: one can only vote as oneself,
+    # and the electorate is fixed.
+    assert sec.get_section_ballot(store, ballot.id).electorate == 3
