@@ -18,7 +18,9 @@ the dense Leontief inverse L = (I - A)^-1, then D_cba, D_pba, D_imp, D_exp per s
 per region. councilplan solves (I - A) X = Y_s for each region's final demand Y_s (49
 right-hand sides: dense LU, or BiCGSTAB per region) and forms the region x region flows,
 from the same pymrio object (converting its dense A to sparse is included). The
-table compares the two on D_cba and D_pba per region (largest relative difference).
+table compares the two on D_cba and D_pba per region (largest relative difference), and
+shows the machine's 1-minute load average at the end of each run: the machine is shared,
+and a load above its cores means the times are inflated.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ def child(route: str, products: int, partners: int) -> dict:
         "nnz": nnz,
         "seconds": seconds,
         "peak_added": _peak_gib() - rss_before,
+        "load": os.getloadavg()[0],
         "method": method,
         "residual": residual,
         "cba": cba.tolist(),
@@ -206,7 +209,7 @@ def main() -> None:
     console.print(f"cores: {os.cpu_count()}, numpy {np.__version__}, {sectors}")
     table = Table(title="Embodied labour flows: councilplan vs pymrio calc_all (same system)")
     for column in ("A", "non-zeros", "route", "residual", "seconds", "peak memory added GiB",
-                   "max rel. diff D_cba", "max rel. diff D_pba"):  # fmt: skip
+                   "max rel. diff D_cba", "max rel. diff D_pba", "load"):  # fmt: skip
         table.add_column(column, justify="right")
     for partners in cases:
         runs = {}
@@ -229,7 +232,7 @@ def main() -> None:
                 f"{partners} import partners", f"{r['nnz']:,}", name, r["residual"],
                 f"{r['seconds']:.2f}", f"{r['peak_added']:.2f}",
                 "-" if route == "pymrio" else f"{diff[0]:.1e}",
-                "-" if route == "pymrio" else f"{diff[1]:.1e}",
+                "-" if route == "pymrio" else f"{diff[1]:.1e}", f"{r['load']:.1f}",
             )  # fmt: skip
     console.print(table)
 

@@ -44,7 +44,7 @@ from councilplan.planning.values import LeontiefSystem
 DIRECT_LIMIT = 500
 #: "auto" also takes LU (up to DENSE_LIMIT) when n^3 < this x right-hand sides x non-zeros of A:
 #: dense MRIO matrices, where a dense factorisation beats 49 Krylov solves (docs/flows.md).
-AUTO_DIRECT_RATIO = 700
+AUTO_DIRECT_RATIO = 300
 #: LU up to this many sectors factors a dense matrix (LAPACK; 3.2 GB at the limit), beyond
 #: it a sparse one (SuperLU).
 DENSE_LIMIT = 20_000
@@ -362,7 +362,7 @@ def _leontief_solve(
     n = a.shape[0]
     if method == "auto":
         # LU costs ~n^3, the Krylov solves ~(right-hand sides x non-zeros): measured on 2 cores
-        # at 9,800 sectors, 2.2e-11 s per n^3 against ~1.5e-8 s per column per non-zero.
+        # at 9,800 sectors, 2.2e-11 s per n^3 against ~7e-9 s per column per non-zero.
         columns = int(np.count_nonzero(np.linalg.norm(y, axis=0)))
         cheaper = n**3 < AUTO_DIRECT_RATIO * columns * a.nnz
         method = "direct" if n <= DIRECT_LIMIT or (n <= DENSE_LIMIT and cheaper) else "bicgstab"
