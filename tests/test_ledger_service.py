@@ -352,3 +352,45 @@ def test_a_member_who_leaves_is_anonymised_and_the_books_stay_whole(council_stor
     assert not any("bea" in str(t) for t in fund.transfers)
     assert sum(_all_balances(store).values()) == 0
     assert store.verify_record().ok
+
+
+def test_a_federation_that_hides_persons_in_its_transfers(council_store, town):
+    """The federation's rule ledger_persons, "hidden": other members see "a member" where they
+    saw a number, nobody reads another member's account, the record's public entries carry no
+    person's number; each member still sees herself. A workplace council cannot set it."""
+    store, (town, _) = council_store, town
+    bakery, a = town.councils["bakery"], town.accounts
+    hours = {"workplace_id": bakery, "member_id": a["bea"], "actor_id": a["cai"], "hours": "8"}
+    s.record_hours(store, now=AFTER, **hours)  # numbered, the default
+    bea = s.my_ledger(store, account_id=a["bea"]).key
+    assert s.ledger_account(store, key=bea, viewer_id=a["cai"]).key == bea
+    with pytest.raises(s.Invalid) as caught:
+        s.open_rules_ballot(store, council_id=bakery, opened_by=a["bea"],
+                            rules={"ledger_persons": "hidden"}, closes_at=AFTER + 3 * DAY,
+                            now=AFTER)  # fmt: skip
+    assert caught.value.reason == "bad_ledger_persons"
+    rules = s.open_rules_ballot(
+        store,
+        council_id=town.federation,
+        opened_by=town.delegate["bakery"],
+        rules={"ledger_persons": "hidden"},
+        closes_at=AFTER + 3 * DAY,
+        now=AFTER,
+    )
+    for delegate in set(town.delegate.values()):
+        s.cast_vote(store, ballot_id=rules.id, voter_id=delegate, choice="yes", now=AFTER)
+    s.close_ballot(store, ballot_id=rules.id, now=AFTER + 3 * DAY)
+    later = AFTER + 3 * DAY + HOUR
+    act = s.record_hours(store, now=later, **hours)
+    assert [t.credit for t in act.transfers][0] == "member"  # to the recorder: not her number
+    entry = store.audit_entries()[-1]
+    assert entry.kind == "ledger.hours"
+    assert {t["credit"] for t in entry.payload["transfers"]} >= {"member"}
+    assert str(int(bea.split("#")[1])) not in {str(t["credit"]) for t in entry.payload["transfers"]}
+    fund = s.ledger_account(store, key=f"labour_fund:{bakery}", viewer_id=a["cai"])
+    credited = [t.credit for t in fund.transfers if t.kind == "hours"]
+    assert credited == ["a member", "a member"]  # the federation's rule, for all its transfers
+    _refused(store, "persons_hidden", s.ledger_account, key=bea, viewer_id=a["cai"])
+    mine = s.ledger_account(store, key=bea, viewer_id=a["bea"])
+    assert mine.shown == "you" and s.my_ledger(store, account_id=a["bea"]).balance == mine.balance
+    assert store.verify_record().ok

@@ -542,6 +542,9 @@ class FakeStore:
     async def token_async(self, token_hash):
         raise RuntimeError("the fake does not answer on an event loop")
 
+    def post_ledger_act(self, act, event):
+        return None  # no one step: the general path
+
     async def quick_vote_async(self, **_vote):
         return None
 

@@ -76,6 +76,10 @@ councils = sa.Table(
     # (any member with its standing, never for her own hours) or "delegate" (only its
     # current delegates, never for their own hours).
     sa.Column("hours_recorded_by", sa.String(10), nullable=False, server_default="member"),
+    # How a federation's labour-time transfers show persons to other members: "numbered"
+    # (by their ledger account's number, member #17) or "hidden" (as "a member", and no
+    # member reads another's account); workplaces and funds are always named.
+    sa.Column("ledger_persons", sa.String(10), nullable=False, server_default="numbered"),
     # Days within which the council's vote on a motion its section tabled must be over; a
     # council that lets them pass is shown in breach on the record (docs/equality.md).
     sa.Column("section_motion_days", sa.Integer, nullable=False, server_default="14"),

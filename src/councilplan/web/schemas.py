@@ -98,6 +98,7 @@ class RulesIn(Strict):
     statements_by: Literal["delegate", "ballot"] | None = None
     hours_recorded_by: Literal["member", "delegate"] | None = None
     section_motion_days: Annotated[int, Field(ge=1, le=90)] | None = None
+    ledger_persons: Literal["numbered", "hidden"] | None = None
     closes_at: When
 
 

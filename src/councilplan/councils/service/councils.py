@@ -63,10 +63,13 @@ RULE_NAMES = (
     "statements_by",
     "hours_recorded_by",
     "section_motion_days",
+    "ledger_persons",
 )
 #: How a council states for a planning period: by its delegate's mandate or its own ballot
 #: ("delegate"), or only by its ballot ("ballot").
 STATEMENTS_BY = ("delegate", "ballot")
+#: How a federation's labour-time transfers show persons to other members (docs/ledger.md).
+LEDGER_PERSONS = ("numbered", "hidden")
 
 
 def create_council(
@@ -114,6 +117,7 @@ def create_council(
                     "statements_by": "delegate",
                     "hours_recorded_by": "member",
                     "section_motion_days": DEFAULT_SECTION_MOTION_DAYS,
+                    "ledger_persons": "numbered",
                     "founded_by": founder_id,
                 },
             )
@@ -509,6 +513,16 @@ def checked_rules(council: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
                     f"{field}: {value!r}; a workplace council's hours are recorded by any "
                     "'member' with its standing or only by its 'delegate's (never one's own); "
                     "the rule is a workplace council's",
+                    field,
+                )
+            out[name] = value
+        elif name == "ledger_persons":
+            if value not in LEDGER_PERSONS or council["kind"] != "federation":
+                raise Invalid(
+                    "bad_ledger_persons",
+                    f"{field}: {value!r}; a federation shows the persons in its labour-time "
+                    "transfers 'numbered' (member #17) or 'hidden' (a member); the rule is a "
+                    "federation's",
                     field,
                 )
             out[name] = value

@@ -144,7 +144,13 @@ def post(
         }
         tx.add_transfer(fields)
         kept.append(
-            {**fields, "debit": shown[fields["debit_id"]], "credit": shown[fields["credit_id"]]}
+            {
+                **fields,
+                "debit": shown[fields["debit_id"]],
+                "credit": shown[fields["credit_id"]],
+                "debit_person": _person(t.debit),
+                "credit_person": _person(t.credit),
+            }
         )
     return kept
 
@@ -193,6 +199,11 @@ def _transfer_of(tx: Records, row: Mapping[str, Any]) -> Transfer:
         reason=row["reason"],
         ref=row["ref"],
     )
+
+
+def _person(account: Account) -> int | None:
+    """The member whose account it is, or None for a workplace's or federation's."""
+    return int(account.owner) if account.kind is AccountKind.MEMBER else None
 
 
 def _account_of(row: Mapping[str, Any]) -> Account:
@@ -373,7 +384,9 @@ def record_hours_batch(
         workplace = _workplace(tx, workplace_id)
         period, levy = _plan_in_force(tx, workplace)
         rate = read_rate(levy["rate"], Where("levy", id=str(period["id"])))
-        _remember(store, ("hours", workplace_id), (period["id"], period["federation_id"], rate))
+        persons = tx.council(period["federation_id"])["ledger_persons"]
+        facts = (period["id"], period["federation_id"], rate, persons)
+        _remember(store, ("hours", workplace_id), facts)
         acts = []
         for i, entry in enumerate(entries):
             where = f"entries[{i}]" if len(entries) > 1 else None
@@ -426,8 +439,9 @@ def _hours_entry(
     except LedgerError as error:
         raise _refusal(error, "hours") from None
     kept = post(tx, made, made_by=actor_id, period_id=period["id"], now=now)
-    record(tx, "ledger.hours", _event(act, kept, workplace=workplace["id"]), now)
-    return _act(act, kept)
+    hidden = _hides(tx, period["federation_id"])
+    record(tx, "ledger.hours", _event(act, kept, hidden, workplace=workplace["id"]), now)
+    return _act(act, kept, hidden)
 
 
 def _workplace(tx: Records, council_id: int) -> dict:
@@ -508,8 +522,9 @@ def draw_goods(
         except LedgerError as error:
             raise _refusal(error) from None
         kept = post(tx, [made], made_by=member_id, period_id=period["id"], now=now)
-        record(tx, "ledger.draw", _event(act, kept), now)
-        return _act(act, kept)
+        hidden = _hides(tx, period["federation_id"])
+        record(tx, "ledger.draw", _event(act, kept, hidden), now)
+        return _act(act, kept, hidden)
 
 
 def workplace_draw(
@@ -547,8 +562,8 @@ def workplace_draw(
         except LedgerError as error:
             raise _refusal(error) from None
         kept = post(tx, [made], made_by=actor_id, period_id=period["id"], now=now)
-        record(tx, "ledger.supply", _event(act, kept, workplace=workplace_id), now)
-        return _act(act, kept)
+        record(tx, "ledger.supply", _event(act, kept, False, workplace=workplace_id), now)
+        return _act(act, kept, False)  # a workplace's fund and the goods: no person
 
 
 def _member_plan(tx: Records, councils: Sequence[int]) -> dict:
@@ -599,7 +614,15 @@ def _draw_facts(tx: Records, period: Mapping[str, Any]) -> tuple:
 
     goods = frozenset(period["public_goods"] or ())
     values = adopted_values(tx, period)
-    return period["id"], period["federation_id"], period["adopted_variant_id"], goods, values
+    persons = tx.council(period["federation_id"])["ledger_persons"]
+    return (
+        period["id"],
+        period["federation_id"],
+        period["adopted_variant_id"],
+        goods,
+        values,
+        persons,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,7 +686,7 @@ def _one_step_hours(
     known = _recall(store, ("hours", workplace_id))
     if known is None or (note and not isinstance(note, str)):
         return None
-    period_id, federation_id, rate = known
+    period_id, federation_id, rate, persons = known
     act = _act_id("hours")
     try:
         note = text_field(note, "note", limit=500) if note else ""
@@ -685,6 +708,7 @@ def _one_step_hours(
         "actor": actor_id,
         "period": period_id,
         "rate": f"{rate.numerator}/{rate.denominator}",
+        "persons": persons,
     }
     return _one_step(
         store, act, check, made, actor_id, period_id, now, "ledger.hours", workplace_id
@@ -697,7 +721,7 @@ def _one_step_draw(
     known = _recall(store, ("draw", member_id)) if _is_id(member_id) else None
     if known is None:
         return None
-    period_id, federation_id, variant_id, public_goods, values = known
+    period_id, federation_id, variant_id, public_goods, values, persons = known
     if not isinstance(product, str) or product in public_goods or product not in values:
         return None
     value = repr(float(values[product]))
@@ -714,7 +738,13 @@ def _one_step_draw(
         )
     except LedgerError:
         return None
-    check = {"act": "draw", "member": member_id, "period": period_id, "variant": variant_id}
+    check = {
+        "act": "draw",
+        "member": member_id,
+        "period": period_id,
+        "variant": variant_id,
+        "persons": persons,
+    }
     return _one_step(store, act, check, (made,), member_id, period_id, now, "ledger.draw", None)
 
 
@@ -748,6 +778,7 @@ def _one_step(
         for t in made
     ]
     members = {str(a) for a in accounts if a.kind is AccountKind.MEMBER}
+    persons = {str(a): _person(a) for a in accounts}
 
     def shown(key: str, ids: Mapping[str, int]) -> str:  # as _public_key shows a row
         return f"member:#{ids[key]}" if key in members else key
@@ -768,18 +799,21 @@ def _one_step(
                 "period_id": period_id,
                 "debit": shown(m["debit"], ids),
                 "credit": shown(m["credit"], ids),
+                "debit_person": persons[m["debit"]],
+                "credit_person": persons[m["credit"]],
             }
             for m in moved
         ]
 
     extra = {"workplace": workplace} if workplace is not None else {}
+    hidden = check["persons"] == "hidden"
     posted = store.post_ledger_act(
         {"check": check, "accounts": opened, "transfers": moved, "now": now, "kind": kind},
-        lambda ids: _event(act, kept(ids), **extra),
+        lambda ids: _event(act, kept(ids), hidden, **extra),
     )
     if posted is None or posted[0] != "posted":
         return None
-    return _act(act, kept(posted[1]))
+    return _act(act, kept(posted[1]), hidden)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -870,10 +904,10 @@ def _reverse(
     except LedgerError as error:
         raise _refusal(error, "tid") from None
     kept = post(tx, made, made_by=actor_id, period_id=row["period_id"], now=now)
-    record(
-        tx, "ledger.reversal", {**_event(undo, kept), "reverses": [p["tid"] for p in parts]}, now
-    )
-    return _act(undo, kept)
+    hidden = _hides(tx, tx.period(row["period_id"])["federation_id"])
+    reverses = [p["tid"] for p in parts]
+    record(tx, "ledger.reversal", {**_event(undo, kept, hidden), "reverses": reverses}, now)
+    return _act(undo, kept, hidden)
 
 
 def apply_hours_decision(
@@ -931,8 +965,10 @@ def apply_hours_decision(
         except LedgerError as error:
             raise _refusal(error, "dispute_id") from None
         kept = post(tx, made, made_by=actor_id, period_id=row["period_id"], now=now)
-        record(tx, "ledger.hours", {**_event(act, kept, workplace=workplace["id"]), **cites}, now)
-        return LedgerAct(act, undone.transfers + _act(act, kept).transfers)
+        hidden = _hides(tx, tx.period(row["period_id"])["federation_id"])
+        event = _event(act, kept, hidden, workplace=workplace["id"])
+        record(tx, "ledger.hours", {**event, **cites}, now)
+        return LedgerAct(act, undone.transfers + _act(act, kept, hidden).transfers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -970,18 +1006,30 @@ def ledger_account(
                 f"key: there is no account {key!r} (a member's is named member:#n)",
                 "key",
             )
+        own = row["kind"] == "member" and row["owner"] == str(viewer_id)
+        if row["kind"] == "member" and not own and _hidden_member(tx, int(row["owner"])):
+            raise Refused(
+                "persons_hidden",
+                f"key: {key!r} is a member's account, and her federation's rule "
+                "ledger_persons hides persons: only she reads it",
+                "key",
+            )
         return _view(tx, row, viewer_id, limit, before)
 
 
 def _view(tx: Records, row, viewer_id: int, limit: int, before: int | None) -> LedgerAccount:
     limit = max(1, min(int(limit), 500))
     rows = tx.transfers_of(row["id"], limit=limit, before=before)
-    shown: dict[int, str] = {}
+    accounts: dict[int, Mapping[str, Any]] = {}
+    hides: dict[int | None, bool] = {None: False}
 
-    def name(account_id: int) -> str:
-        if account_id not in shown:
-            shown[account_id] = _shown(tx.ledger_account_by_id(account_id), viewer_id)
-        return shown[account_id]
+    def name(account_id: int, period_id: int | None) -> str:
+        if account_id not in accounts:
+            accounts[account_id] = tx.ledger_account_by_id(account_id)
+        if period_id not in hides:
+            period = tx.period(period_id)
+            hides[period_id] = period is not None and _hides(tx, period["federation_id"])
+        return _shown(accounts[account_id], viewer_id, hides[period_id])
 
     return LedgerAccount(
         key=_public_key(row),
@@ -993,8 +1041,8 @@ def _view(tx: Records, row, viewer_id: int, limit: int, before: int | None) -> L
                 id=r["id"],
                 tid=r["tid"],
                 kind=r["kind"],
-                debit=name(r["debit_id"]),
-                credit=name(r["credit_id"]),
+                debit=name(r["debit_id"], r["period_id"]),
+                credit=name(r["credit_id"], r["period_id"]),
                 amount=show(_hours(r["amount"])),
                 reverses=r["reverses"],
                 reason=r["reason"],
@@ -1010,27 +1058,52 @@ def _public_key(row: Mapping[str, Any]) -> str:
     return f"member:#{row['id']}" if row["kind"] == "member" else row["key"]
 
 
-def _shown(row: Mapping[str, Any], viewer_id: int) -> str:
+def _shown(row: Mapping[str, Any], viewer_id: int, hidden: bool = False) -> str:
+    """How an account is shown to ``viewer_id``: a person as "you" to herself, to others by
+    her account's number, or as "a member" where the federation's rule hides persons."""
     if row["kind"] == "member":
-        return "you" if row["owner"] == str(viewer_id) else f"member #{row['id']}"
+        if row["owner"] == str(viewer_id):
+            return "you"
+        return "a member" if hidden else f"member #{row['id']}"
     return row["key"]
+
+
+def _hides(tx: Records, federation_id: int) -> bool:
+    """Whether the federation's rule ``ledger_persons`` hides persons in its transfers."""
+    federation = tx.council(federation_id)
+    return federation is not None and federation["ledger_persons"] == "hidden"
+
+
+def _hidden_member(tx: Records, owner: int) -> bool:
+    """Whether a member's account is hidden from other members: a federation that one of her
+    councils belongs to (or that is one) hides persons."""
+    councils = {m["council_id"] for m in tx.memberships_of(owner)}
+    federations = {p["federation_id"] for p in tx.periods()}
+    return any(
+        _hides(tx, f) and any(f == c or tx.affiliation(f, c) for c in councils) for f in federations
+    )
 
 
 def _public_ref(ref: Mapping[str, Any]) -> dict:
     return {k: v for k, v in ref.items() if k != "note"}
 
 
-def _event(act: str, kept: Sequence[Mapping[str, Any]], **extra: Any) -> dict:
-    """An act's public record: its transfers by their keys and amounts; persons by their
-    account's number (the ledger account's id), not by name."""
+def _event(act: str, kept: Sequence[Mapping[str, Any]], hidden: bool, **extra: Any) -> dict:
+    """An act's public record: its transfers by their accounts' numbers (ledger account ids)
+    and amounts; a person by her account's number, or as "member" where the federation's rule
+    ``ledger_persons`` hides persons (the record's state still holds the number)."""
+
+    def side(f: Mapping[str, Any], which: str) -> int | str:
+        return "member" if hidden and f[f"{which}_person"] is not None else f[f"{which}_id"]
+
     return {
         "act": act,
         "transfers": [
             {
                 "tid": f["tid"],
                 "kind": f["kind"],
-                "debit": f["debit_id"],
-                "credit": f["credit_id"],
+                "debit": side(f, "debit"),
+                "credit": side(f, "credit"),
                 "amount": show(_hours(f["amount"])),
             }
             for f in kept
@@ -1039,7 +1112,16 @@ def _event(act: str, kept: Sequence[Mapping[str, Any]], **extra: Any) -> dict:
     }
 
 
-def _act(act: str, kept: Sequence[Mapping[str, Any]]) -> LedgerAct:
+def _act(act: str, kept: Sequence[Mapping[str, Any]], hidden: bool) -> LedgerAct:
+    """The act as answered to whoever made it: accounts by their public keys, another person's
+    as "member" where the federation's rule hides persons."""
+
+    def side(f: Mapping[str, Any], which: str) -> str:
+        person = f[f"{which}_person"]
+        if hidden and person is not None and person != f["made_by"]:
+            return "member"
+        return f[which]
+
     return LedgerAct(
         act,
         tuple(
@@ -1047,8 +1129,8 @@ def _act(act: str, kept: Sequence[Mapping[str, Any]]) -> LedgerAct:
                 id=None,
                 tid=f["tid"],
                 kind=f["kind"],
-                debit=f["debit"],
-                credit=f["credit"],
+                debit=side(f, "debit"),
+                credit=side(f, "credit"),
                 amount=show(_hours(f["amount"])),
                 reverses=f["reverses"],
                 reason=f["reason"],

@@ -43,6 +43,7 @@ class Council:
     statements_by: str
     hours_recorded_by: str
     section_motion_days: int
+    ledger_persons: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class CouncilRules:
     statements_by: str
     hours_recorded_by: str
     section_motion_days: int
+    ledger_persons: str
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ workplace councils' rule ``hours_recorded_by``.
 
 Guards, both databases: a transfer is never changed or removed (a mistake is undone by a
 reversing transfer); an account that may not go below zero does not (a check constraint).
+A federation's rule ``ledger_persons`` says how its transfers show persons.
 PostgreSQL also gets ``councilplan_ledger_post(_many)``: recordings of hours and draws, one
 call for a batch of them.
 
@@ -62,6 +63,7 @@ DECLARE
     found_period integer;
     found_rate text;
     found_variant integer;
+    found_persons text;
     a jsonb;
     t jsonb;
     v_id integer;
@@ -78,7 +80,8 @@ BEGIN
     IF v_act = 'hours' THEN
         -- record_hours: a workplace council; never one's own hours; the recorder in standing
         -- (a current member; a current delegate where the rule hours_recorded_by says so);
-        -- the worker a current member; the plan in force and its levy those the caller used.
+        -- the worker a current member; the plan in force, its levy and its federation's rule
+        -- ledger_persons (the act's public record follows it) those the caller used.
         SELECT * INTO c FROM councils WHERE id = (p_check ->> 'workplace')::integer;
         IF NOT FOUND OR c.kind <> 'workplace' OR v_actor = v_member
             OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.council_id = c.id
@@ -90,29 +93,33 @@ BEGIN
                            AND m.account_id = v_member AND m.left_at IS NULL) THEN
             outcome := 'refused'; RETURN NEXT; RETURN;
         END IF;
-        SELECT p.id, l.rate INTO found_period, found_rate
+        SELECT p.id, l.rate, fc.ledger_persons INTO found_period, found_rate, found_persons
             FROM periods p LEFT JOIN levies l ON l.period_id = p.id
+            JOIN councils fc ON fc.id = p.federation_id
             WHERE p.status = 'adopted' AND (p.federation_id = c.id OR EXISTS (
                 SELECT 1 FROM federation_members f WHERE f.federation_id = p.federation_id
                     AND f.council_id = c.id AND f.left_at IS NULL))
             ORDER BY p.adopted_at DESC, p.id LIMIT 1;
         IF found_period IS DISTINCT FROM v_period
-                OR found_rate IS DISTINCT FROM p_check ->> 'rate' THEN
+                OR found_rate IS DISTINCT FROM p_check ->> 'rate'
+                OR found_persons IS DISTINCT FROM p_check ->> 'persons' THEN
             outcome := 'stale'; RETURN NEXT; RETURN;
         END IF;
     ELSIF v_act = 'draw' THEN
         -- draw_goods: an account that belongs to a council; the plan in force for her (the
-        -- latest adopted, with its levy, of a federation one of her councils belongs to) and
-        -- its adopted variant those whose labour values the caller used.
-        SELECT q.id, q.adopted_variant_id INTO found_period, found_variant FROM (
+        -- latest adopted, with its levy, of a federation one of her councils belongs to), its
+        -- adopted variant and its federation's rule ledger_persons those the caller used.
+        SELECT q.id, q.adopted_variant_id, q.ledger_persons
+            INTO found_period, found_variant, found_persons FROM (
             SELECT DISTINCT ON (m.id) m.id AS membership, p.id, p.adopted_at,
-                   p.adopted_variant_id, l.period_id AS levied
+                   p.adopted_variant_id, l.period_id AS levied, fc.ledger_persons
             FROM memberships m
             JOIN periods p ON p.status = 'adopted' AND (p.federation_id = m.council_id
                 OR EXISTS (SELECT 1 FROM federation_members f
                            WHERE f.federation_id = p.federation_id
                                AND f.council_id = m.council_id AND f.left_at IS NULL))
             LEFT JOIN levies l ON l.period_id = p.id
+            JOIN councils fc ON fc.id = p.federation_id
             WHERE m.account_id = v_member AND m.left_at IS NULL
             ORDER BY m.id, p.adopted_at DESC, p.id
         ) q WHERE q.levied IS NOT NULL ORDER BY q.adopted_at DESC, q.membership LIMIT 1;
@@ -120,7 +127,8 @@ BEGIN
             outcome := 'refused'; RETURN NEXT; RETURN;
         END IF;
         IF found_period IS DISTINCT FROM v_period
-                OR found_variant IS DISTINCT FROM (p_check ->> 'variant')::integer THEN
+                OR found_variant IS DISTINCT FROM (p_check ->> 'variant')::integer
+                OR found_persons IS DISTINCT FROM p_check ->> 'persons' THEN
             outcome := 'stale'; RETURN NEXT; RETURN;
         END IF;
     ELSE
@@ -239,6 +247,10 @@ def upgrade() -> None:
         "councils",
         sa.Column("hours_recorded_by", sa.String(10), nullable=False, server_default="member"),
     )
+    op.add_column(
+        "councils",
+        sa.Column("ledger_persons", sa.String(10), nullable=False, server_default="numbered"),
+    )
     op.add_column("periods", sa.Column("public_goods", _json(), nullable=True))
     op.add_column("periods", sa.Column("reserve_hours", sa.String(40), nullable=True))
     op.create_table(
@@ -321,4 +333,5 @@ def downgrade() -> None:
     # In place (SQLite 3.35 and later), as 0012 drops its column.
     op.execute("ALTER TABLE periods DROP COLUMN reserve_hours")
     op.execute("ALTER TABLE periods DROP COLUMN public_goods")
+    op.execute("ALTER TABLE councils DROP COLUMN ledger_persons")
     op.execute("ALTER TABLE councils DROP COLUMN hours_recorded_by")
