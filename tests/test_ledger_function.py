@@ -259,3 +259,37 @@ def test_a_batch_posts_its_acts_and_leaves_nothing_of_one_refused(town, batches,
     assert after[f"member:{a['dan']}"] == before[f"member:{a['dan']}"] - drawn
     assert sum(after.values()) == 0
     assert store.verify_record().ok
+
+
+def test_facts_that_no_longer_hold_are_refused_by_the_database(town, batches):
+    """The facts a process keeps may be out of date (a plan adopted since, another levy, the
+    federation's rule changed): here they are made wrong by hand. The database refuses the
+    act computed from them, and the general path acts on what is in force."""
+    from fractions import Fraction
+
+    store, town = town
+    bakery, a = town.councils["bakery"], town.accounts
+    hours = {"workplace_id": bakery, "member_id": a["bea"], "actor_id": a["cai"], "now": AFTER}
+    truth = s.record_hours(store, hours="8", **hours)
+    cache = ledger_service._FACTS[store]
+    period, federation, rate, persons = cache.get(("hours", bakery))
+    for wrong in (
+        (period, federation, Fraction(0), persons),  # no levy at all
+        (period + 1, federation, rate, persons),  # another period
+        (period, federation, rate, "hidden"),  # another rule for the record
+    ):
+        cache.put(("hours", bakery), wrong)
+        tried = len(batches)
+        act = s.record_hours(store, hours="8", **hours)
+        assert len(batches) == tried + 1  # the one step was tried, and declined
+        assert _shape(act) == _shape(truth)
+        assert cache.get(("hours", bakery)) == (period, federation, rate, persons)  # relearnt
+    s.draw_goods(store, member_id=a["bea"], product="bread", quantity="0.001", now=AFTER)
+    period, federation, variant, goods, values, persons = cache.get(("draw", a["bea"]))
+    cache.put(("draw", a["bea"]), (period, federation, variant + 1, goods, values, persons))
+    tried = len(batches)
+    s.draw_goods(store, member_id=a["bea"], product="bread", quantity="0.001", now=AFTER)
+    assert len(batches) == tried + 1
+    assert cache.get(("draw", a["bea"]))[2] == variant
+    assert sum(_balances(store).values()) == 0
+    assert store.verify_record().ok
