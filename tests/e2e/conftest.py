@@ -1,6 +1,7 @@
 """The pages' end-to-end set-up: one demo town (tests/e2e/world.py) served by `councilplan
 serve` in a subprocess on a free port, and one headless Debian Chromium driven by Playwright,
-shared by every test of the session. Skipped, with the reason, without /usr/bin/chromium or
+shared by every test of the package (package scope, not session: Playwright's sync API runs an
+event loop in the main thread while its browser is open, and later tests call asyncio.run). Skipped, with the reason, without /usr/bin/chromium or
 Playwright. Screenshots go to docs/screenshots/ (desktop and phone width)."""
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory):
     from e2e.world import build
 
     return build(tmp_path_factory.mktemp("e2e-town"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(world):
     """The base URL of `councilplan serve` over the world's database."""
     port = _free_port()
@@ -77,7 +78,7 @@ def server(world):
         proc.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(
@@ -88,7 +89,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots():
     """Where screenshots go: docs/screenshots/, emptied once per run (regenerated)."""
     if SCREENSHOTS.exists():
