@@ -58,7 +58,7 @@ LABOUR_PATTERNS = (
     re.compile(r"^employment hours\b", re.IGNORECASE),  # EXIOBASE 3, million hours
     re.compile(r"^H_EMPE?$"),  # WIOD SEA: hours worked by persons engaged (employees)
     re.compile(r"^(labou?r|hours)\b", re.IGNORECASE),  # councilplan's own "labour" rows
-    re.compile(r"^employment\b", re.IGNORECASE),  # EXIOBASE 3, thousands of persons
+    re.compile(r"^employment\b", re.IGNORECASE),  # EXIOBASE 3 "Employment (people): ...", 1000 p.
 )
 
 
