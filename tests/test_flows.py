@@ -332,8 +332,10 @@ def test_a_region_that_exports_no_labour_has_no_ratio():
 
 
 def test_report_flows_reads_a_saved_system_with_groups_and_skills(tmp_path):
-    saved = tmp_path / "saved"
-    _with_labour(pymrio.load_test()).save_all(saved)
+    folder = tmp_path / "saved"
+    _with_labour(pymrio.load_test()).save_all(folder)
+    saved = tmp_path / "saved.zip"  # a zip, as EXIOBASE is distributed
+    pymrio.archive(folder, saved)
     groups = tmp_path / "groups.csv"
     groups.write_text("region,group\nreg1,North\nreg3,North\nreg4,North\n")
     out = tmp_path / "out"

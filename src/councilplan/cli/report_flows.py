@@ -146,8 +146,6 @@ def flows(
 
 
 def _load(mrio: str):
-    import zipfile
-
     try:
         import pymrio
     except ImportError:
@@ -159,15 +157,19 @@ def _load(mrio: str):
     if not path.exists():
         fail(f"MRIO {mrio}: no such file or folder (give a pymrio-saved system, an EXIOBASE zip, "
              "or 'test')")  # fmt: skip
-    saved = (path / "file_parameters.json").is_file() if path.is_dir() else False
-    if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            saved = any(n.endswith("file_parameters.json") for n in archive.namelist())
     try:
-        return pymrio.load_all(path) if saved else pymrio.parse_exiobase3(path)
-    except Exception as error:  # pymrio raises many kinds; each is a file it cannot read
-        kind = "pymrio-saved system" if saved else "EXIOBASE 3 system"
-        fail(f"MRIO {mrio}: cannot be read as a {kind}: {reason(error)}")
+        # EXIOBASE 3 is distributed in pymrio's own format: pymrio.parse_exiobase3 is this
+        # plus the F_hh step below and renaming the regions of one old release (left be, so
+        # regions keep the names the files give them).
+        io = pymrio.load_all(path)
+    except Exception as error:  # pymrio raises many kinds; each means a file it cannot read
+        fail(f"MRIO {mrio}: pymrio cannot read it as a saved system or an EXIOBASE 3 zip or "
+             f"folder: {reason(error)}")  # fmt: skip
+    for extension in io.get_extensions(data=True):
+        # Older EXIOBASE releases call final demand's direct accounts F_hh (as pymrio does).
+        if getattr(extension, "F_hh", None) is not None and getattr(extension, "F_Y", None) is None:
+            extension.F_Y = extension.F_hh.copy()
+    return io
 
 
 def _attach_test_labour(io) -> str:
