@@ -327,8 +327,10 @@ def test_a_region_that_exports_no_labour_has_no_ratio():
     flows = labour_flows(a, y, np.array([[10.0, 0.0]]), sector_region=["a", "b"],
                          demand_region=["a", "b"], kinds=["hours"])  # fmt: skip
     assert flows.exports()[1] == 0 and flows.imports()[1] > 0
-    assert flows.ratio_reason() == [None, "exports no embodied labour"]
-    assert flows.exchange_ratio()[0] == 0.0  # a imports nothing: its hour commands none
+    assert flows.ratio_reason() == [None, "exports no embodied labour, imports some"]
+    ratio = flows.exchange_ratio()
+    assert ratio.mask.tolist() == [False, True]
+    assert ratio[0] == 0.0  # a imports no labour: its hour commands none
 
 
 def test_report_flows_reads_a_saved_system_with_groups_and_skills(tmp_path):

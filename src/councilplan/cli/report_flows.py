@@ -9,7 +9,6 @@ SVG) of the net flows between region groups into one folder, whole or not at all
 from __future__ import annotations
 
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -126,12 +125,11 @@ def flows(
     ]
     ratios = shown.exchange_ratio()
     for i, name in enumerate(shown.regions[:SUMMARY_REGIONS]):
-        ratio = ratios[i]
         rows.append(
             (
                 name,
                 f"receives {_number(shown.appropriation()[i])} {result.unit} net; "
-                + (f"1 h commands {ratio:.2f} h" if math.isfinite(ratio) else "no exports"),
+                + ("no exports" if ratios.mask[i] else f"1 h commands {ratios[i]:.2f} h"),
             )
         )
     if len(shown.regions) > SUMMARY_REGIONS:
@@ -289,8 +287,8 @@ def _write_tables(folder: Path, result, prefix: str, mapping, rest) -> None:
                     row.append(mapping.get(region, rest or ""))
                 row += [name.get(skill, skill), _cell(account[i])]
                 row += [_cell(c[i]) for c in columns]
-                row.append("" if why[i] else _cell(ratio[i]))
-                ok = adjusted is not None and math.isfinite(adjusted[i]) and adjusted[i] > 0
+                row.append("" if ratio.mask[i] else _cell(ratio[i]))
+                ok = adjusted is not None and not adjusted.mask[i]
                 row.append(_cell(adjusted[i]) if ok else "")
                 note = why[i] or ("" if ok or adjusted is None else "no trade in value added")
                 row += [note, result.unit]

@@ -152,14 +152,13 @@ class LabourFlows:
         """(R,) net hours a region receives: imports less exports (= footprint - performed)."""
         return self.imports(skill) - self.exports(skill)
 
-    def exchange_ratio(self, skill: str | None = None) -> np.ndarray:
+    def exchange_ratio(self, skill: str | None = None) -> np.ma.MaskedArray:
         """(R,) hours of other regions' labour one hour of a region's labour commands:
-        embodied imports / embodied exports. Infinite where a region exports no labour but
-        imports some; see :meth:`ratio_reason` for regions where it cannot be formed."""
+        embodied imports / embodied exports. Masked where it cannot be formed (a region that
+        exports no labour); :meth:`ratio_reason` says why."""
         imports, exports = self.imports(skill), self.exports(skill)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(exports > 0, imports / np.where(exports > 0, exports, 1), np.inf)
-        return np.where((exports == 0) & (imports == 0), 0.0, ratio)
+        undefined = exports <= 0
+        return np.ma.masked_array(imports / np.where(undefined, 1.0, exports), mask=undefined)
 
     def ratio_reason(self, skill: str | None = None) -> list[str | None]:
         """Per region: why the exchange ratio cannot be formed, or None where it can."""
@@ -168,24 +167,26 @@ class LabourFlows:
             None
             if e > 0
             else "trades no embodied labour"
-            if i == 0
-            else "exports no embodied labour"
+            if i <= 0
+            else "exports no embodied labour, imports some"
             for i, e in zip(imports, exports, strict=True)
         ]
 
-    def value_adjusted_ratio(self, skill: str | None = None) -> np.ndarray | None:
+    def value_adjusted_ratio(self, skill: str | None = None) -> np.ma.MaskedArray | None:
         """(R,) the exchange ratio per unit of money: (hours imported per unit of value
         imported) / (hours exported per unit of value exported); 1 is an equal exchange of
-        hours for money. None without a value account."""
+        hours for money. None without a value account; masked for a region that exports
+        no labour or trades no value added in either direction."""
         if self.value is None:
             return None
         v = self.value
         v_exports = v.sum(axis=1) - np.diag(v)
         v_imports = v.sum(axis=0) - np.diag(v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_import = self.imports(skill) / v_imports
-            per_export = self.exports(skill) / v_exports
-            return per_import / per_export
+        imports, exports = self.imports(skill), self.exports(skill)
+        undefined = (exports <= 0) | (v_exports <= 0) | (v_imports <= 0)
+        safe = lambda a: np.where(undefined, 1.0, a)  # noqa: E731
+        ratio = (imports / safe(v_imports)) / (safe(exports) / safe(v_exports))
+        return np.ma.masked_array(ratio, mask=undefined)
 
     # --- regrouping --------------------------------------------------------------------
 
