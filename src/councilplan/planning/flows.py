@@ -98,6 +98,12 @@ class LabourFlows:
     method: str = "direct"
     seconds: float = 0.0
 
+    def __post_init__(self):
+        # Read-only once made, so two reports on the same flows are comparable.
+        for array in (self.embodied, self.labour, self.value):
+            if array is not None:
+                array.flags.writeable = False
+
     # --- totals ------------------------------------------------------------------------
 
     def flows(self, skill: str | None = None) -> np.ndarray:
@@ -263,7 +269,8 @@ def labour_flows(
         labour_final_demand: (k, m) hours performed directly for final demand (households
             employing people), counted as the demanding region's own labour.
         value: (n,) value added per sector (money), for :meth:`LabourFlows.value_adjusted_ratio`.
-        method: "auto", "direct" or "bicgstab" (the solver of :class:`LeontiefSystem`).
+        method: "auto", "direct" (LU) or "bicgstab" (block BiCGSTAB); see docs/flows.md.
+        tol: the relative residual BiCGSTAB stops at, per consuming region.
     """
     started = time.perf_counter()
     a = sp.csr_array(a, dtype=np.float64)
