@@ -43,6 +43,11 @@ def summary_lines(report) -> list[str]:
 
     lines = [f"{report.members} members in scope; cells under {report.k} people suppressed."]
     gender = report.participation[0]
+    if report.members:
+        lines.append(
+            "  all members: "
+            + ", ".join(f"{a} {gender.totals[a]}/{report.members}" for a in equality.ACTIVITIES)
+        )
     for row in gender.rows:
         if row.category == equality.HIDDEN:
             lines.append(
