@@ -204,3 +204,13 @@ def test_the_report_as_json_and_csv():
     assert text.splitlines()[0] == "gender,members,stated,voted,delegate,commission,suppressed"
     with pytest.raises(ValueError):
         eq.equality_report(people, scope={}, k=1)
+
+
+def test_a_long_lorenz_curve_is_thinned_to_exact_points():
+    people = [Person(hours=Fraction(i % 97)) for i in range(5000)]
+    curve = eq.inequality(people, "hours", 5)
+    full = eq.lorenz([p.hours for p in people])
+    assert len(curve.lorenz) == eq.LORENZ_POINTS + 1
+    assert curve.lorenz[0] == (0, 0) and curve.lorenz[-1] == (1, 1)
+    assert set(curve.lorenz) <= set(full)
+    assert curve.gini == eq.gini([p.hours for p in people])

@@ -305,7 +305,22 @@ def inequality(people: Sequence[Person], quantity: str, k: int = DEFAULT_K) -> I
     if total <= 0:
         reason = f"no {quantity} on record in scope: no distribution to measure"
         return Inequality(quantity, len(values), total, None, (), reason)
-    return Inequality(quantity, len(values), total, gini(values), lorenz(values))
+    return Inequality(quantity, len(values), total, gini(values), _thinned(lorenz(values)))
+
+
+#: The Lorenz curve is shown by at most this many segments (the Gini is computed on all).
+LORENZ_POINTS = 1000
+
+
+def _thinned(
+    points: tuple[tuple[Fraction, Fraction], ...],
+) -> tuple[tuple[Fraction, Fraction], ...]:
+    """Every point of a curve of up to LORENZ_POINTS segments; of a longer one (a federation's
+    members), the exact points at LORENZ_POINTS + 1 evenly spaced population shares."""
+    n = len(points) - 1
+    if n <= LORENZ_POINTS:
+        return points
+    return tuple(points[round(j * n / LORENZ_POINTS)] for j in range(LORENZ_POINTS + 1))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ helpers, so it is collected for the record like any other act's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,9 +33,19 @@ from councilplan.store.tables import (
     transfers,
 )
 
+#: Ids sent in one IN list: SQLite takes at most 32,766 bound values in a statement (since
+#: 3.32), PostgreSQL 65,535, so a federation's members go in chunks.
+CHUNK = 5_000
+
 
 def _ids(values: Iterable[int]) -> list[int]:
     return sorted({int(v) for v in values})
+
+
+def _chunks(values: Iterable[int]) -> Iterator[list[int]]:
+    ids = _ids(values)
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 class SectionRecords:
@@ -169,63 +179,76 @@ class SectionRecords:
     def report_memberships(self, council_ids: Sequence[int]) -> list[dict]:
         """Current memberships of ``council_ids`` with each council's name and kind."""
         t = memberships
-        query = (
-            sa.select(t.c.account_id, t.c.council_id, councils.c.name, councils.c.kind)
-            .join(councils, councils.c.id == t.c.council_id)
-            .where(t.c.council_id.in_(_ids(council_ids)), t.c.left_at.is_(None))
-            .order_by(t.c.id)
-        )
-        return [dict(r) for r in self._execute(query).mappings()]
+        out = []
+        for chunk in _chunks(council_ids):
+            query = (
+                sa.select(t.c.account_id, t.c.council_id, councils.c.name, councils.c.kind)
+                .join(councils, councils.c.id == t.c.council_id)
+                .where(t.c.council_id.in_(chunk), t.c.left_at.is_(None))
+                .order_by(t.c.id)
+            )
+            out += [dict(r) for r in self._execute(query).mappings()]
+        return out
 
     def report_workplaces(self, account_ids: Sequence[int]) -> dict[int, str]:
         """Each account's workplace: the name of the first workplace council (by id) she is a
         current member of."""
         t = memberships
-        query = (
-            sa.select(t.c.account_id, councils.c.name)
-            .join(councils, councils.c.id == t.c.council_id)
-            .where(
-                t.c.account_id.in_(_ids(account_ids)),
-                t.c.left_at.is_(None),
-                councils.c.kind == "workplace",
-            )
-            .order_by(councils.c.id)
-        )
         out: dict[int, str] = {}
-        for account_id, name in self._execute(query):
-            out.setdefault(account_id, name)
+        for chunk in _chunks(account_ids):
+            query = (
+                sa.select(t.c.account_id, councils.c.name)
+                .join(councils, councils.c.id == t.c.council_id)
+                .where(
+                    t.c.account_id.in_(chunk),
+                    t.c.left_at.is_(None),
+                    councils.c.kind == "workplace",
+                )
+                .order_by(councils.c.id)
+            )
+            for account_id, name in self._execute(query):
+                out.setdefault(account_id, name)
         return out
 
     def report_groups(self, account_ids: Sequence[int]) -> dict[int, dict]:
         t = declared_groups
-        query = sa.select(t.c.account_id, t.c.gender, t.c.group_key).where(
-            t.c.account_id.in_(_ids(account_ids))
-        )
-        return {r["account_id"]: dict(r) for r in self._execute(query).mappings()}
+        out = {}
+        for chunk in _chunks(account_ids):
+            query = sa.select(t.c.account_id, t.c.gender, t.c.group_key).where(
+                t.c.account_id.in_(chunk)
+            )
+            out.update({r["account_id"]: dict(r) for r in self._execute(query).mappings()})
+        return out
 
     def report_stated(self, council_ids: Sequence[int], period_id: int | None) -> set[int]:
         """Accounts that stated needs or techniques for ``council_ids`` (in ``period_id``)."""
         t = statements
-        query = sa.select(t.c.stated_by).where(t.c.council_id.in_(_ids(council_ids)))
-        if period_id is not None:
-            query = query.where(t.c.period_id == period_id)
-        return {r[0] for r in self._execute(query)}
+        found: set[int] = set()
+        for chunk in _chunks(council_ids):
+            query = sa.select(t.c.stated_by).where(t.c.council_id.in_(chunk))
+            if period_id is not None:
+                query = query.where(t.c.period_id == period_id)
+            found |= {r[0] for r in self._execute(query)}
+        return found
 
     def report_voted(
         self, council_ids: Sequence[int], since: datetime | None, until: datetime | None
     ) -> set[int]:
         """Accounts that voted in a ballot of ``council_ids`` opened in [since, until]."""
         p, b = ballot_participation, ballots
-        query = (
-            sa.select(p.c.account_id)
-            .join(b, b.c.id == p.c.ballot_id)
-            .where(b.c.council_id.in_(_ids(council_ids)))
-        )
-        if since is not None:
-            query = query.where(b.c.created_at >= since)
-        if until is not None:
-            query = query.where(b.c.created_at <= until)
-        return {r[0] for r in self._execute(query.distinct())}
+        found: set[int] = set()
+        for chunk in _chunks(council_ids):
+            query = (
+                sa.select(p.c.account_id)
+                .join(b, b.c.id == p.c.ballot_id)
+                .where(b.c.council_id.in_(chunk))
+            )
+            if since is not None:
+                query = query.where(b.c.created_at >= since)
+            if until is not None:
+                query = query.where(b.c.created_at <= until)
+            found |= {r[0] for r in self._execute(query.distinct())}
+        return found
 
     def report_delegates(
         self, council_ids: Sequence[int], since: datetime | None, until: datetime | None
@@ -233,11 +256,15 @@ class SectionRecords:
         """Accounts that held a mandate from ``council_ids`` (to a federation, or as a
         section's delegate to the council) at some moment of [since, until]."""
         found: set[int] = set()
-        for t, column, begun in (
-            (delegates, delegates.c.council_id, delegates.c.elected_at),
-            (section_delegates, sections.c.council_id, section_delegates.c.elected_at),
+        for chunk, (t, column, begun) in (
+            (chunk, table)
+            for chunk in _chunks(council_ids)
+            for table in (
+                (delegates, delegates.c.council_id, delegates.c.elected_at),
+                (section_delegates, sections.c.council_id, section_delegates.c.elected_at),
+            )
         ):
-            query = sa.select(t.c.account_id).where(column.in_(_ids(council_ids)))
+            query = sa.select(t.c.account_id).where(column.in_(chunk))
             if t is section_delegates:
                 query = query.join(sections, sections.c.id == t.c.section_id)
             if until is not None:
@@ -253,17 +280,19 @@ class SectionRecords:
         """Accounts that held a seat on a commission of a workplace or federation in
         ``council_ids`` at some moment of [since, until]."""
         s, c = commission_seats, commissions
-        ids = _ids(council_ids)
-        query = (
-            sa.select(s.c.account_id)
-            .join(c, c.c.id == s.c.commission_id)
-            .where(sa.or_(c.c.workplace_council_id.in_(ids), c.c.federation_id.in_(ids)))
-        )
-        if until is not None:
-            query = query.where(s.c.seated_at <= until)
-        if since is not None:
-            query = query.where(sa.or_(s.c.left_at.is_(None), s.c.left_at >= since))
-        return {r[0] for r in self._execute(query)}
+        found: set[int] = set()
+        for ids in _chunks(council_ids):
+            query = (
+                sa.select(s.c.account_id)
+                .join(c, c.c.id == s.c.commission_id)
+                .where(sa.or_(c.c.workplace_council_id.in_(ids), c.c.federation_id.in_(ids)))
+            )
+            if until is not None:
+                query = query.where(s.c.seated_at <= until)
+            if since is not None:
+                query = query.where(sa.or_(s.c.left_at.is_(None), s.c.left_at >= since))
+            found |= {r[0] for r in self._execute(query)}
+        return found
 
     def report_flows(
         self, account_ids: Sequence[int], period_id: int | None
@@ -275,16 +304,29 @@ class SectionRecords:
         if not wanted:
             return out
         la = ledger_accounts
-        member_accounts = {
-            row_id: wanted[owner]
-            for row_id, owner in self._execute(
-                sa.select(la.c.id, la.c.owner).where(
-                    la.c.kind == "member", la.c.owner.in_(list(wanted))
+        owners = sorted(wanted)
+        for start in range(0, len(owners), CHUNK):
+            member_accounts = {
+                row_id: wanted[owner]
+                for row_id, owner in self._execute(
+                    sa.select(la.c.id, la.c.owner).where(
+                        la.c.kind == "member", la.c.owner.in_(owners[start : start + CHUNK])
+                    )
                 )
-            )
-        }
-        if not member_accounts:
-            return out
+            }
+            if member_accounts:
+                self._add_flows(out, member_accounts, period_id)
+        return out
+
+    def _add_flows(
+        self,
+        out: dict[int, tuple[int, int]],
+        member_accounts: dict[int, int],
+        period_id: int | None,
+    ) -> None:
+        """Add to ``out`` the transfers of ``member_accounts`` ({ledger account id: account
+        id}); a transfer counts only for the member accounts among these (no transfer goes
+        from one member to another, ledger.book.ROUTES)."""
         t = transfers
         ids = list(member_accounts)
         query = sa.select(t.c.debit_id, t.c.credit_id, t.c.amount, t.c.kind).where(
@@ -307,7 +349,6 @@ class SectionRecords:
                     out[account] = (hours, drawn + amount)
                 elif kind == "reversal":  # hours undone
                     out[account] = (hours - amount, drawn)
-        return out
 
     def report_affiliated(self, federation_id: int) -> list[int]:
         fm = federation_members
