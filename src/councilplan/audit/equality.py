@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -252,14 +254,14 @@ def distribution(people: Sequence[Person], dimension: str, k: int = DEFAULT_K) -
 
     def per_member(attr: str):
         def mean(ps: Sequence[Person]) -> Fraction | None:  # None: no one to divide among
-            return sum((getattr(p, attr) for p in ps), Fraction(0)) / len(ps) if ps else None
+            return exact_sum(getattr(p, attr) for p in ps) / len(ps) if ps else None
 
         return mean
 
     values = {
-        "hours": lambda ps: sum((p.hours for p in ps), Fraction(0)),
+        "hours": lambda ps: exact_sum(p.hours for p in ps),
         "hours_per_member": per_member("hours"),
-        "drawn": lambda ps: sum((p.drawn for p in ps), Fraction(0)),
+        "drawn": lambda ps: exact_sum(p.drawn for p in ps),
         "drawn_per_member": per_member("drawn"),
     }
     return _table(f"distribution by {dimension}", dimension, people, tuple(values), values, k, ())
@@ -269,58 +271,71 @@ def distribution(people: Sequence[Person], dimension: str, k: int = DEFAULT_K) -
 # Lorenz curve and Gini coefficient.
 
 
-def lorenz(values: Sequence[Fraction]) -> tuple[tuple[Fraction, Fraction], ...]:
+#: The Lorenz curve is shown by at most this many segments (the Gini is computed on all).
+LORENZ_POINTS = 1000
+
+
+def exact_sum(values: Iterable[Fraction | int]) -> Fraction:
+    """The exact sum of rationals, added as integers over their common denominator (ledger
+    amounts share 1/10000): Fraction addition reduces by a gcd at every step."""
+    nums, den = _scaled(values)
+    return Fraction(sum(nums), den)
+
+
+def _scaled(values: Iterable[Fraction | int]) -> tuple[list[int], int]:
+    """``values`` as integers over one common denominator."""
+    parts = [(v.numerator, v.denominator) for v in values]  # an int has them too (v/1)
+    den = math.lcm(*{d for _, d in parts}) if parts else 1
+    return [n * (den // d) for n, d in parts], den
+
+
+def _sorted_checked(values: Sequence[Fraction], what: str) -> list[int]:
+    nums, _ = _scaled(values)
+    nums.sort()
+    if not nums or nums[0] < 0 or sum(nums) <= 0:
+        raise ValueError(f"{what}: give non-negative values with a positive total")
+    return nums
+
+
+def lorenz(
+    values: Sequence[Fraction], points: int | None = None
+) -> tuple[tuple[Fraction, Fraction], ...]:
     """The Lorenz curve of ``values`` (each >= 0, total > 0): the points (i/n, share of the
-    total held by the i smallest), i = 0..n."""
-    xs = sorted(Fraction(v) for v in values)
-    total = sum(xs, Fraction(0))
-    if not xs or total <= 0 or xs[0] < 0:
-        raise ValueError("lorenz: give non-negative values with a positive total")
-    points, running = [(Fraction(0), Fraction(0))], Fraction(0)
-    for i, x in enumerate(xs, 1):
-        running += x
-        points.append((Fraction(i, len(xs)), running / total))
-    return tuple(points)
+    total held by the i smallest), i = 0..n; with ``points``, only those at ``points`` + 1
+    evenly spaced population shares (each exact), when n is larger."""
+    xs = _sorted_checked(values, "lorenz")
+    n = len(xs)
+    cumulative = list(itertools.accumulate(xs, initial=0))
+    total = cumulative[-1]
+    shown = (
+        range(n + 1)
+        if points is None or n <= points
+        else (round(j * n / points) for j in range(points + 1))
+    )
+    return tuple((Fraction(i, n), Fraction(cumulative[i], total)) for i in shown)
 
 
 def gini(values: Sequence[Fraction]) -> Fraction:
     """The Gini coefficient, exactly: sum over all pairs |x_i - x_j| / (2 n^2 mean), computed
     as 2 sum_i i x_(i) / (n sum x) - (n + 1) / n with x sorted ascending, i from 1. 0: all
     equal; (n - 1) / n: one holds everything."""
-    xs = sorted(Fraction(v) for v in values)
-    total = sum(xs, Fraction(0))
-    if not xs or total <= 0 or xs[0] < 0:
-        raise ValueError("gini: give non-negative values with a positive total")
+    xs = _sorted_checked(values, "gini")
     n = len(xs)
-    weighted = sum((i * x for i, x in enumerate(xs, 1)), Fraction(0))
-    return 2 * weighted / (n * total) - Fraction(n + 1, n)
+    weighted = sum(i * x for i, x in enumerate(xs, 1))
+    return Fraction(2 * weighted, n * sum(xs)) - Fraction(n + 1, n)
 
 
 def inequality(people: Sequence[Person], quantity: str, k: int = DEFAULT_K) -> Inequality:
     values = [getattr(p, quantity) for p in people]
-    total = sum(values, Fraction(0))
+    total = exact_sum(values)
     if len(values) < k:
         reason = f"fewer than {k} members in scope: not shown"
         return Inequality(quantity, len(values), total, None, (), reason)
     if total <= 0:
         reason = f"no {quantity} on record in scope: no distribution to measure"
         return Inequality(quantity, len(values), total, None, (), reason)
-    return Inequality(quantity, len(values), total, gini(values), _thinned(lorenz(values)))
-
-
-#: The Lorenz curve is shown by at most this many segments (the Gini is computed on all).
-LORENZ_POINTS = 1000
-
-
-def _thinned(
-    points: tuple[tuple[Fraction, Fraction], ...],
-) -> tuple[tuple[Fraction, Fraction], ...]:
-    """Every point of a curve of up to LORENZ_POINTS segments; of a longer one (a federation's
-    members), the exact points at LORENZ_POINTS + 1 evenly spaced population shares."""
-    n = len(points) - 1
-    if n <= LORENZ_POINTS:
-        return points
-    return tuple(points[round(j * n / LORENZ_POINTS)] for j in range(LORENZ_POINTS + 1))
+    curve = lorenz(values, LORENZ_POINTS)
+    return Inequality(quantity, len(values), total, gini(values), curve)
 
 
 # ---------------------------------------------------------------------------------------------
