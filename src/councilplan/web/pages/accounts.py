@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -169,7 +170,9 @@ def settings(fields: Form, p: Page = Depends(page)) -> Response:
     return go(p, back, "settings_saved")
 
 
-def _zones() -> list[str]:
+@cache
+def _zones() -> tuple[str, ...]:
+    """The time zones to choose from (read from the system's database once: 600 files)."""
     from zoneinfo import available_timezones
 
-    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
