@@ -213,3 +213,28 @@ def test_a_decision_made_final_too_early_is_refused_on_the_dispute_page(tmp_path
             assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
     finally:
         store.dispose()
+
+
+def test_each_counting_rule_reads_its_own_ballot_form():
+    from types import SimpleNamespace
+
+    from councilplan.web.pages.councils import read_choice
+
+    p = SimpleNamespace(_=lambda message, **values: message % values if values else message)
+    options = ("Friday", "Saturday", "Sunday")
+
+    def ballot(rule):
+        return SimpleNamespace(rule=rule, options=options)
+
+    assert read_choice(p, ballot("yes_no"), {"choice": ["no"]})[0] == "no"
+    assert read_choice(p, ballot("yes_no"), {})[1] == "Choose yes, no or abstain."
+    approved = read_choice(p, ballot("approval"), {"approve": ["Sunday", "Friday"]})[0]
+    assert approved == ["Sunday", "Friday"]
+    for rule in ("schulze", "majority_runoff", "stv"):
+        ranked = {"rank-0": ["2"], "rank-1": ["1"], "rank-2": [""]}
+        assert read_choice(p, ballot(rule), ranked)[0] == ["Saturday", "Friday"]
+        tied = {"rank-0": ["1"], "rank-1": ["1"], "rank-2": [""]}
+        choice, problem, chosen = read_choice(p, ballot(rule), tied)
+        assert choice is None and problem == "Give each rank to one option only."
+        assert chosen["rank-0"] == "1"  # the form comes back as she filled it
+        assert read_choice(p, ballot(rule), {})[1].startswith("Rank at least one option")
