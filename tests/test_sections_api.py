@@ -226,9 +226,14 @@ def test_the_equality_report_as_json_csv_and_svg(town, client):
         ),
         422,
     )
-    # A lower threshold is no way round it for a group of one.
+    # Nobody lowers the threshold: k = 2 would show a group of two; it may only be raised.
     ok(client.put("/api/me/groups", json={"group": "Sámi"}, headers=town.login("cai")))
-    for k in (2, 3):
+    for k in (2, 4):
+        lowered = client.get(
+            "/api/reports/equality", params={"federation_id": federation, "k": k}, headers=headers
+        )
+        assert lowered.status_code == 422, lowered.text
+    for k in (5, 9):
         report = ok(
             client.get(
                 "/api/reports/equality",

@@ -84,7 +84,9 @@ def equality(
     federation: int = typer.Option(None, "--federation", help="Or a federation."),
     council: int = typer.Option(None, "--council", help="Or a council."),
     out: Path = typer.Option(..., "--out", help="Folder for the tables, report.json, charts."),
-    k: int = typer.Option(5, "--k", min=2, max=1000, help="Suppress cells under k people."),
+    k: int = typer.Option(
+        5, "--k", min=5, max=1000, help="Suppress cells under k people (at least 5)."
+    ),
     fmt: str = typer.Option("png", "--format", help="Charts as png or svg."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     database_url: str = typer.Option(

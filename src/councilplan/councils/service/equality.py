@@ -63,7 +63,7 @@ def equality_report(
     k: int = equality.DEFAULT_K,
 ) -> equality.EqualityReport:
     """The equality report for exactly one of a council, a federation or a period, with cells
-    under ``k`` people suppressed."""
+    under ``k`` people suppressed (``k`` at least 5: it may be raised, never lowered)."""
     given = [
         n
         for n, v in (
@@ -79,8 +79,14 @@ def equality_report(
             "scope: name exactly one of council_id, federation_id, period_id",
             given[1] if len(given) > 1 else "council_id",
         )
-    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 1000:
-        raise Invalid("bad_k", f"k: {k!r} must be a whole number of people from 2 to 1000", "k")
+    if isinstance(k, bool) or not isinstance(k, int) or not equality.DEFAULT_K <= k <= 1000:
+        # Whoever asks may raise the threshold, never lower it: k = 2 would show groups of 2.
+        raise Invalid(
+            "bad_k",
+            f"k: {k!r}; the threshold is a whole number of people from {equality.DEFAULT_K} "
+            "(the least that protects a small group) to 1000",
+            "k",
+        )
     with store.reading() as tx:
         since = until = None
         if period_id is not None:

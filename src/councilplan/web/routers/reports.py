@@ -19,7 +19,14 @@ from councilplan.web.schemas import MAX_ID
 router = APIRouter(tags=["reports"], route_class=guards.JSONRoute)
 
 ScopeId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-K = Annotated[int, Query(ge=2, le=1000, description="cells under k people are suppressed")]
+K = Annotated[
+    int,
+    Query(
+        ge=equality.DEFAULT_K,
+        le=1000,
+        description="cells under k people are suppressed; at least 5 (raised, never lowered)",
+    ),
+]
 TableName = Annotated[
     str,
     Path(pattern=r"^(participation|distribution)_(gender|group|workplace)$"),
