@@ -180,39 +180,72 @@ def test_signing_up_opens_an_account_and_signs_her_in(client):
     assert "Hello, Zoe." in home.text and "Your account is open" in home.text
 
 
-def test_a_decision_made_final_too_early_is_refused_on_the_dispute_page(tmp_path):
-    from councilplan.councils import service as svc
+@pytest.fixture(scope="module")
+def town_now(tmp_path_factory):
+    """`councilplan demo` and what tests/e2e opens at the real time (tests/e2e/world.py)."""
     from councilplan.store import open_store
     from e2e.world import build
 
-    world = build(tmp_path)
+    world = build(tmp_path_factory.mktemp("town-now"))
     store = open_store(world.url)
+    yield world, store
+    store.dispose()
+
+
+def test_a_newcomer_signs_up_asks_to_join_and_is_put_to_the_vote(town_now):
+    world, store = town_now
+    with TestClient(create_app(store, close_every_s=None)) as zoe, TestClient(zoe.app) as ivy:
+        page = zoe.get("/signup")
+        strong = "river boats carry bread at dawn"
+        zoe.post(
+            "/signup",
+            data={"csrf": csrf_of(page.text), "username": "zoe", "display_name": "Zoe"}
+            | {"password": strong, "password_again": strong},
+        )
+        hood = world.councils["riverside"]
+        page = zoe.get("/councils")
+        r = zoe.post(f"/councils/{hood}/join", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 200 and "You asked to join; the council decides." in r.text
+        sign_in(ivy, "ivy")
+        page = ivy.get(f"/councils/{hood}")
+        assert "Asking to join" in page.text and "Zoe" in page.text
+        application = re.search(r'name="application" value="(\d+)"', page.text).group(1)
+        r = ivy.post(
+            f"/councils/{hood}/admissions",
+            data={"csrf": csrf_of(page.text), "application": application},
+        )
+        assert r.status_code == 200 and "The applications are put to the vote." in r.text
+        assert "Cast my vote" in r.text  # ivy votes on it there
+        assert "Asking to join" not in ivy.get(f"/councils/{hood}").text
+
+
+def test_a_decision_made_final_too_early_is_refused_on_the_dispute_page(town_now):
+    from councilplan.councils import service as svc
+
+    world, store = town_now
     a = world.accounts
-    try:
-        case = svc.file_dispute(
-            store,
-            commission_id=world.commission,
-            filer_id=a["bea"],
-            subject="recorded_hours",
-            target=world.bea_hours_tid,
-            current_hours="40",
-            claimed_hours="41",
-            worker_id=a["bea"],
-        ).dispute_id
-        svc.hear_dispute(store, dispute_id=case, actor_id=a["cai"], present=[a["cai"], a["eve"]])
-        for seat in ("cai", "eve"):
-            svc.decide_dispute(store, dispute_id=case, actor_id=a[seat], hours="41", vote="yes")
-        with TestClient(create_app(store, close_every_s=None)) as client:
-            sign_in(client, "cai")
-            page = client.get(f"/disputes/{case}")
-            assert "Make it final" in page.text
-            r = client.post(f"/disputes/{case}/final", data={"csrf": csrf_of(page.text)})
-            assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
-            assert svc.get_dispute(store, dispute_id=case, viewer_id=a["cai"]).state == "decided"
-            r = client.post(f"/disputes/{case}/apply", data={"csrf": csrf_of(page.text)})
-            assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
-    finally:
-        store.dispose()
+    case = svc.file_dispute(
+        store,
+        commission_id=world.commission,
+        filer_id=a["bea"],
+        subject="recorded_hours",
+        target=world.bea_hours_tid,
+        current_hours="40",
+        claimed_hours="41",
+        worker_id=a["bea"],
+    ).dispute_id
+    svc.hear_dispute(store, dispute_id=case, actor_id=a["cai"], present=[a["cai"], a["eve"]])
+    for seat in ("cai", "eve"):
+        svc.decide_dispute(store, dispute_id=case, actor_id=a[seat], hours="41", vote="yes")
+    with TestClient(create_app(store, close_every_s=None)) as client:
+        sign_in(client, "cai")
+        page = client.get(f"/disputes/{case}")
+        assert "Make it final" in page.text
+        r = client.post(f"/disputes/{case}/final", data={"csrf": csrf_of(page.text)})
+        assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
+        assert svc.get_dispute(store, dispute_id=case, viewer_id=a["cai"]).state == "decided"
+        r = client.post(f"/disputes/{case}/apply", data={"csrf": csrf_of(page.text)})
+        assert r.status_code in (403, 409, 422) and 'role="alert"' in r.text
 
 
 def test_each_counting_rule_reads_its_own_ballot_form():

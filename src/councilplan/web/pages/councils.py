@@ -74,9 +74,14 @@ def council(council_id: Id, p: Page = Depends(member)) -> Response:
         p.store, [m.account_id for m in members] + [d.account_id for d in delegates]
     )
     mine = svc.my_account(p.store, p.account_id)
+    waiting = [
+        a for a in svc.applications(p.store, c.id) if a.ballot_id is None and a.status == "pending"
+    ]
+    people.update(base.names_of(p.store, [a.account_id for a in waiting if a.account_id]))
     return render(
         p,
         "council.html",
+        waiting=waiting,
         council=c,
         members=members,
         delegates=delegates,
@@ -233,6 +238,23 @@ def table_motion(council_id: Id, fields: Form, p: Page = Depends(member)) -> Res
     except ValueError:
         return base.error_page(p.request, 422, p._("The number of days is a whole number."))
     return go(p, f"/ballots/{b.id}", "motion_tabled")
+
+
+@router.post("/councils/{council_id}/admissions")
+def admission(council_id: Id, fields: Form, p: Page = Depends(member)) -> Response:
+    """Put the applications ticked to the council's vote (its minimum ballot time)."""
+    ids = [int(v) for v in fields.get("application", []) if v.isdigit()]
+    if not ids:
+        return base.error_page(p.request, 422, p._("Tick the applications to put to the vote."))
+    c = svc.get_council(p.store, council_id)
+    b = svc.open_admission(
+        p.store,
+        council_id=council_id,
+        opened_by=p.account_id,
+        application_ids=ids,
+        closes_at=datetime.now(UTC) + timedelta(days=c.min_ballot_days, minutes=1),
+    )
+    return go(p, f"/ballots/{b.id}", "admission_opened")
 
 
 @router.post("/councils/{council_id}/join")
