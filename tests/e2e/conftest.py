@@ -1,8 +1,9 @@
 """The pages' end-to-end set-up: one demo town (tests/e2e/world.py) served by `councilplan
 serve` in a subprocess on a free port, and one headless Debian Chromium driven by Playwright,
 shared by every test of the package (package scope, not session: Playwright's sync API runs an
-event loop in the main thread while its browser is open, and later tests call asyncio.run). Skipped, with the reason, without /usr/bin/chromium or
-Playwright. Screenshots go to docs/screenshots/ (desktop and phone width)."""
+event loop in the main thread while its browser is open, and later tests call asyncio.run).
+Skipped, with the reason, without /usr/bin/chromium or Playwright. Screenshots go to
+docs/screenshots/ (desktop and phone width)."""
 
 from __future__ import annotations
 
@@ -97,6 +98,29 @@ def shots():
             old.unlink()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="package")
+def photo(shots):
+    """``photo(page, name)``: axe-core finds no serious or critical violation on the page as it
+    is now, and it is photographed at desktop and phone width into docs/screenshots/."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def take(page, name: str) -> None:
+        found = [
+            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+            for v in axe.run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not found, (name, found)
+        page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+    return take
 
 
 class Member:

@@ -89,7 +89,9 @@ def test_a_member_signs_in_votes_and_reads_the_count_by_keyboard(member, world, 
 # -- a recall, carried; the delegate's vote in the federation then refused ----------------------
 
 
-def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(member, world, store):
+def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(
+    member, world, store, photo
+):
     (ivy_mandate,) = svc.delegates(store, council_id=world.councils["riverside"])
     assert ivy_mandate.account_id == world.accounts["ivy"]
     where = f"/delegates/{ivy_mandate.id}"
@@ -101,6 +103,7 @@ def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(mem
     page.wait_for_url(re.compile("said=recall_opened"))
     progress = page.locator("#recall-progress")
     assert "1 of the 2 supporters needed" in progress.inner_text()
+    photo(page, "recall-collecting")
 
     lee = member("lee")
     page = lee.go(where)
@@ -108,6 +111,7 @@ def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(mem
     page.wait_for_url(re.compile("said=recall_supported"))
     page.get_by_role("link", name="Vote on the recall").click()
     recall_ballot = page.url.rsplit("/", 1)[-1]
+    photo(page, "recall-ballot")
 
     for voter in (kim, lee, member("jo"), member("ada")):
         page = voter.go(f"/ballots/{recall_ballot}")
@@ -129,6 +133,7 @@ def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(mem
     assert answer.value.status in (403, 409)
     alert = page.get_by_role("alert")
     assert alert.is_visible() and str(world.accounts["ivy"]) in alert.inner_text()
+    photo(page, "vote-refused")
     ivy.errors.clear()  # the browser logged the refusal's status as an error
     assert world.accounts["ivy"] not in svc.participation(store, world.federation_ballot)
 
@@ -136,7 +141,7 @@ def test_a_recall_is_opened_supported_carried_and_the_delegates_vote_refused(mem
 # -- hours recorded, a balance moves ----------------------------------------------------------
 
 
-def test_hours_recorded_by_the_workplace_move_the_members_balance(member, world):
+def test_hours_recorded_by_the_workplace_move_the_members_balance(member, world, photo):
     bea = member("bea")
     before = balance(bea.go("/account"))
 
@@ -147,6 +152,7 @@ def test_hours_recorded_by_the_workplace_move_the_members_balance(member, world)
     page.get_by_label("Note (optional)").fill("Saturday bake")
     page.get_by_role("button", name="Record").click()
     page.wait_for_url(re.compile("said=hours_recorded"))
+    photo(page, "hours-recorded")
 
     page = bea.go("/account")
     after = balance(page)
@@ -158,7 +164,7 @@ def test_hours_recorded_by_the_workplace_move_the_members_balance(member, world)
 # -- a dispute, filed and decided ----------------------------------------------------------------
 
 
-def test_a_dispute_is_filed_heard_and_decided(member, world):
+def test_a_dispute_is_filed_heard_and_decided(member, world, photo):
     bea = member("bea")
     page = bea.go("/disputes")
     page.get_by_label("Which record or product").fill(world.bea_hours_tid)
@@ -173,6 +179,7 @@ def test_a_dispute_is_filed_heard_and_decided(member, world):
     page = cai.go(f"/disputes/{case}")
     page.get_by_role("button", name="Record the hearing").click()
     page.wait_for_url(re.compile("said=heard"))
+    photo(page, "dispute-heard")
     for commissioner in (cai, member("eve")):  # eve: the planning side's seat
         page = commissioner.go(f"/disputes/{case}")
         page.get_by_label("Hours", exact=True).fill("42")
@@ -229,10 +236,7 @@ def test_a_form_posted_from_another_site_is_refused(member, world, store, server
 # -- every page: axe-core, and screenshots at two widths -----------------------------------------
 
 
-def test_every_page_passes_axe_and_is_photographed(member, world, store, shots, server):
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
+def test_every_page_passes_axe_and_is_photographed(member, world, store, photo, server):
     (dispute,) = [
         d.dispute_id
         for d in svc.my_disputes(store, viewer_id=world.accounts["bea"])
@@ -268,7 +272,6 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, shots, 
         "plan-ru": ("kim", f"/plan/{period}", "ru"),
     }
     members: dict[tuple, object] = {}
-    serious = []
     for name, (who, path, *lang) in pages.items():
         key = (who, tuple(lang))
         if key not in members:
@@ -284,15 +287,7 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, shots, 
             m.errors.clear()  # the 404's load, logged by the browser
         else:
             page = m.go(path)
-        results = axe.run(page)
-        for v in results.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                serious.append((name, v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]))
-        page.screenshot(path=str(shots / f"{name}-desktop.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
-        page.set_viewport_size({"width": 1280, "height": 800})
-    assert not serious, serious
+        photo(page, name)
     # The Spanish and Russian pages are translated (not the English words).
     es = members[("ada", ("es",))].go("/")
     assert es.locator("html").get_attribute("lang") == "es"
