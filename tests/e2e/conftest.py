@@ -109,6 +109,8 @@ def photo(shots):
     axe = Axe()
 
     def take(page, name: str) -> None:
+        unreached = keyboard_unreached(page)
+        assert not unreached, (name, "not reached by Tab", unreached)
         found = [
             (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
             for v in axe.run(page).response["violations"]
@@ -121,6 +123,46 @@ def photo(shots):
         page.set_viewport_size(DESKTOP)
 
     return take
+
+
+#: Marks every visible control (a radio group counts once: arrow keys move within it) and
+#: returns how many there are.
+_MARK_CONTROLS = """() => {
+  const sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary';
+  let n = 0;
+  const marks = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+    el.dataset.kb = el.type === 'radio' ? 'group:' + el.name : 'c' + (n++);
+    marks.push(el.dataset.kb);
+  }
+  return marks;
+}"""
+
+
+def keyboard_unreached(page) -> list[str]:
+    """The controls of ``page`` that pressing Tab from the top never focuses (a control only a
+    mouse could use), described by tag and text."""
+    wanted = set(page.evaluate(_MARK_CONTROLS))
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    reached = set()
+    for _ in range(len(wanted) + 10):
+        page.keyboard.press("Tab")
+        mark = page.evaluate("() => document.activeElement && document.activeElement.dataset.kb")
+        if mark:
+            reached.add(mark)
+        if reached >= wanted:
+            break
+    missing = sorted(wanted - reached)
+    return [
+        page.evaluate(
+            "(m) => { const e = document.querySelector(`[data-kb='${m}']`);"
+            " return e.tagName + ' ' + (e.textContent || e.name || '').trim().slice(0, 40); }",
+            m,
+        )
+        for m in missing
+    ]
 
 
 class Member:
