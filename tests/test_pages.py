@@ -271,3 +271,19 @@ def test_each_counting_rule_reads_its_own_ballot_form():
         assert choice is None and problem == "Give each rank to one option only."
         assert chosen["rank-0"] == "1"  # the form comes back as she filled it
         assert read_choice(p, ballot(rule), {})[1].startswith("Rank at least one option")
+
+
+@pytest.mark.parametrize(
+    ("asked", "goes"),
+    [
+        ("/account", "/account"),
+        ("//evil.example/", "/"),
+        ("/\t/evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ],
+)
+def test_after_signing_in_she_goes_only_to_a_page_of_this_site(asked, goes):
+    from councilplan.web.pages.accounts import _safe_next
+
+    assert _safe_next(asked) == goes

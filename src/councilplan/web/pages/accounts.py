@@ -22,8 +22,15 @@ def _address(request: Request) -> str | None:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path of this site (no scheme, no host, no "//"), else home."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path of this site (no scheme, no host, no "//"), else home. Control characters
+    are refused too: browsers drop tabs and newlines from a URL, so "/\t/evil.example" would
+    go to another site."""
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(" " < c != "\x7f" for c in target)
+    ):
         return target
     return "/"
 
