@@ -287,3 +287,30 @@ def test_after_signing_in_she_goes_only_to_a_page_of_this_site(asked, goes):
     from councilplan.web.pages.accounts import _safe_next
 
     assert _safe_next(asked) == goes
+
+
+def test_a_member_draws_goods_and_her_balance_falls_by_their_labour_value(town_now):
+    from decimal import Decimal
+
+    from councilplan.councils import service as svc
+
+    world, store = town_now
+    before = Decimal(svc.my_ledger(store, account_id=world.accounts["bea"]).balance)
+    with TestClient(create_app(store, close_every_s=None)) as client:
+        sign_in(client, "bea")
+        page = client.get("/account")
+        assert "Draw goods" in page.text and 'value="bread"' in page.text
+        assert 'value="health_care"' not in page.text  # a public good: free, never drawn
+        too_much = client.post(
+            "/account/draws", data={"csrf": csrf_of(page.text), "product": "bread", "quantity": "9"}
+        )
+        assert too_much.status_code in (403, 409, 422) and 'role="alert"' in too_much.text
+        r = client.post(
+            "/account/draws",
+            data={"csrf": csrf_of(page.text), "product": "bread", "quantity": "0.001"},
+        )
+        assert r.status_code == 200 and "Drawn:" in r.text
+    after = Decimal(svc.my_ledger(store, account_id=world.accounts["bea"]).balance)
+    period = svc.current_levy(store, council_id=world.councils["bakery"]).period_id
+    value = Decimal(str(svc.plan_values(store, period_id=period)["values"]["bread"]))
+    assert float(before - after) == pytest.approx(float(value * Decimal("0.001")), abs=1e-4)

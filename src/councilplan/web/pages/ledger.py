@@ -30,6 +30,12 @@ def _levy(p: Page, council_ids) -> svc.LedgerLevy | None:
 
 @router.get("/account")
 def account(p: Page = Depends(member)) -> Response:
+    return account_page(p)
+
+
+def account_page(
+    p: Page, status: int = 200, error: str | None = None, values: dict | None = None
+) -> Response:
     mine = svc.my_account(p.store, p.account_id)
     ledger = svc.my_ledger(p.store, account_id=p.account_id, limit=100)
     councils = base.councils_by_id(p.store)
@@ -37,17 +43,45 @@ def account(p: Page = Depends(member)) -> Response:
     draws = [t for t in ledger.transfers if t.kind == "draw"]
     other = [t for t in ledger.transfers if t not in hours and t not in draws]
     workplaces = [councils[c] for c in mine.councils if councils[c].kind == "workplace"]
+    levy = _levy(p, mine.councils)
     return render(
         p,
         "account.html",
+        status=status,
+        error=error,
+        values=values or {},
+        goods=_goods(p, levy),
         ledger=ledger,
         hours=hours,
         draws=draws,
         other=other,
-        levy=_levy(p, mine.councils),
+        levy=levy,
         workplaces=workplaces,
         councils=councils,
     )
+
+
+def _goods(p: Page, levy: svc.LedgerLevy | None) -> list[tuple[str, float]]:
+    """What can be drawn under the plan in force, with its labour value (hours a unit); public
+    goods are free where they are used and are not drawn."""
+    if levy is None:
+        return []
+    values = svc.plan_values(p.store, period_id=levy.period_id)["values"]
+    public = set(svc.get_period(p.store, levy.period_id).public_goods or ())
+    return sorted((k, v) for k, v in values.items() if k not in public)
+
+
+@router.post("/account/draws")
+def draw(fields: Form, p: Page = Depends(member)) -> Response:
+    """Draw goods at their labour value in the plan in force (never more than her balance)."""
+    values = {k: one(fields, k) for k in ("product", "quantity")}
+    try:
+        svc.draw_goods(
+            p.store, member_id=p.account_id, product=values["product"], quantity=values["quantity"]
+        )
+    except base.REFUSALS as error:
+        return account_page(p, base.status_of(error), base.refusal_text(p, error), values)
+    return go(p, "/account", "drawn")
 
 
 @router.get("/councils/{council_id}/hours")
