@@ -9,6 +9,7 @@ and against pymrio's own footprint accounts (calc_all: D_cba, D_pba, D_imp, D_ex
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -297,6 +298,13 @@ def test_report_flows_writes_tables_and_chart(tmp_path):
     population = pymrio.load_test().population.to_numpy().sum()
     assert total == pytest.approx(population * 1000.0, rel=1e-9)  # the illustrative account
     assert (out / "net_flows.png").read_bytes()[:4] == b"\x89PNG"
+    about = json.loads((out / "about.json").read_text())
+    assert about["groups"] == {
+        "OECD": ["reg1", "reg3", "reg4"],
+        "non-OECD": ["reg2", "reg5", "reg6"],
+    }
+    assert about["unattributed_share"] < 1e-12
+    assert any("illustrative" in note for note in about["notes"])
 
 
 def test_report_flows_refuses_unusable_input(tmp_path):

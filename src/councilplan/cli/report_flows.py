@@ -9,6 +9,7 @@ SVG) of the net flows between region groups into one folder, whole or not at all
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -29,6 +30,19 @@ REGION_COLUMNS = [
     "skill", "labour_account", "performed", "footprint", "exports", "imports",
     "net_received", "exchange_ratio", "value_adjusted_ratio", "note", "unit",
 ]  # fmt: skip
+#: What each column means, written into about.json beside the tables (docs/flows.md).
+DEFINITIONS = {
+    "labour (flows.csv)": "hours performed in performed_in embodied in the final demand of "
+    "consumed_in: s_k (I - A)^-1 Y_s summed over performed_in's sectors",
+    "net_labour (net.csv)": "hours from gives to on balance: E[from, to] - E[to, from]",
+    "exports": "hours a region performs for other regions' final demand",
+    "imports": "hours other regions perform for a region's final demand",
+    "net_received": "imports - exports (= footprint - performed)",
+    "exchange_ratio": "imports / exports: hours of others' labour one hour of the region's "
+    "commands (Hickel, Hanbury Lemos and Barbour 2024)",
+    "value_adjusted_ratio": "(imports / value added imported) / (exports / value added "
+    "exported): 1 is equal hours for equal money",
+}
 #: Regions (or groups) shown in the summary; all are in the tables.
 SUMMARY_REGIONS = 12
 #: Hours a year per inhabitant in the illustrative labour account of pymrio's test system.
@@ -74,6 +88,8 @@ def flows(
 ) -> None:
     """The labour embodied in each region's final demand, where it was performed, the net
     transfers between regions and groups, and each one's unequal-exchange ratio."""
+    import numpy as np
+
     from councilplan.planning.flows import FlowsError, flows_from_pymrio
 
     if method not in ("auto", "direct", "bicgstab"):
@@ -103,18 +119,38 @@ def flows(
             grouped = result.grouped(mapping, rest=rest) if mapping else None
         except FlowsError as error:
             fail(f"{mrio}: {error}")
+        # The largest share of a region's recorded labour that no final demand embodies.
+        conservation = float(
+            np.max(np.abs(result.unattributed())) / max(result.labour.sum(), 1e-300)
+        )
         progress.update(task, description=f"writing {out}")
         with replacing(out, "--out", folder=True, overwrite=overwrite, reads=reads) as stage:
             _write_tables(stage, result, "", mapping, rest)
             if grouped is not None:
                 _write_tables(stage, grouped, "group_", None, None)
             _chart(stage / "net_flows", grouped or result, title=_title(mrio, grouped))
+            about = {
+                "system": mrio,
+                "regions": list(result.regions),
+                "groups": {
+                    g: [r for r in result.regions if mapping.get(r, rest) == g]
+                    for g in grouped.regions
+                }
+                if grouped is not None
+                else None,  # fmt: skip
+                "labour_rows": list(result.kinds),
+                "skills": {k: lv for k, lv in zip(result.kinds, result.skills, strict=True)},
+                "unit": result.unit,
+                "value_account": list(value_account[1]) if value_account else None,
+                "value_unit": result.value_unit,
+                "method": result.method,
+                "residual": result.residual,
+                "unattributed_share": conservation,
+                "notes": notes,
+                "definitions": DEFINITIONS,
+            }
+            (stage / "about.json").write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8")
     shown = grouped or result
-    performed = result.performed()
-    conservation = float(
-        max(abs(performed - result.labour.sum(axis=0)).max(), 0.0)
-        / max(result.labour.sum(), 1e-300)
-    )
     rows: list[tuple[str, object]] = [
         ("system", f"{mrio}: {len(result.regions)} regions, {len(result.kinds)} labour rows"),
         ("labour", f"{_number(result.labour.sum())} {result.unit}, performed in all regions"),
