@@ -133,6 +133,8 @@ _MARK_CONTROLS = """() => {
   const marks = [];
   for (const el of document.querySelectorAll(sel)) {
     if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+    const closed = el.closest('details:not([open])');  // shown once its summary opens it
+    if (closed && el.parentElement !== closed) continue;
     el.dataset.kb = el.type === 'radio' ? 'group:' + el.name : 'c' + (n++);
     marks.push(el.dataset.kb);
   }
