@@ -348,10 +348,17 @@ def _chart(stem: Path, result, *, title: str) -> None:
     limit = float(np.abs(net).max()) or 1.0
     factor, prefix = _scale(limit)
     unit = f"{prefix}{result.unit}"
-    fig = Figure(figsize=(11, 4.8), layout="constrained")
-    bars, matrix = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    many = len(names) > 12  # then: one panel above the other, small labels, totals only
+    if many:
+        side = min(24.0, 6 + 0.25 * len(names))
+        fig = Figure(figsize=(side, side * 1.45), layout="constrained")
+        bars, matrix = fig.subplots(2, 1, height_ratios=[1, 2.2])
+    else:
+        fig = Figure(figsize=(11, 4.8), layout="constrained")
+        bars, matrix = fig.subplots(1, 2, width_ratios=[1.1, 1])
     positions = np.arange(len(names))
-    series = [(s, result.appropriation(s)) for s in skills] or [(None, result.appropriation())]
+    series = [(s, result.appropriation(s)) for s in skills if not many]
+    series = series or [(None, result.appropriation())]
     width = 0.8 / len(series)
     colours = ["#9ecae1", "#4292c6", "#08519c"]
     for i, (skill, values) in enumerate(series):
@@ -359,14 +366,15 @@ def _chart(stem: Path, result, *, title: str) -> None:
                  label=f"{skill}-skilled" if skill else "all labour",
                  color=colours[i % 3] if skill else "#4292c6")  # fmt: skip
     bars.axhline(0, color="black", linewidth=0.8)
-    rotation = 30 if len(names) > 6 else 0
-    bars.set_xticks(positions, names, rotation=rotation, ha="right" if rotation else "center")
+    rotation = 90 if many else 30 if len(names) > 6 else 0
+    align = {"ha": "center" if rotation in (0, 90) else "right", "fontsize": 7 if many else None}
+    bars.set_xticks(positions, names, rotation=rotation, **align)
     bars.set_ylabel(f"net embodied labour received ({unit})")
     bars.set_title("Net labour received (imports - exports)")
     bars.legend(frameon=False)
     image = matrix.imshow(net / factor, cmap="RdBu_r", vmin=-limit / factor, vmax=limit / factor)
-    matrix.set_xticks(positions, names, rotation=rotation, ha="right" if rotation else "center")
-    matrix.set_yticks(positions, names)
+    matrix.set_xticks(positions, names, rotation=rotation, **align)
+    matrix.set_yticks(positions, names, fontsize=7 if many else None)
     matrix.set_xlabel("to: final demand of")
     matrix.set_ylabel("from: labour performed in")
     matrix.set_title("Net transfer, row to column")
@@ -376,7 +384,7 @@ def _chart(stem: Path, result, *, title: str) -> None:
                 dark = abs(net[r, s]) > 0.6 * limit
                 matrix.text(s, r, f"{net[r, s] / factor:.3g}", ha="center", va="center",
                             fontsize=8, color="white" if dark else "black")  # fmt: skip
-    fig.colorbar(image, ax=matrix, label=unit)
+    fig.colorbar(image, ax=matrix, label=unit, shrink=0.6 if many else 1.0)
     fig.suptitle(title)
     fig.savefig(stem.with_suffix(".png"), dpi=150)
     fig.savefig(stem.with_suffix(".svg"))
