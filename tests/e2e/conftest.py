@@ -111,6 +111,7 @@ def photo(shots):
     def take(page, name: str) -> None:
         unreached = keyboard_unreached(page)
         assert not unreached, (name, "not reached by Tab", unreached)
+        page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
         found = [
             (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
             for v in axe.run(page).response["violations"]
