@@ -7,10 +7,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from councilplan.web.pages import accounts, councils, delegates, disputes, ledger, plan, record
+from councilplan.web.pages import (
+    accounts,
+    councils,
+    delegates,
+    disputes,
+    ledger,
+    plan,
+    record,
+    reports,
+    sections,
+)
 from councilplan.web.pages.base import STATIC
 
-AREAS = (accounts, councils, delegates, ledger, disputes, plan, record)
+AREAS = (accounts, councils, delegates, ledger, disputes, plan, record, sections, reports)
 
 
 def install(app: FastAPI) -> None:

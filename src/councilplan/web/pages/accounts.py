@@ -132,7 +132,7 @@ def sign_up(request: Request, fields: Form, p: Page = Depends(page)) -> Response
 @router.get("/profile")
 def profile(p: Page = Depends(member)) -> Response:
     mine = svc.my_account(p.store, p.account_id)
-    return render(p, "profile.html", mine=mine, error=None, zones=_zones())
+    return render(p, "profile.html", mine=mine, error=None, zones=_zones(), groups=_groups(p))
 
 
 @router.post("/profile/password")
@@ -151,7 +151,13 @@ def change_password(request: Request, fields: Form, p: Page = Depends(member)) -
         )
     except svc.Refused as refused:
         return render(
-            p, "profile.html", refused.status, mine=mine, error=refused.message, zones=_zones()
+            p,
+            "profile.html",
+            refused.status,
+            mine=mine,
+            error=refused.message,
+            zones=_zones(),
+            groups=_groups(p),
         )
     if revoked is None:
         return render(
@@ -160,6 +166,7 @@ def change_password(request: Request, fields: Form, p: Page = Depends(member)) -
             403,
             mine=mine,
             zones=_zones(),
+            groups=_groups(p),
             error=p._("Your present password is wrong."),
         )
     return go(p, "/profile", "password_changed")
@@ -175,6 +182,12 @@ def settings(fields: Form, p: Page = Depends(page)) -> Response:
         p.cookies.append((base.TZ_COOKIE, zone, {"max_age": 365 * 86400}))
     back = _safe_next(one(fields, "next", "/profile" if p.account_id else "/"))
     return go(p, back, "settings_saved")
+
+
+def _groups(p: Page):
+    from councilplan.web.pages.sections import declared
+
+    return declared(p)
 
 
 @cache

@@ -93,6 +93,7 @@ def council(council_id: Id, p: Page = Depends(member)) -> Response:
         is_member=council_id in mine.councils,
         voted=_voted(p, [b.id for b in open_ballots]),
         rules=svc.council_rules(p.store, c.id),
+        motions=section_motions(p, c.id),
     )
 
 
@@ -107,6 +108,12 @@ def _recalls_under_way(p: Page, c: svc.Council, delegates) -> dict[int, svc.Reca
                 if row is not None:
                     out[d] = svc.get_recall(p.store, row["id"])
     return out
+
+
+def section_motions(p: Page, council_id: int) -> list[dict]:
+    from councilplan.web.pages.sections import council_motions
+
+    return council_motions(p, council_id)
 
 
 @router.get("/ballots/{ballot_id}")
