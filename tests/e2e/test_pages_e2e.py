@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from councilplan.councils import service as svc
+from councilplan.councils.service import sections
 from councilplan.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -247,6 +248,11 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, photo, 
     election = next(
         b.id for b in svc.list_ballots(store, world.councils["bakery"]) if b.purpose == "election"
     )
+    (parents,) = [
+        s.id
+        for s in sections.list_sections(store, world.councils["riverside"])
+        if s.name == "Parents"
+    ]
     pages = {
         "signin": (None, "/"),
         "signup": (None, "/signup"),
@@ -266,6 +272,10 @@ def test_every_page_passes_axe_and_is_photographed(member, world, store, photo, 
         "plan": ("ivy", f"/plan/{period}"),
         "record": ("ada", "/record"),
         "profile": ("ada", "/profile"),
+        "sections": ("ivy", f"/councils/{world.councils['riverside']}/sections"),
+        "section": ("jo", f"/sections/{parents}"),
+        "section-not-member": ("ada", f"/sections/{parents}"),
+        "equality": ("ada", f"/reports/equality?scope=council:{world.councils['riverside']}"),
         "error-404": ("ada", "/ballots/999999"),
         "signed-out-everywhere": (None, "/?said=signed_out_everywhere"),
         "home-es": ("ada", "/", "es"),
