@@ -40,7 +40,6 @@ from councilplan.councils.service.records import (
     text_field,
 )
 from councilplan.councils.service.repository import Duplicate, Records, Store
-from councilplan.councils.service.sections import end_section_memberships
 from councilplan.councils.service.results import (
     Application,
     Ballot,
@@ -54,6 +53,7 @@ from councilplan.councils.service.results import (
     delegate_result,
     membership_result,
 )
+from councilplan.councils.service.sections import end_section_memberships
 
 RULE_NAMES = (
     "admission",
