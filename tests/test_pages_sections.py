@@ -206,6 +206,17 @@ def test_founding_electing_and_the_dissolution_ballot_are_the_sections_own(
     # Kim opens the election, herself the candidate, and votes by rank.
     page = kim.get(f"/sections/{cyclists}")
     kim_id = town.accounts["kim"]
+    for days in ("x", "99999999999", "-3"):
+        r = kim.post(
+            f"/sections/{cyclists}/ballots",
+            data={"csrf": csrf_of(page.text), "purpose": "election", "days": days},
+        )
+        assert r.status_code == 422 and "whole number, at most 366" in r.text, days
+    r = kim.post(
+        f"/sections/{cyclists}/ballots",
+        data={"csrf": csrf_of(page.text), "purpose": "election", "candidate": "Kim"},
+    )
+    assert r.status_code == 422 and "name at least one member" in r.text
     r = kim.post(
         f"/sections/{cyclists}/ballots",
         data={"csrf": csrf_of(page.text), "purpose": "election", "candidate": str(kim_id)},
@@ -296,6 +307,8 @@ def test_the_equality_report_shows_suppression_charts_and_csv(app, town):
     r = ada.get("/reports/equality?scope=parish:1")
     assert r.status_code == 422 and "council:ID, federation:ID or period:ID" in r.text
     assert ada.get("/reports/equality?scope=council:999999").status_code == 404
+    for odd in ("council:99999999999", "council:\u00b2", "council:0", "council:"):
+        assert ada.get("/reports/equality", params={"scope": odd}).status_code == 422, odd
     # Signed out: to the sign-in page.
     r = TestClient(app).get("/reports/equality", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/?next=")

@@ -20,6 +20,7 @@ from councilplan.councils.service import equality as gather
 from councilplan.web.pages import base
 from councilplan.web.pages.base import Page, PageRoute, member, render
 from councilplan.web.pages.plan import SVG_CSP
+from councilplan.web.schemas import MAX_ID
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 SCOPES = ("council", "federation", "period")
@@ -32,7 +33,8 @@ def read_scope(p: Page, scope: str) -> tuple[str, int]:
     """``council:3``, ``federation:7`` or ``period:2``; a scope not of that form is refused
     with a message naming it (the service checks that the council or period exists)."""
     kind, _, number = scope.partition(":")
-    if kind not in SCOPES or not number.isdigit() or not 1 <= int(number) <= 2**31:
+    whole = number.isascii() and number.isdigit()
+    if kind not in SCOPES or not whole or not 1 <= int(number) <= MAX_ID:
         raise svc.Invalid(
             "bad_scope",
             f"scope: {scope!r}; name one as council:ID, federation:ID or period:ID",

@@ -237,11 +237,16 @@ def open_ballot(section_id: Id, fields: Form, p: Page = Depends(member)) -> Resp
     """Open the section's ballot: its delegate's election among the members ticked, or its
     dissolution (carried only by more than half of its members)."""
     purpose = one(fields, "purpose")
+    s = acts.get_section(p.store, section_id)
+    c = svc.get_council(p.store, s.council_id)
+    days_text = one(fields, "days") or str(c.min_ballot_days)
+    if not (days_text.isascii() and days_text.isdigit()) or int(days_text) > 366:
+        return section_page(
+            p, section_id, 422, p._("The number of days is a whole number, at most 366.")
+        )
+    days = max(c.min_ballot_days, int(days_text))
+    candidates = [int(v) for v in fields.get("candidate", []) if v.isascii() and v.isdigit()]
     try:
-        s = acts.get_section(p.store, section_id)
-        c = svc.get_council(p.store, s.council_id)
-        days = max(c.min_ballot_days, int(one(fields, "days") or c.min_ballot_days))
-        candidates = [int(v) for v in fields.get("candidate", []) if v.strip()]
         acts.open_section_ballot(
             p.store,
             section_id=section_id,
@@ -250,8 +255,6 @@ def open_ballot(section_id: Id, fields: Form, p: Page = Depends(member)) -> Resp
             candidates=candidates,
             closes_at=datetime.now(UTC) + timedelta(days=days, minutes=1),
         )
-    except ValueError:
-        return section_page(p, section_id, 422, p._("The number of days is a whole number."))
     except base.REFUSALS as error:
         return section_page(p, section_id, base.status_of(error), base.refusal_text(p, error))
     return go(p, f"/sections/{section_id}", "section_ballot_opened")
