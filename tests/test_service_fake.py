@@ -378,6 +378,14 @@ class FakeRecords:
     def period(self, period_id, *, lock=None):
         return self._one("period", period_id)
 
+    def ledger_persons(self, period_id):
+        period = self._one("period", period_id)
+        return (
+            None
+            if period is None
+            else self._one("council", period["federation_id"])["ledger_persons"]
+        )
+
     def periods(self, federation_id=None):
         return self._all("period", federation_id=federation_id)
 

@@ -322,41 +322,43 @@ class LedgerPoster:
     included, before it commits. Every act holds a federation's account (its common fund, its
     goods) from its lock to COMMIT; a batch takes that lock once for all of its acts.
 
-    An act alone never waits for others: its batch goes at once. Accounts are locked by each
-    act in one order (the service's ``_lock_order``) and the chain's head last, so batches and
-    single acts wait for each other without deadlock. Should a batch fail (it then wrote
+    An act alone never waits for others: its batch goes at once. ``in_flight`` batches may be
+    in the database at once (one waits for the other's accounts, but prepares and signs
+    meanwhile). Accounts are locked by each act in one order (the service's ``_lock_order``)
+    and the chain's head last, so batches and single acts wait for each other without
+    deadlock. Should a batch fail (it then wrote
     nothing), each of its acts is tried alone, so that an error belongs to the act that caused
     it.
     """
 
-    def __init__(self, engine: Engine, key: bytes, *, most: int = 200):
+    def __init__(self, engine: Engine, key: bytes, *, in_flight: int = 2, most: int = 200):
         self.engine = engine
         self.key = key
+        self.in_flight = in_flight
         self.most = most
-        self._wake = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[tuple[dict, Any, Future]] = []
-        self._thread: threading.Thread | None = None
+        self._running = 0  # threads posting batches, at most in_flight
 
     def post(self, act: Mapping[str, Any], event: Any, timeout: float = 60) -> tuple:
         """``(outcome, {account key: id})`` once ``act`` (check, accounts, transfers, now,
         kind) is posted and its event, ``event(ids)``, chained and committed; or the outcome
         that kept it from being posted, having written nothing."""
         future: Future = Future()
-        with self._wake:
+        with self._lock:
             self._queue.append((act, event, future))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
+            if self._running < self.in_flight:
+                self._running += 1
+                threading.Thread(
                     target=self._run, name="councilplan-ledger-poster", daemon=True
-                )
-                self._thread.start()
-            self._wake.notify()
+                ).start()
         return future.result(timeout)
 
     def _run(self) -> None:
         while True:
-            with self._wake:
+            with self._lock:  # found empty and counted out under one lock: no act left behind
                 if not self._queue:
-                    self._thread = None
+                    self._running -= 1
                     return
                 batch, self._queue = self._queue[: self.most], self._queue[self.most :]
             self._post(batch)

@@ -470,6 +470,15 @@ class SqlRecords(SectionRecords):
     def period(self, period_id: int, *, lock: str | None = None) -> dict | None:
         return self._get("periods", period_id, lock=lock)
 
+    def ledger_persons(self, period_id: int) -> str | None:
+        p, c = self._table("periods"), self._table("councils")
+        query = (
+            sa.select(c.c.ledger_persons)
+            .select_from(p.join(c, c.c.id == p.c.federation_id))
+            .where(p.c.id == period_id)
+        )
+        return self._execute(query).scalar_one_or_none()
+
     def periods(self, federation_id: int | None = None) -> list[dict]:
         where = {} if federation_id is None else {"federation_id": federation_id}
         return self._find("periods", where, order_by="id")

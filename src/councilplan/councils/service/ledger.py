@@ -1020,15 +1020,14 @@ def ledger_account(
 def _view(tx: Records, row, viewer_id: int, limit: int, before: int | None) -> LedgerAccount:
     limit = max(1, min(int(limit), 500))
     rows = tx.transfers_of(row["id"], limit=limit, before=before)
-    accounts: dict[int, Mapping[str, Any]] = {}
+    accounts: dict[int, Mapping[str, Any]] = {row["id"]: row}
     hides: dict[int | None, bool] = {None: False}
 
     def name(account_id: int, period_id: int | None) -> str:
         if account_id not in accounts:
             accounts[account_id] = tx.ledger_account_by_id(account_id)
         if period_id not in hides:
-            period = tx.period(period_id)
-            hides[period_id] = period is not None and _hides(tx, period["federation_id"])
+            hides[period_id] = tx.ledger_persons(period_id) == "hidden"
         return _shown(accounts[account_id], viewer_id, hides[period_id])
 
     return LedgerAccount(
