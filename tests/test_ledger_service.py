@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from council_setup import change_rules
 from councilplan.councils import service as s
 from councilplan.ledger import QUANTUM
 from planning_setup import DAY, T0, adopted_plan, demo_town
@@ -220,17 +221,8 @@ def test_hours_undone_by_the_council_and_corrected_by_the_commission(council_sto
 def test_a_council_that_records_by_delegate(council_store, town):
     store, (town, _) = council_store, town
     bakery, a = town.councils["bakery"], town.accounts
-    rules = s.open_rules_ballot(
-        store,
-        council_id=bakery,
-        opened_by=a["bea"],
-        rules={"hours_recorded_by": "delegate"},
-        closes_at=AFTER + 3 * DAY,
-        now=AFTER,
-    )
-    for name in ("ada", "bea", "cai", "dan"):
-        s.cast_vote(store, ballot_id=rules.id, voter_id=a[name], choice="yes", now=AFTER)
-    s.close_ballot(store, ballot_id=rules.id, now=AFTER + 3 * DAY)
+    voters = [a[name] for name in ("bea", "ada", "cai", "dan")]
+    change_rules(store, bakery, voters, AFTER, hours_recorded_by="delegate")  # closes in 3 days
     later = AFTER + 3 * DAY
     delegate = town.delegate["bakery"]
     member = next(a[n] for n in ("bea", "cai", "dan") if a[n] != delegate)
@@ -369,17 +361,8 @@ def test_a_federation_that_hides_persons_in_its_transfers(council_store, town):
                             rules={"ledger_persons": "hidden"}, closes_at=AFTER + 3 * DAY,
                             now=AFTER)  # fmt: skip
     assert caught.value.reason == "bad_ledger_persons"
-    rules = s.open_rules_ballot(
-        store,
-        council_id=town.federation,
-        opened_by=town.delegate["bakery"],
-        rules={"ledger_persons": "hidden"},
-        closes_at=AFTER + 3 * DAY,
-        now=AFTER,
-    )
-    for delegate in set(town.delegate.values()):
-        s.cast_vote(store, ballot_id=rules.id, voter_id=delegate, choice="yes", now=AFTER)
-    s.close_ballot(store, ballot_id=rules.id, now=AFTER + 3 * DAY)
+    delegates = sorted(set(town.delegate.values()))
+    change_rules(store, town.federation, delegates, AFTER, ledger_persons="hidden")
     later = AFTER + 3 * DAY + HOUR
     act = s.record_hours(store, now=later, **hours)
     assert [t.credit for t in act.transfers][0] == "member"  # to the recorder: not her number

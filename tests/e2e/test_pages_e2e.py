@@ -85,6 +85,11 @@ def test_a_member_signs_in_votes_and_reads_the_count_by_keyboard(member, world, 
     tally = svc.get_ballot(store, ballot.id).tally
     expected = str(tally["rounds"][0]["pairwise"]["Saturday"]["Friday"])
     assert row.locator("td").nth(0).inner_text() == expected
+    # Schulze's counts are the options each beats on strongest paths, and are called so.
+    beaten = result.locator("table", has=page.get_by_text("Options beaten")).first
+    saturday = beaten.locator("tbody tr", has=page.locator("th", has_text="Saturday"))
+    assert saturday.locator("td").inner_text() == str(tally["counts"]["Saturday"])
+    assert result.get_by_text("Votes by option").count() == 0
 
 
 # -- a recall, carried; the delegate's vote in the federation then refused ----------------------
