@@ -340,10 +340,11 @@ class LedgerPoster:
         self._queue: list[tuple[dict, Any, Future]] = []
         self._running = 0  # threads posting batches, at most in_flight
 
-    def post(self, act: Mapping[str, Any], event: Any, timeout: float = 60) -> tuple:
+    def post(self, act: Mapping[str, Any], event: Any) -> tuple:
         """``(outcome, {account key: id})`` once ``act`` (check, accounts, transfers, now,
         kind) is posted and its event, ``event(ids)``, chained and committed; or the outcome
-        that kept it from being posted, having written nothing."""
+        that kept it from being posted, having written nothing. It waits as long as the
+        database takes: an act given up on while its batch commits would be kept unanswered."""
         future: Future = Future()
         with self._lock:
             self._queue.append((act, event, future))
@@ -352,7 +353,7 @@ class LedgerPoster:
                 threading.Thread(
                     target=self._run, name="councilplan-ledger-poster", daemon=True
                 ).start()
-        return future.result(timeout)
+        return future.result()
 
     def _run(self) -> None:
         while True:
@@ -361,7 +362,14 @@ class LedgerPoster:
                     self._running -= 1
                     return
                 batch, self._queue = self._queue[: self.most], self._queue[self.most :]
-            self._post(batch)
+            try:
+                self._post(batch)  # hands every act of the batch its outcome or error
+            except BaseException as error:  # an interpreter exit, say: count this thread out
+                with self._lock:
+                    self._running -= 1
+                for *_, future in batch:
+                    _resolve(future, error)
+                raise
 
     def _post(self, batch: list[tuple[dict, Any, Future]]) -> None:
         try:
