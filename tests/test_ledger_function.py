@@ -285,3 +285,33 @@ def test_facts_that_no_longer_hold_are_refused_by_the_database(town, batches):
     assert cache.get(("draw", a["bea"]))[2] == variant
     assert sum(_balances(store).values()) == 0
     assert store.verify_record().ok
+
+
+def test_the_accounts_reads_on_psycopg_answer_as_the_generic_ones(town):
+    """PostgreSQL's reads of an account, its transfers (paged back) and a federation's rule,
+    in SQL of their own, against SqlRecords' (SQLAlchemy) on the same rows."""
+    from councilplan.store.sql import SqlRecords
+
+    store, town = town
+    a = town.accounts
+    for hours in ("1", "2", "3"):
+        s.record_hours(
+            store,
+            workplace_id=town.councils["bakery"],
+            member_id=a["bea"],
+            hours=hours,
+            actor_id=a["cai"],
+            now=AFTER,
+        )
+    s.draw_goods(store, member_id=a["bea"], product="bread", quantity="0.001", now=AFTER)
+    with store.reading() as tx:
+        for key in (f"member:{a['bea']}", f"labour_fund:{town.councils['bakery']}", "nobody:1"):
+            assert tx.ledger_account(key) == SqlRecords.ledger_account(tx, key)
+        account = tx.ledger_account(f"member:{a['bea']}")["id"]
+        newest = tx.transfers_of(account, limit=1)[0]["id"]
+        for limit, before in ((1, None), (2, None), (50, None), (2, newest), (50, newest), (5, 1)):
+            mine = tx.transfers_of(account, limit=limit, before=before)
+            assert mine == SqlRecords.transfers_of(tx, account, limit=limit, before=before)
+        assert [t["id"] for t in mine] == sorted((t["id"] for t in mine), reverse=True)
+        assert tx.ledger_persons(1) == SqlRecords.ledger_persons(tx, 1) == "numbered"
+        assert tx.ledger_persons(999) is None and SqlRecords.ledger_persons(tx, 999) is None

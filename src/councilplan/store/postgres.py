@@ -148,6 +148,21 @@ _CAST_VOTES = (
     "v.vote->2, (v.vote->>3)::timestamptz, v.vote->>4) AS r ORDER BY v.i"
 )
 _LEDGER_POST = "SELECT * FROM councilplan_ledger_post_many(%s)"
+_LEDGER_ACCOUNT = "SELECT * FROM ledger_accounts WHERE key = %s"
+# An account's transfers newest first: each side's newest on its own index, merged (as
+# SqlRecords.transfers_of).
+_SIDE = (
+    "(SELECT * FROM transfers WHERE {side} = %(account)s{before} ORDER BY id DESC LIMIT %(limit)s)"
+)
+_TRANSFERS_OF, _TRANSFERS_OF_BEFORE = (
+    f"SELECT * FROM ({_SIDE.format(side='debit_id', before=b)} UNION ALL "
+    f"{_SIDE.format(side='credit_id', before=b)}) AS t ORDER BY id DESC LIMIT %(limit)s"
+    for b in ("", " AND id < %(before)s")
+)
+_LEDGER_PERSONS = (
+    "SELECT c.ledger_persons FROM periods p JOIN councils c ON c.id = p.federation_id "
+    "WHERE p.id = %s"
+)
 # The advisory lock on a ballot's votes: councilplan_cast_vote takes it in share mode, whatever
 # changes the ballot in exclusive mode. 1129335874 is "CPLB", councilplan's key space.
 _BALLOT_VOTES_LOCK = "SELECT pg_advisory_xact_lock(1129335874, %s)"
@@ -566,6 +581,23 @@ class PgRecords(SqlRecords):
             key = tuple(values[c.name] for c in pk)
         self.changes.insert(table, values, key)
         return key
+
+    # The labour-time accounts' reads, as SqlRecords asks them (a member's page reads all three).
+
+    def ledger_account(self, key: str, *, lock: str | None = None) -> dict | None:
+        sql = _LEDGER_ACCOUNT + {None: "", "share": " FOR SHARE", "update": " FOR UPDATE"}[lock]
+        return self._raw(sql, (key,), "ledger_accounts").fetchone()
+
+    def transfers_of(
+        self, ledger_account_id: int, *, limit: int, before: int | None = None
+    ) -> list[dict]:
+        sql = _TRANSFERS_OF if before is None else _TRANSFERS_OF_BEFORE
+        params = {"account": ledger_account_id, "limit": limit, "before": before}
+        return self._raw(sql, params, "transfers").fetchall()
+
+    def ledger_persons(self, period_id: int) -> str | None:
+        row = self._raw(_LEDGER_PERSONS, (period_id,), "periods").fetchone()
+        return row["ledger_persons"] if row is not None else None
 
     def ballot_votes(self, ballot_id: int) -> list[tuple]:
         self.pause_collection()
