@@ -384,8 +384,7 @@ def record_hours_batch(
         workplace = _workplace(tx, workplace_id)
         period, levy = _plan_in_force(tx, workplace)
         rate = read_rate(levy["rate"], Where("levy", id=str(period["id"])))
-        persons = tx.council(period["federation_id"])["ledger_persons"]
-        facts = (period["id"], period["federation_id"], rate, persons)
+        facts = (period["id"], period["federation_id"], rate, tx.ledger_persons(period["id"]))
         _remember(store, ("hours", workplace_id), facts)
         acts = []
         for i, entry in enumerate(entries):
@@ -439,7 +438,7 @@ def _hours_entry(
     except LedgerError as error:
         raise _refusal(error, "hours") from None
     kept = post(tx, made, made_by=actor_id, period_id=period["id"], now=now)
-    hidden = _hides(tx, period["federation_id"])
+    hidden = _hides(tx, period["id"])
     record(tx, "ledger.hours", _event(act, kept, hidden, workplace=workplace["id"]), now)
     return _act(act, kept, hidden)
 
@@ -507,8 +506,9 @@ def draw_goods(
             )
         period = _member_plan(tx, [m["council_id"] for m in memberships])
         act = _act_id("draw")
-        value = _value(tx, period, product)
-        _remember(store, ("draw", member_id), _draw_facts(tx, period))
+        facts = _draw_facts(tx, period)
+        value = _value(period, product, facts[4])
+        _remember(store, ("draw", member_id), facts)
         try:
             made = draw_transfer(
                 Account(AccountKind.MEMBER, str(member_id)),
@@ -522,7 +522,7 @@ def draw_goods(
         except LedgerError as error:
             raise _refusal(error) from None
         kept = post(tx, [made], made_by=member_id, period_id=period["id"], now=now)
-        hidden = _hides(tx, period["federation_id"])
+        hidden = _hides(tx, period["id"])
         record(tx, "ledger.draw", _event(act, kept, hidden), now)
         return _act(act, kept, hidden)
 
@@ -547,7 +547,7 @@ def workplace_draw(
         require_standing(tx, workplace, actor_id, "draw for the workplace")
         period, _ = _plan_in_force(tx, workplace)
         act = _act_id("supply")
-        value = _value(tx, period, product)
+        value = _value(period, product, _values(tx, period))
         kind = AccountKind.MATERIALS_FUND if fund == "materials" else AccountKind.MEANS_FUND
         try:
             made = workplace_draw_transfer(
@@ -584,11 +584,15 @@ def _member_plan(tx: Records, councils: Sequence[int]) -> dict:
     return best
 
 
-def _value(tx: Records, period: Mapping[str, Any], product: Any) -> str:
-    """The labour value of ``product`` in the period's adopted plan, as text; refused for a
-    public good or a product the plan does not price."""
-    from councilplan.councils.service.planning import adopted_values
+def _values(tx: Records, period: Mapping[str, Any]) -> Mapping[str, float]:
+    from councilplan.councils.service.planning import adopted_values  # planning imports this
 
+    return adopted_values(tx, period)
+
+
+def _value(period: Mapping[str, Any], product: Any, values: Mapping[str, float]) -> str:
+    """The labour value of ``product`` in the period's adopted plan (``values``), as text;
+    refused for a public good or a product the plan does not price."""
     if not isinstance(product, str):
         raise Invalid("unknown_product", f"product: {product!r} is not a product id", "product")
     if product in (period["public_goods"] or ()):
@@ -598,7 +602,6 @@ def _value(tx: Records, period: Mapping[str, Any], product: Any) -> str:
             "point of use, not drawn from an account",
             "product",
         )
-    values = adopted_values(tx, period)
     if product not in values:
         raise Invalid(
             "unknown_product",
@@ -610,11 +613,9 @@ def _value(tx: Records, period: Mapping[str, Any], product: Any) -> str:
 
 
 def _draw_facts(tx: Records, period: Mapping[str, Any]) -> tuple:
-    from councilplan.councils.service.planning import adopted_values
-
     goods = frozenset(period["public_goods"] or ())
-    values = adopted_values(tx, period)
-    persons = tx.council(period["federation_id"])["ledger_persons"]
+    values = _values(tx, period)
+    persons = tx.ledger_persons(period["id"])
     return (
         period["id"],
         period["federation_id"],
@@ -777,11 +778,10 @@ def _one_step(
         }
         for t in made
     ]
-    members = {str(a) for a in accounts if a.kind is AccountKind.MEMBER}
     persons = {str(a): _person(a) for a in accounts}
 
     def shown(key: str, ids: Mapping[str, int]) -> str:  # as _public_key shows a row
-        return f"member:#{ids[key]}" if key in members else key
+        return f"member:#{ids[key]}" if persons[key] is not None else key
 
     def kept(ids: Mapping[str, int]) -> list[dict]:
         return [
@@ -904,7 +904,7 @@ def _reverse(
     except LedgerError as error:
         raise _refusal(error, "tid") from None
     kept = post(tx, made, made_by=actor_id, period_id=row["period_id"], now=now)
-    hidden = _hides(tx, tx.period(row["period_id"])["federation_id"])
+    hidden = _hides(tx, row["period_id"])
     reverses = [p["tid"] for p in parts]
     record(tx, "ledger.reversal", {**_event(undo, kept, hidden), "reverses": reverses}, now)
     return _act(undo, kept, hidden)
@@ -965,7 +965,7 @@ def apply_hours_decision(
         except LedgerError as error:
             raise _refusal(error, "dispute_id") from None
         kept = post(tx, made, made_by=actor_id, period_id=row["period_id"], now=now)
-        hidden = _hides(tx, tx.period(row["period_id"])["federation_id"])
+        hidden = _hides(tx, row["period_id"])
         event = _event(act, kept, hidden, workplace=workplace["id"])
         record(tx, "ledger.hours", {**event, **cites}, now)
         return LedgerAct(act, undone.transfers + _act(act, kept, hidden).transfers)
@@ -1027,7 +1027,7 @@ def _view(tx: Records, row, viewer_id: int, limit: int, before: int | None) -> L
         if account_id not in accounts:
             accounts[account_id] = tx.ledger_account_by_id(account_id)
         if period_id not in hides:
-            hides[period_id] = tx.ledger_persons(period_id) == "hidden"
+            hides[period_id] = _hides(tx, period_id)
         return _shown(accounts[account_id], viewer_id, hides[period_id])
 
     return LedgerAccount(
@@ -1067,10 +1067,10 @@ def _shown(row: Mapping[str, Any], viewer_id: int, hidden: bool = False) -> str:
     return row["key"]
 
 
-def _hides(tx: Records, federation_id: int) -> bool:
-    """Whether the federation's rule ``ledger_persons`` hides persons in its transfers."""
-    federation = tx.council(federation_id)
-    return federation is not None and federation["ledger_persons"] == "hidden"
+def _hides(tx: Records, period_id: int) -> bool:
+    """Whether the rule ``ledger_persons`` of the period's federation hides persons in its
+    transfers."""
+    return tx.ledger_persons(period_id) == "hidden"
 
 
 def _hidden_member(tx: Records, owner: int) -> bool:
@@ -1079,7 +1079,9 @@ def _hidden_member(tx: Records, owner: int) -> bool:
     councils = {m["council_id"] for m in tx.memberships_of(owner)}
     federations = {p["federation_id"] for p in tx.periods()}
     return any(
-        _hides(tx, f) and any(f == c or tx.affiliation(f, c) for c in councils) for f in federations
+        tx.council(f)["ledger_persons"] == "hidden"
+        and any(f == c or tx.affiliation(f, c) for c in councils)
+        for f in federations
     )
 
 
